@@ -1,0 +1,41 @@
+# batos — developer entry points. `make demo` runs the main job, `make test` the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.batos-installed
+PYTEST_ARGS ?=
+
+.PHONY: install test test-all test-llm lint bench demo completions clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,llm,ui]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not llm" $(PYTEST_ARGS)
+
+test-llm: $(STAMP)
+	$(PY) -m pytest -m llm $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check batos_core batos_cli tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) bench/bench_objects.py
+
+demo: $(STAMP)
+	$(VENV)/bin/batos model pull
+	$(VENV)/bin/batos send genesis display_yourself
+
+completions: $(STAMP)
+	$(PY) -m batos_cli.completions_gen completions
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
