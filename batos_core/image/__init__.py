@@ -1,0 +1,28 @@
+"""The live image: storage URIs, bootstrap, metadata, migrations, references."""
+
+from batos_core.image.errors import (
+    BadReference,
+    ImageError,
+    ImageFormatTooNew,
+    ImageLocked,
+    NotAnImage,
+    ObjectNotFound,
+    UnknownStorageScheme,
+)
+from batos_core.image.image import Image, Session, open_image
+from batos_core.image.refs import Ref, parse_ref
+
+__all__ = [
+    "BadReference",
+    "Image",
+    "ImageError",
+    "ImageFormatTooNew",
+    "ImageLocked",
+    "NotAnImage",
+    "ObjectNotFound",
+    "Ref",
+    "Session",
+    "UnknownStorageScheme",
+    "open_image",
+    "parse_ref",
+]

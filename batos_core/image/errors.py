@@ -1,0 +1,31 @@
+"""Typed errors for opening and addressing an image."""
+
+from __future__ import annotations
+
+
+class ImageError(Exception):
+    """Base class: the image could not be opened or used. The message is one line."""
+
+
+class UnknownStorageScheme(ImageError):
+    """A URI whose scheme batos does not know."""
+
+
+class ImageLocked(ImageError):
+    """Another process holds the FileStorage lock (a daemon already runs on it)."""
+
+
+class NotAnImage(ImageError):
+    """The path exists but is not a ZODB FileStorage."""
+
+
+class ImageFormatTooNew(ImageError):
+    """The image was written by a newer batos than this one."""
+
+
+class BadReference(ImageError, ValueError):
+    """An object reference that is neither an oid nor a lobby name."""
+
+
+class ObjectNotFound(ImageError, LookupError):
+    """A well-formed reference that names no object in this image."""

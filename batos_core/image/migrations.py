@@ -1,0 +1,64 @@
+"""Numbered migrations, run in order on open; the first one is the bootstrap.
+
+A migration is a function of the root mapping. The image's `format_version` is
+the number of the last migration applied; an image whose version is higher
+than this batos knows is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
+
+Migration = Callable[[MutableMapping[str, Any]], None]
+
+
+def bootstrap(root: MutableMapping[str, Any]) -> None:
+    """Create `traits` (with the primordials), `genesis` and the `lobby`."""
+    from batos_core.objects import UvmObject, set_slot
+    from batos_core.objects.primordials import install_primordials
+
+    traits = UvmObject()
+    install_primordials(traits)
+    genesis = UvmObject(**{"parent*": traits})
+    lobby = UvmObject(**{"parent*": traits})
+    set_slot(lobby, "traits", traits)
+    set_slot(lobby, "genesis", genesis)
+    set_slot(lobby, "lobby", lobby)
+    root[LOBBY_KEY] = lobby
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "bootstrap lobby, traits and genesis", bootstrap),
+]
+
+FORMAT_VERSION = MIGRATIONS[-1][0]
+
+
+def pending(meta: ImageMeta) -> list[tuple[int, str, Migration]]:
+    """Migrations not yet applied to an image at `meta.format_version`."""
+    return [m for m in MIGRATIONS if m[0] > meta.format_version]
+
+
+def apply(root: MutableMapping[str, Any], meta: ImageMeta) -> list[int]:
+    """Run the pending migrations (the caller commits); returns their numbers."""
+    done = []
+    for number, title, migrate in pending(meta):
+        migrate(root)
+        meta.format_version = number
+        meta.migrations.append({"number": number, "title": title, "applied": time.time()})
+        done.append(number)
+    return done
+
+
+def ensure_meta(root: MutableMapping[str, Any]) -> ImageMeta:
+    """The root's ImageMeta, created (uncommitted) if the image is new."""
+    meta = root.get(META_KEY)
+    if meta is None:
+        meta = ImageMeta()
+        root[META_KEY] = meta
+    assert isinstance(meta, ImageMeta)
+    return meta

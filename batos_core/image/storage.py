@@ -1,0 +1,104 @@
+"""Storages from a path or URI: FileStorage (default), memory, ZEO.
+
+Nothing is written when opening fails: a path that exists is checked to be a
+FileStorage before ZODB touches it, and a lock held by another process is
+reported as ImageLocked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from batos_core.image.errors import ImageLocked, NotAnImage, UnknownStorageScheme
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("file", "memory", "zeo")
+_FILESTORAGE_MAGIC = (b"FS21", b"FS30")
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """A parsed image location."""
+
+    scheme: str
+    path: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    name: str = ""
+    read_only: bool = False
+
+    @property
+    def uri(self) -> str:
+        if self.scheme == "file":
+            return f"file://{self.path}"
+        if self.scheme == "zeo":
+            return f"zeo://{self.host}:{self.port}"
+        return f"memory://{self.name}"
+
+
+def parse_image_uri(uri: str | Path, *, read_only: bool = False) -> StorageSpec:
+    """Parse a path, ``file://PATH``, ``memory://[NAME]`` or ``zeo://HOST:PORT``."""
+    text = str(uri)
+    if "://" not in text:
+        return StorageSpec("file", path=Path(text).expanduser().resolve(), read_only=read_only)
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower()
+    if scheme == "file":
+        return StorageSpec(
+            "file", path=Path(parsed.netloc + parsed.path).expanduser().resolve(),
+            read_only=read_only or _flag(parsed.query, "read_only"),
+        )
+    if scheme == "memory":
+        return StorageSpec("memory", name=parsed.netloc + parsed.path, read_only=read_only)
+    if scheme == "zeo":
+        if not parsed.hostname or not parsed.port:
+            raise UnknownStorageScheme(f"zeo URI needs host and port: {text!r}")
+        return StorageSpec("zeo", host=parsed.hostname, port=parsed.port, read_only=read_only)
+    known = ", ".join(s + "://" for s in SCHEMES)
+    raise UnknownStorageScheme(f"unknown image URI scheme {scheme!r} in {text!r} (known: a path, {known})")
+
+
+def _flag(query: str, name: str) -> bool:
+    values = parse_qs(query).get(name, [])
+    return bool(values) and values[-1].lower() in ("1", "true", "yes")
+
+
+def open_storage(spec: StorageSpec) -> Any:
+    """Open the storage `spec` names. Raises ImageLocked / NotAnImage; writes nothing on error."""
+    if spec.scheme == "file":
+        return _open_file_storage(spec)
+    if spec.scheme == "memory":
+        from ZODB.MappingStorage import MappingStorage
+
+        return MappingStorage(spec.name or "memory")
+    from ZEO.ClientStorage import ClientStorage
+
+    return ClientStorage((spec.host, spec.port), wait_timeout=10, read_only=spec.read_only)
+
+
+def _open_file_storage(spec: StorageSpec) -> Any:
+    import zc.lockfile
+    from ZODB.FileStorage import FileStorage
+
+    assert spec.path is not None
+    path = spec.path
+    if path.is_dir():
+        raise NotAnImage(f"{path} is a directory, not a FileStorage image")
+    if path.exists():
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic and magic not in _FILESTORAGE_MAGIC:
+            raise NotAnImage(f"{path} is not a ZODB FileStorage (starts with {magic!r})")
+    elif spec.read_only:
+        raise NotAnImage(f"{path} does not exist")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return FileStorage(str(path), read_only=spec.read_only)
+    except zc.lockfile.LockError:
+        raise ImageLocked(f"{path} is locked by another process (is a batos daemon running on it?)") from None

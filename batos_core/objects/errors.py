@@ -1,0 +1,58 @@
+"""Typed errors of the object model.
+
+`SlotNotFound` is the structured "message not understood": the daemon catches
+it (never parses an exception string) to start the JIT compiler for intent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ObjectModelError(Exception):
+    """Base class for errors raised by the object model."""
+
+
+class SlotNotFound(AttributeError, ObjectModelError):
+    """A selector that neither the receiver nor any of its parents has.
+
+    `receiver_oid` is the receiver's oid in `0x` hex (or ``"new"`` for an object
+    not yet stored); `receiver` is the object itself when known, so that the
+    daemon can hand it to doesNotUnderstand:.
+    """
+
+    def __init__(self, receiver_oid: str, selector: str, receiver: Any = None) -> None:
+        super().__init__(f"{receiver_oid} does not understand {selector!r}")
+        self.receiver_oid = receiver_oid
+        self.selector = selector
+        self.receiver = receiver
+        # AttributeError's own fields, so tooling that reads them sees sense.
+        self.name = selector
+        self.obj = receiver
+
+
+class InvalidSlotName(ValueError, ObjectModelError):
+    """A slot name that is not an identifier, is a Python keyword, or is reserved."""
+
+
+class NotAUvmObject(TypeError, ObjectModelError):
+    """A parent slot was given something that is not a UvmObject."""
+
+
+class ParentCycleError(ObjectModelError):
+    """Assigning this parent would make an object its own ancestor."""
+
+
+class ConstantSlotError(ObjectModelError):
+    """A write to a slot declared constant (Self's `name = value`)."""
+
+
+class MethodCompileError(ObjectModelError):
+    """A Method's source does not compile, or does not define its selector."""
+
+    def __init__(self, selector: str, message: str, lineno: int | None = None) -> None:
+        where = f" (line {lineno})" if lineno is not None else ""
+        super().__init__(f"method {selector!r} does not compile{where}: {message}")
+        self.selector = selector
+        self.lineno = lineno
+        self.reason = message

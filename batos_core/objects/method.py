@@ -1,0 +1,121 @@
+"""`Method`: a persistent object that holds source, never a Python function.
+
+Pickle stores functions by name, so a function `exec`'d from generated code
+cannot live in ZODB (seed defect 1). A Method keeps the source and its
+provenance; the compiled function is a per-process cache. Methods are
+immutable once made: a new version is a new Method whose `previous` is the one
+it replaces, so history is kept and caches never see a method change in place.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from types import FunctionType
+from typing import Any
+
+import persistent
+
+from batos_core.objects.errors import MethodCompileError
+
+# Compiled code per (selector, source) in this process. Methods are immutable,
+# so a code object compiled once serves every copy of the Method in every
+# connection; only the cheap FunctionType wrapper is made per copy.
+_code_cache: dict[tuple[str, str], Any] = {}
+_code_lock = threading.Lock()
+
+
+class Method(persistent.Persistent):
+    """A method installed in a slot: selector, source, provenance, version."""
+
+    selector: str
+    source: str
+    provenance: dict[str, Any]
+    version: int
+    previous: Method | None
+
+    def __init__(
+        self,
+        selector: str,
+        source: str,
+        provenance: Mapping[str, Any] | None = None,
+        previous: Method | None = None,
+    ) -> None:
+        self.selector = selector
+        self.source = source
+        prov = dict(provenance or {})
+        prov.setdefault("created", time.time())
+        prov.setdefault("author", "unknown")
+        self.provenance = prov
+        self.previous = previous
+        self.version = 1 if previous is None else previous.version + 1
+
+    @property
+    def source_hash(self) -> str:
+        """sha256 of the source, for change logs and deduplication."""
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    @property
+    def function(self) -> FunctionType:
+        """The compiled function (cached per process); raises MethodCompileError."""
+        fn: FunctionType | None = getattr(self, "_v_function", None)
+        if fn is None:
+            fn = compile_method(self.selector, self.source)
+            self._v_function = fn
+        return fn
+
+    def versions(self) -> list[Method]:
+        """This method and every earlier version, newest first."""
+        chain: list[Method] = []
+        current: Method | None = self
+        while current is not None:
+            chain.append(current)
+            current = current.previous
+        return chain
+
+    def __repr__(self) -> str:
+        return f"<Method {self.selector} v{self.version}>"
+
+
+def compile_method(selector: str, source: str) -> FunctionType:
+    """Compile `source` and return the function named `selector`.
+
+    The function's globals are the controlled namespace (builtins plus the
+    `batos` API), never the daemon's module globals. A syntax error or a
+    source that does not define `selector` raises MethodCompileError naming
+    the line.
+    """
+    from batos_core.objects.namespace import method_globals
+
+    key = (selector, source)
+    with _code_lock:
+        code = _code_cache.get(key)
+    if code is None:
+        code = _compile_to_code(selector, source)
+        with _code_lock:
+            _code_cache[key] = code
+    # Each method gets its own globals, seeded from the controlled namespace,
+    # so a top-level `import math` in its source is visible to the function.
+    namespace = dict(method_globals())
+    exec(code, namespace)
+    fn = namespace.get(selector)
+    if not isinstance(fn, FunctionType):
+        raise MethodCompileError(selector, f"the source does not define a function {selector!r}")
+    return fn
+
+
+def _compile_to_code(selector: str, source: str) -> Any:
+    try:
+        tree = ast.parse(source, filename=f"<method {selector}>")
+    except SyntaxError as exc:
+        raise MethodCompileError(selector, exc.msg, exc.lineno) from None
+    return compile(tree, f"<method {selector}>", "exec")
+
+
+def check_source(selector: str, source: str) -> None:
+    """Raise MethodCompileError unless `source` compiles and defines `selector`."""
+    compile_method(selector, source)
+
