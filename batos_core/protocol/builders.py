@@ -1,0 +1,236 @@
+"""Plain-dict request builders for clients (standard library only, no pydantic).
+
+Each builder returns a dict with *every* field of the matching model in
+:mod:`batos_core.protocol.messages` (defaults included), so it validates into
+that model and encodes to the same bytes. Arguments and variables must already
+be wire values (see :mod:`batos_core.protocol.values`); builders do not encode.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Literal, TypedDict
+
+from batos_core.protocol.values import WireValue
+
+
+def new_request_id() -> str:
+    """A fresh request id (uuid4, 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+class SendRequestDict(TypedDict):
+    type: Literal["send_request"]
+    id: str
+    receiver: str
+    selector: str
+    args: list[WireValue]
+    review: bool
+
+
+class EvalRequestDict(TypedDict):
+    type: Literal["eval_request"]
+    id: str
+    source: str
+    variables: dict[str, WireValue]
+
+
+class InspectRequestDict(TypedDict):
+    type: Literal["inspect_request"]
+    id: str
+    target: str
+
+
+class GetFullStateRequestDict(TypedDict):
+    type: Literal["get_full_state_request"]
+    id: str
+    target: str
+
+
+class CompleteRequestDict(TypedDict):
+    type: Literal["complete_request"]
+    id: str
+    receiver: str
+    prefix: str
+
+
+class CreateMethodRequestDict(TypedDict):
+    type: Literal["create_method_request"]
+    id: str
+    target: str
+    selector: str
+    source: str
+
+
+class HistoryRequestDict(TypedDict):
+    type: Literal["history_request"]
+    id: str
+    target: str
+    selector: str
+    limit: int
+
+
+class SourceRequestDict(TypedDict):
+    type: Literal["source_request"]
+    id: str
+    target: str
+    selector: str
+    version: int | None
+
+
+class RevertRequestDict(TypedDict):
+    type: Literal["revert_request"]
+    id: str
+    target: str
+    selector: str
+    version: int
+
+
+class StatusRequestDict(TypedDict):
+    type: Literal["status_request"]
+    id: str
+
+
+class ShutdownRequestDict(TypedDict):
+    type: Literal["shutdown_request"]
+    id: str
+
+
+RequestDict = (
+    SendRequestDict
+    | EvalRequestDict
+    | InspectRequestDict
+    | GetFullStateRequestDict
+    | CompleteRequestDict
+    | CreateMethodRequestDict
+    | HistoryRequestDict
+    | SourceRequestDict
+    | RevertRequestDict
+    | StatusRequestDict
+    | ShutdownRequestDict
+)
+
+
+def _id(request_id: str | None) -> str:
+    return request_id if request_id is not None else new_request_id()
+
+
+def send_request(
+    receiver: str,
+    selector: str,
+    args: Sequence[WireValue] = (),
+    *,
+    review: bool = False,
+    request_id: str | None = None,
+) -> SendRequestDict:
+    """Send ``selector`` (Python or Self form) to ``receiver`` (name or oid)."""
+    return {
+        "type": "send_request",
+        "id": _id(request_id),
+        "receiver": receiver,
+        "selector": selector,
+        "args": list(args),
+        "review": review,
+    }
+
+
+def eval_request(
+    source: str,
+    variables: Mapping[str, WireValue] | None = None,
+    *,
+    request_id: str | None = None,
+) -> EvalRequestDict:
+    """Evaluate Self-syntax ``source`` with the REPL's ``variables``."""
+    return {
+        "type": "eval_request",
+        "id": _id(request_id),
+        "source": source,
+        "variables": dict(variables or {}),
+    }
+
+
+def inspect_request(target: str, *, request_id: str | None = None) -> InspectRequestDict:
+    """Slots and methods of ``target``."""
+    return {"type": "inspect_request", "id": _id(request_id), "target": target}
+
+
+def get_full_state_request(
+    target: str = "genesis", *, request_id: str | None = None
+) -> GetFullStateRequestDict:
+    """All slot values of ``target`` (the UI bridge's state sync)."""
+    return {"type": "get_full_state_request", "id": _id(request_id), "target": target}
+
+
+def complete_request(
+    receiver: str = "", prefix: str = "", *, request_id: str | None = None
+) -> CompleteRequestDict:
+    """Selectors of ``receiver`` (or lobby names if ``receiver == ""``) starting with ``prefix``."""
+    return {
+        "type": "complete_request",
+        "id": _id(request_id),
+        "receiver": receiver,
+        "prefix": prefix,
+    }
+
+
+def create_method_request(
+    target: str, selector: str, source: str, *, request_id: str | None = None
+) -> CreateMethodRequestDict:
+    """Install hand-written ``source`` as ``selector`` on ``target``."""
+    return {
+        "type": "create_method_request",
+        "id": _id(request_id),
+        "target": target,
+        "selector": selector,
+        "source": source,
+    }
+
+
+def history_request(
+    target: str = "", selector: str = "", limit: int = 50, *, request_id: str | None = None
+) -> HistoryRequestDict:
+    """Change-log entries, newest first (``""`` = any target / selector)."""
+    return {
+        "type": "history_request",
+        "id": _id(request_id),
+        "target": target,
+        "selector": selector,
+        "limit": limit,
+    }
+
+
+def source_request(
+    target: str, selector: str, version: int | None = None, *, request_id: str | None = None
+) -> SourceRequestDict:
+    """Source of ``selector`` on ``target`` (current version if ``version`` is None)."""
+    return {
+        "type": "source_request",
+        "id": _id(request_id),
+        "target": target,
+        "selector": selector,
+        "version": version,
+    }
+
+
+def revert_request(
+    target: str, selector: str, version: int, *, request_id: str | None = None
+) -> RevertRequestDict:
+    """Make ``version`` of ``selector`` current again."""
+    return {
+        "type": "revert_request",
+        "id": _id(request_id),
+        "target": target,
+        "selector": selector,
+        "version": version,
+    }
+
+
+def status_request(*, request_id: str | None = None) -> StatusRequestDict:
+    """The daemon's status."""
+    return {"type": "status_request", "id": _id(request_id)}
+
+
+def shutdown_request(*, request_id: str | None = None) -> ShutdownRequestDict:
+    """Ask the daemon to drain and exit."""
+    return {"type": "shutdown_request", "id": _id(request_id)}

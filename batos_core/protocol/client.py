@@ -1,0 +1,197 @@
+"""Synchronous client with Lazy Pirate retries (stdlib + zmq + ormsgpack only).
+
+The CLI imports this module on every start, so it must never import pydantic,
+ZODB or persistent (a test checks ``sys.modules``). Requests are plain dicts,
+built with :mod:`batos_core.protocol.builders`.
+
+Retry contract (see ``docs/protocol.md``): a request is re-sent with the *same*
+id on a fresh socket after ``timeout`` seconds without any message for it; the
+daemon answers a repeated id of a request that already changed the image with
+the stored reply, so a retry never executes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import zmq
+
+from batos_core.protocol.connection import ConnectionInfo, read_connection_file
+from batos_core.protocol.constants import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
+from batos_core.protocol.errors import (
+    DaemonUnavailable,
+    RemoteError,
+    VersionMismatch,
+    WireError,
+)
+from batos_core.protocol.replay import ReplayGuard
+from batos_core.protocol.wire import Signer, Verifier
+
+log = logging.getLogger(__name__)
+
+#: Called with each ``event`` dict that belongs to the pending request.
+EventCallback = Callable[[dict[str, Any]], None]
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 2
+
+
+class Client:
+    """A DEALER connection to one daemon. Not thread-safe: one per thread.
+
+    ``timeout`` is the longest silence (seconds) tolerated while waiting for a
+    request's reply; every event for the request restarts it. After a silent
+    ``timeout`` the socket is closed and reopened and the request re-sent with
+    the same id, ``retries`` times, then :class:`DaemonUnavailable` is raised.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        key: bytes,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self.max_frame_bytes = max_frame_bytes
+        self._context = context if context is not None else zmq.Context.instance()
+        self._signer = Signer(key, max_frame_bytes=max_frame_bytes)
+        self._verifier = Verifier(key, ReplayGuard(), max_frame_bytes=max_frame_bytes)
+        self._socket: zmq.Socket[bytes] | None = None
+
+    @classmethod
+    def from_connection_info(cls, info: ConnectionInfo, **options: Any) -> Client:
+        """A client for the daemon described by ``info``.
+
+        Raises :class:`VersionMismatch` if it speaks another protocol version.
+        """
+        if info.protocol_version != PROTOCOL_VERSION:
+            raise VersionMismatch(info.endpoint, info.protocol_version, PROTOCOL_VERSION)
+        return cls(info.endpoint, info.key, **options)
+
+    @classmethod
+    def from_connection_file(cls, path: Path, **options: Any) -> Client:
+        """Read ``path`` (see :func:`read_connection_file` for its errors) and connect."""
+        return cls.from_connection_info(read_connection_file(path), **options)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket (pending messages are dropped). Idempotent."""
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def request(
+        self,
+        message: Mapping[str, Any],
+        *,
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> dict[str, Any]:
+        """Send ``message`` and return its final reply dict (possibly an ``error_reply``).
+
+        ``event`` messages carrying the request's id are passed to ``on_event``
+        (or dropped) before the reply. Replies that fail verification or carry
+        another id are logged and dropped. Raises :class:`DaemonUnavailable`
+        after ``1 + retries`` silent attempts, :class:`FrameTooLarge` if the
+        request exceeds the frame cap, ``KeyError`` if it has no ``id``.
+        Exceptions raised by ``on_event`` propagate (the request is abandoned).
+        """
+        request_id = str(message["id"])
+        wait = self.timeout if timeout is None else timeout
+        attempts = 1 + (self.retries if retries is None else retries)
+        for attempt in range(1, attempts + 1):
+            socket = self._connected()
+            # A fresh envelope per attempt: the daemon's guard refuses a re-sent counter.
+            socket.send_multipart(self._signer.sign(message))
+            reply = self._await_reply(socket, request_id, wait, on_event)
+            if reply is not None:
+                return reply
+            log.warning(
+                "no reply to %s from %s in %g s (attempt %d/%d)",
+                request_id,
+                self.endpoint,
+                wait,
+                attempt,
+                attempts,
+            )
+            # Lazy Pirate: a DEALER may hold a half-dead connection; start over.
+            self.close()
+        raise DaemonUnavailable(self.endpoint, request_id, attempts, wait)
+
+    def _connected(self) -> zmq.Socket[bytes]:
+        if self._socket is None:
+            socket = self._context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.LINGER, 0)
+            # libzmq disconnects a peer that sends a larger frame, before buffering it.
+            socket.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
+            socket.connect(self.endpoint)
+            self._socket = socket
+        return self._socket
+
+    def _await_reply(
+        self,
+        socket: zmq.Socket[bytes],
+        request_id: str,
+        wait: float,
+        on_event: EventCallback | None,
+    ) -> dict[str, Any] | None:
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not socket.poll(max(1, int(remaining * 1000))):
+                return None
+            message = self._receive(socket, request_id)
+            if message is None:
+                continue
+            if message["type"] != "event":
+                return message
+            deadline = time.monotonic() + wait  # the daemon is alive and working
+            if on_event is not None:
+                on_event(message)
+        return None
+
+    def _receive(self, socket: zmq.Socket[bytes], request_id: str) -> dict[str, Any] | None:
+        frames = socket.recv_multipart()
+        try:
+            message = self._verifier.verify(frames).message
+        except WireError as exc:
+            log.warning("dropped a message from %s: %s", self.endpoint, exc.reason)
+            return None
+        if message.get("id") != request_id:
+            # Typically the late reply to an earlier, abandoned request.
+            log.debug("dropped a message for %r while waiting for %s", message.get("id"), request_id)
+            return None
+        return message
+
+
+def raise_for_error(reply: Mapping[str, Any]) -> None:
+    """Raise :class:`RemoteError` if ``reply`` is an ``error_reply``; else do nothing."""
+    if reply.get("type") == "error_reply":
+        raise RemoteError(
+            request_id=str(reply.get("id", "")),
+            name=str(reply.get("name", "")),
+            message=str(reply.get("message", "")),
+            code=str(reply.get("code", "internal")),
+            traceback=str(reply.get("traceback", "")),
+        )

@@ -1,0 +1,88 @@
+"""Pydantic models of every protocol message (imported by the daemon, not the CLI).
+
+Each message has a ``type`` literal; :data:`Request`, :data:`Reply` and
+:data:`DaemonMessage` are discriminated unions over it. Field-by-field reference:
+``docs/protocol.md``.
+"""
+
+from batos_core.protocol.messages.base import Message, WireValue
+from batos_core.protocol.messages.control import (
+    ShutdownReply,
+    ShutdownRequest,
+    StatusReply,
+    StatusRequest,
+)
+from batos_core.protocol.messages.methods import (
+    CreateMethodReply,
+    CreateMethodRequest,
+    HistoryEntry,
+    HistoryReply,
+    HistoryRequest,
+    RevertReply,
+    RevertRequest,
+    SourceReply,
+    SourceRequest,
+)
+from batos_core.protocol.messages.objects import (
+    CompleteReply,
+    CompleteRequest,
+    EvalReply,
+    EvalRequest,
+    GetFullStateReply,
+    GetFullStateRequest,
+    InspectReply,
+    InspectRequest,
+    MethodInfo,
+    SendReply,
+    SendRequest,
+    SlotInfo,
+)
+from batos_core.protocol.messages.streaming import ErrorReply, Event
+from batos_core.protocol.messages.unions import (
+    REPLY_TYPE,
+    DaemonMessage,
+    Reply,
+    Request,
+    dump_message,
+    parse_daemon_message,
+    parse_request,
+)
+
+__all__ = [
+    "REPLY_TYPE",
+    "CompleteReply",
+    "CompleteRequest",
+    "CreateMethodReply",
+    "CreateMethodRequest",
+    "DaemonMessage",
+    "ErrorReply",
+    "EvalReply",
+    "EvalRequest",
+    "Event",
+    "GetFullStateReply",
+    "GetFullStateRequest",
+    "HistoryEntry",
+    "HistoryReply",
+    "HistoryRequest",
+    "InspectReply",
+    "InspectRequest",
+    "Message",
+    "MethodInfo",
+    "Reply",
+    "Request",
+    "RevertReply",
+    "RevertRequest",
+    "SendReply",
+    "SendRequest",
+    "ShutdownReply",
+    "ShutdownRequest",
+    "SlotInfo",
+    "SourceReply",
+    "SourceRequest",
+    "StatusReply",
+    "StatusRequest",
+    "WireValue",
+    "dump_message",
+    "parse_daemon_message",
+    "parse_request",
+]

@@ -1,0 +1,95 @@
+"""Messages about methods as source: create, history, source, revert."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from batos_core.protocol.messages.base import (
+    Message,
+    ObjectRef,
+    Record,
+    RequestId,
+    Selector,
+    Version,
+    WireMap,
+)
+
+
+class CreateMethodRequest(Message):
+    """Install ``source`` (one Python function) as ``selector`` on ``target``."""
+
+    type: Literal["create_method_request"] = "create_method_request"
+    id: RequestId
+    target: ObjectRef
+    selector: Selector
+    source: str
+
+
+class CreateMethodReply(Message):
+    type: Literal["create_method_reply"] = "create_method_reply"
+    id: RequestId
+    version: Version
+
+
+class HistoryRequest(Message):
+    """Change-log entries, newest first; ``""`` means any target / any selector."""
+
+    type: Literal["history_request"] = "history_request"
+    id: RequestId
+    target: str = Field(default="", max_length=256)
+    selector: str = Field(default="", max_length=256)
+    limit: int = Field(default=50, ge=1, le=10_000)
+
+
+class HistoryEntry(Record):
+    seq: int
+    target: str
+    selector: str
+    version: Version
+    provenance: WireMap
+
+
+class HistoryReply(Message):
+    type: Literal["history_reply"] = "history_reply"
+    id: RequestId
+    entries: list[HistoryEntry]
+
+
+class SourceRequest(Message):
+    """Source of ``selector`` on ``target``; ``version=None`` means the current one."""
+
+    type: Literal["source_request"] = "source_request"
+    id: RequestId
+    target: ObjectRef
+    selector: Selector
+    version: Version | None = None
+
+
+class SourceReply(Message):
+    type: Literal["source_reply"] = "source_reply"
+    id: RequestId
+    target: str
+    selector: str
+    version: Version
+    source: str
+    provenance: WireMap
+
+
+class RevertRequest(Message):
+    """Make ``version`` of ``selector`` current again (recorded as a new version)."""
+
+    type: Literal["revert_request"] = "revert_request"
+    id: RequestId
+    target: ObjectRef
+    selector: Selector
+    version: Version
+
+
+class RevertReply(Message):
+    """``version`` is the new current version number."""
+
+    type: Literal["revert_reply"] = "revert_reply"
+    id: RequestId
+    version: Version
