@@ -1,0 +1,251 @@
+"""Chat prompts for doesNotUnderstand: (see shared/FINDINGS.md for why they read so).
+
+What the measurements taught, and where it shows here:
+
+* Small models wrote ``*args`` for one-argument selectors: the prompt states
+  the exact header, one parameter per keyword part, with each argument's type
+  and value.
+* They printed instead of returning: the prompt says the method returns its
+  result, and that an action returns the receiver.
+* They copy prompt wording into code: apart from the header to write, the text
+  holds no code (no example expressions, no f-strings).
+* Greedy repair repeats itself: the repair prompt quotes the failure exactly
+  and, from the second retry on, asks for a different approach. It never shows
+  an expected value (the model copies it into a constant return).
+
+Messages are plain ``{"role", "content"}`` dicts, ready for a chat template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from batos_core.jit.errors import ExtractionError, VetError
+from batos_core.jit.signature import MethodSignature, signature_for
+from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
+from batos_core.jit.trial import TrialResult
+from batos_core.jit.vet import DEFAULT_IMPORTS, UI_CLASS_NAME, VetPolicy
+
+Message = dict[str, str]
+Failure = VetError | ExtractionError | TrialResult
+
+UI_WINDOW_TITLE = "BAT OS Entropic UI"
+UI_SELECTOR = "display_yourself"
+_MAX_LISTED_METHODS = 40
+_MAX_LISTED_SLOTS = 30
+
+_SYSTEM = """\
+You write one Python method for batos, a live object system in which objects \
+receive messages. An object received a message it does not understand; you \
+write the method that handles it.
+
+Rules:
+1. Reply with a single Python code block that holds exactly one function \
+definition, with the header given below copied exactly: same name, same \
+parameters, nothing added.
+2. The method must return its result with a return statement. Never print the \
+result instead of returning it. If the message asks for an action and has no \
+natural result, return self, the receiver.
+3. The receiver is self. Read and write its slots as plain attributes of self. \
+Writing a slot saves it automatically; no persistence flag is needed.
+4. Never use a name or attribute that starts with an underscore; such names \
+are reserved (this includes persistence flags such as _p_changed).
+5. You may import only these modules, inside the function: {imports}. No file, \
+network, process or system access, and no eval or exec.
+6. No explanations before or after the code block."""
+
+_UI_SYSTEM = """\
+You write the user interface of batos, a live object system, as one Python \
+function that builds a Kivy application. Reply with a single Python code block \
+and no explanations.
+
+Requirements:
+1. Exactly one top-level function with the header {header}, copied exactly. \
+Put every import inside the function; only modules from these may be \
+imported: kivy and its submodules, {imports}.
+2. Inside the function define a complete Kivy App subclass named {cls} whose \
+build method returns the root widget and which sets the window title to \
+"{title}".
+3. The function returns the class {cls} itself. It must not create an \
+instance and must not start the application.
+4. The interface talks to the system only through the object named bridge, \
+which already exists as a global name (do not import or create it). Its \
+methods: bridge.get_full_state(target, callback) asks for the state of the \
+object named by the string target and later calls callback with one argument, \
+a dict of slot names to values; bridge.send(text, callback) sends one message \
+in the system's message syntax and later calls callback with the reply text; \
+bridge.on_event(callback) registers callback to be called with each event \
+dict the system pushes. Callbacks arrive on the Kivy main thread.
+5. Show at least: a status label with the state of the object genesis, a text \
+input where the user types a message, a button that sends it through \
+bridge.send, and a scrolling area listing replies and events.
+6. Never use a name or attribute that starts with an underscore, except \
+calling the parent initialiser through super in a widget subclass."""
+
+
+def method_messages(
+    selector: str,
+    receiver: ReceiverSnapshot,
+    args: Sequence[object] | None = None,
+    *,
+    intent: str | None = None,
+    policy: VetPolicy | None = None,
+) -> list[Message]:
+    """The chat messages asking for the method ``selector`` of ``receiver``.
+
+    ``args`` are the values the message was sent with; ``None`` when unknown
+    (the autotelic loop proposes a selector with a one-line ``intent``).
+    Raises ValueError for a selector that cannot name a method, or when the
+    number of ``args`` does not match the selector's arity.
+    """
+    signature = signature_for(selector)
+    if args is not None and len(args) != signature.arity:
+        raise ValueError(f"{signature.self_form} takes {signature.arity} arguments, got {len(args)}")
+    policy = policy or VetPolicy.default()
+    system = _SYSTEM.format(imports=_import_list(policy))
+    user = "\n\n".join(
+        part
+        for part in (
+            _task_section(signature, receiver),
+            _header_section(signature, args),
+            _slots_section(receiver),
+            _methods_section(receiver, signature.selector),
+            _intent_section(intent),
+        )
+        if part
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def ui_messages(receiver: ReceiverSnapshot, *, intent: str | None = None) -> list[Message]:
+    """The chat messages asking for ``display_yourself``: the Kivy UI as one function.
+
+    Vet its answer with ``VetPolicy.ui()``. Never raises.
+    """
+    signature = signature_for(UI_SELECTOR)
+    imports = ", ".join(sorted(DEFAULT_IMPORTS))
+    system = _UI_SYSTEM.format(
+        header=signature.header(), imports=imports, cls=UI_CLASS_NAME, title=UI_WINDOW_TITLE
+    )
+    user = "\n\n".join(
+        part
+        for part in (
+            f"The object {receiver.name} received the message {UI_SELECTOR}. "
+            "Write the function that returns its user interface.",
+            f"The header to write, exactly:\n{signature.header()}",
+            _slots_section(receiver),
+            _intent_section(intent),
+        )
+        if part
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def repair_messages(
+    messages: Sequence[Message],
+    previous_code: str,
+    failure: Failure,
+    *,
+    attempt: int = 1,
+) -> list[Message]:
+    """``messages`` plus the failed answer and a request to fix the named failure.
+
+    ``attempt`` counts repairs (1 for the first); later attempts ask for a
+    different approach, since a model re-asked the same way repeats itself.
+    The failure text comes from vetting, extraction or the trial and never
+    holds an expected value. Never raises.
+    """
+    request = [
+        f"That method failed. {describe_failure(failure)}",
+        "Write the corrected method. Keep the same header, exactly.",
+    ]
+    if attempt >= 2:
+        request.append(
+            "Do not repeat the previous code: think again about what the message "
+            "means and take a different approach."
+        )
+    return [
+        *messages,
+        {"role": "assistant", "content": f"```python\n{previous_code.rstrip()}\n```"},
+        {"role": "user", "content": "\n".join(request)},
+    ]
+
+
+def describe_failure(failure: Failure) -> str:
+    """The failure as the model should read it: the vet reason or the trial's error."""
+    if isinstance(failure, VetError):
+        return f"It was rejected before running, at {failure}."
+    if isinstance(failure, ExtractionError):
+        return f"No code could be read from the reply: {failure.reason}."
+    if failure.error_name == "PrintedInsteadOfReturning":
+        return (
+            "When run, it printed output and returned None. It must return its result instead of printing it."
+        )
+    text = f"When run, it raised {failure.error_name}: {failure.error_message}"
+    if failure.traceback:
+        text += f"\nTraceback (last frames):\n{failure.traceback.rstrip()}"
+    return text
+
+
+def prompt_hash(messages: Sequence[Message]) -> str:
+    """The sha256 hex digest of ``messages`` as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(list(messages), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _import_list(policy: VetPolicy) -> str:
+    return ", ".join(sorted(m.removesuffix(".*") for m in policy.allowed_imports))
+
+
+def _task_section(signature: MethodSignature, receiver: ReceiverSnapshot) -> str:
+    if signature.arity == 0:
+        sent = "with no arguments"
+    else:
+        sent = f"with {signature.arity} argument{'s' if signature.arity > 1 else ''}"
+    return (
+        f"The object {receiver.name} received the message {signature.self_form} {sent} "
+        f"and does not understand it. Its Python method name is {signature.selector}."
+    )
+
+
+def _header_section(signature: MethodSignature, args: Sequence[object] | None) -> str:
+    lines = [f"The header to write, exactly:\n{signature.header()}"]
+    if signature.arity == 0:
+        lines.append("The method takes no arguments besides self.")
+        return "\n".join(lines)
+    lines.append("Its parameters, one per keyword of the message:")
+    for index, name in enumerate(signature.parameters):
+        if args is None:
+            lines.append(f"- {name}: value not known in advance")
+        else:
+            value = args[index]
+            lines.append(f"- {name}: a {type_name(value)}, this time {short_repr(value)}")
+    return "\n".join(lines)
+
+
+def _slots_section(receiver: ReceiverSnapshot) -> str:
+    lines: list[str] = []
+    for name, value in list(receiver.data_slots.items())[:_MAX_LISTED_SLOTS]:
+        lines.append(f"- {name}: data slot, a {type_name(value)}, now {short_repr(value)}")
+    for name, description in list(receiver.parent_slots.items())[:_MAX_LISTED_SLOTS]:
+        lines.append(f"- {name}: parent slot, {description}")
+    if not lines:
+        return "The receiver has no data slots."
+    return "The receiver's slots:\n" + "\n".join(lines)
+
+
+def _methods_section(receiver: ReceiverSnapshot, selector: str) -> str:
+    names = sorted(name for name in receiver.methods if name != selector)
+    if not names:
+        return ""
+    shown = names[:_MAX_LISTED_METHODS]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
+
+
+def _intent_section(intent: str | None) -> str:
+    if not intent or not intent.strip():
+        return ""
+    return f"What the method is meant to do: {' '.join(intent.split())}"

@@ -1,0 +1,324 @@
+"""The trial run: call a vetted method once, in a sandboxed subprocess.
+
+Generated code never runs in the daemon before it has run here. The child
+(``trial_child.py``, started as ``python -I -S``) gets a throwaway copy of the
+receiver (its data slots as plain values, other objects as placeholders, its
+methods as source), calls the method with the message's arguments, and
+reports what happened. The parent enforces a wall-clock timeout by killing the
+child's process group; the child enforces memory, CPU and file-size limits
+and an audit hook (see ``trial_child``).
+
+A method that prints and returns None fails the trial as
+``PrintedInsteadOfReturning``: the daemon's stdout is nobody's screen, and the
+repair prompt can then say exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import marshal
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from batos_core.jit import trial_child
+from batos_core.jit.errors import TrialSetupError
+from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
+from batos_core.jit.vet import VettedMethod
+
+log = logging.getLogger(__name__)
+
+_CHILD_SCRIPT = Path(trial_child.__file__).resolve()
+_MAX_REPORT_BYTES = 256 * 1024
+_MAX_WIRE_DEPTH = 20
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+PRINTED_INSTEAD_OF_RETURNING = "PrintedInsteadOfReturning"
+PLACEHOLDER_ACCESS = "PlaceholderAccess"
+
+
+@dataclass(frozen=True)
+class TrialPolicy:
+    """Limits and environment of one trial.
+
+    ``stub_globals``: names made available to the method as do-nothing
+    objects (the UI's ``bridge``). ``site_packages``: start the child with
+    site-packages (needed to import kivy; slower start).
+    """
+
+    memory_bytes: int = 512 * 1024 * 1024
+    cpu_seconds: int = 5
+    wall_seconds: float = 10.0
+    file_bytes: int = 1024 * 1024
+    max_output_chars: int = 4000
+    stub_globals: tuple[str, ...] = ()
+    site_packages: bool = False
+
+    @classmethod
+    def default(cls) -> TrialPolicy:
+        """Limits for ordinary methods."""
+        return cls()
+
+    @classmethod
+    def ui(cls) -> TrialPolicy:
+        """Limits for ``display_yourself``: kivy imports, the bridge stub, more memory."""
+        return cls(
+            memory_bytes=2 * 1024 * 1024 * 1024,
+            cpu_seconds=20,
+            wall_seconds=30.0,
+            stub_globals=("bridge",),
+            site_packages=True,
+        )
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What one trial run showed.
+
+    ``ok``: the method returned (and did not merely print). On failure
+    ``error_name``/``error_message`` name the exception and ``traceback`` holds
+    the last frames in generated code with their line numbers. ``duration_s``
+    is the whole trial's wall time, subprocess included; ``call_s`` the
+    method call alone. ``blocked`` lists sandbox violations (each also fails
+    the trial).
+    """
+
+    ok: bool
+    value_repr: str | None
+    error_name: str | None
+    error_message: str | None
+    traceback: str | None
+    duration_s: float
+    call_s: float = 0.0
+    value_type: str | None = None
+    stdout: str = ""
+    blocked: tuple[str, ...] = ()
+    skipped_methods: tuple[str, ...] = field(default=())
+
+    @property
+    def printed_instead_of_returning(self) -> bool:
+        """The method returned None after printing output."""
+        return self.error_name == PRINTED_INSTEAD_OF_RETURNING
+
+    @property
+    def inconclusive(self) -> bool:
+        """The method needed an object the trial only had a placeholder for."""
+        return self.error_name == PLACEHOLDER_ACCESS
+
+
+def run_trial(
+    method: VettedMethod,
+    receiver: ReceiverSnapshot,
+    args: Sequence[object] = (),
+    policy: TrialPolicy | None = None,
+) -> TrialResult:
+    """Run ``method`` once on a throwaway copy of ``receiver`` with ``args``.
+
+    Never runs generated code in this process. Every outcome of the method
+    (a value, an exception, a limit hit, a kill) is a ``TrialResult``; raises
+    ``TrialSetupError`` only when the subprocess cannot be started or the
+    temp dir cannot be made (a host fault, not the method's).
+    """
+    policy = policy or TrialPolicy.default()
+    payload = marshal.dumps(_request(method, receiver, args, policy))
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="batos-trial-", ignore_cleanup_errors=True) as tmp:
+            returncode, timed_out, stderr = _run_child(Path(tmp), payload, policy)
+            report = _read_report(Path(tmp) / trial_child.REPORT_NAME)
+    except OSError as error:
+        raise TrialSetupError(f"cannot run the trial subprocess: {error}") from error
+    duration = time.perf_counter() - started
+    if report is None:
+        return _killed_result(returncode, timed_out, stderr, duration, policy)
+    return _result_from_report(report, duration)
+
+
+def to_wire(value: object, depth: int = 0) -> object:
+    """``value`` as plain data for the child: scalars, lists, tuples, dicts, sets.
+
+    Anything else (another object, a method) becomes an opaque marker carrying
+    its short repr. Never raises.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if depth >= _MAX_WIRE_DEPTH:
+        return _opaque(value)
+    if isinstance(value, Mapping):
+        return {_wire_key(k): to_wire(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(to_wire(v, depth + 1) for v in value)
+    if isinstance(value, set | frozenset):
+        return _wire_set(value, [to_wire(v, depth + 1) for v in value])
+    # PersistentList is a UserList, not a list: accept any Sequence but strings.
+    if isinstance(value, Sequence) and not isinstance(value, bytearray):
+        return [to_wire(v, depth + 1) for v in value]
+    return _opaque(value)
+
+
+def _wire_set(value: object, items: list[object]) -> object:
+    try:
+        return set(items) if isinstance(value, set) else frozenset(items)
+    except TypeError:  # unhashable after conversion (placeholders): a list keeps the values
+        return items
+
+
+def _wire_key(key: object) -> object:
+    return key if isinstance(key, _SCALARS) else short_repr(key)
+
+
+def _opaque(value: object) -> tuple[str, str, str]:
+    return (trial_child.OPAQUE_TAG, short_repr(value), type_name(value))
+
+
+def _request(
+    method: VettedMethod,
+    receiver: ReceiverSnapshot,
+    args: Sequence[object],
+    policy: TrialPolicy,
+) -> dict[str, object]:
+    slots = {k: to_wire(v) for k, v in receiver.data_slots.items() if not k.startswith("_")}
+    methods = {
+        name: source for name, source in receiver.methods.items() if source and name != method.selector
+    }
+    return {
+        "source": method.source,
+        "selector": method.selector,
+        "receiver_name": receiver.name,
+        "slots": slots,
+        "methods": methods,
+        "args": [to_wire(a) for a in args],
+        "stubs": list(policy.stub_globals),
+        "limits": {
+            "memory_bytes": policy.memory_bytes,
+            "cpu_seconds": policy.cpu_seconds,
+            "wall_seconds": policy.wall_seconds,
+            "file_bytes": policy.file_bytes,
+            "max_output_chars": policy.max_output_chars,
+        },
+    }
+
+
+def _child_env(tmp: Path, policy: TrialPolicy) -> dict[str, str]:
+    env = {"PATH": os.defpath, "HOME": str(tmp), "TMPDIR": str(tmp), "LANG": "C.UTF-8"}
+    if policy.site_packages:
+        # Kivy writes its config under KIVY_HOME on import; keep it in the temp dir.
+        env.update(
+            KIVY_HOME=str(tmp / "kivy"),
+            KIVY_NO_ARGS="1",
+            KIVY_NO_CONSOLELOG="1",
+            KIVY_NO_FILELOG="1",
+            SDL_VIDEODRIVER="offscreen",
+        )
+    return env
+
+
+def _run_child(tmp: Path, payload: bytes, policy: TrialPolicy) -> tuple[int, bool, str]:
+    flags = ["-I"] if policy.site_packages else ["-I", "-S"]
+    stderr_path = tmp / "stderr.txt"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, *flags, str(_CHILD_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=tmp,
+            env=_child_env(tmp, policy),
+            start_new_session=True,  # its own process group, so a kill takes everything
+            close_fds=True,
+        )
+        timed_out = False
+        try:
+            # The child raises its own TimeoutError at wall_seconds; the extra
+            # second is for it to report before it is killed.
+            process.communicate(payload, timeout=policy.wall_seconds + 1.0)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(process)
+    text = stderr_path.read_bytes()[-4000:].decode("utf-8", "replace")
+    return process.returncode, timed_out, text
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone, which is the normal case
+    process.wait()
+
+
+def _read_report(path: Path) -> dict[str, object] | None:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_REPORT_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    if not data or len(data) > _MAX_REPORT_BYTES:
+        return None
+    try:
+        report = json.loads(data)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _text(report: Mapping[str, object], key: str) -> str | None:
+    value = report.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _result_from_report(report: Mapping[str, object], duration: float) -> TrialResult:
+    # The child is untrusted once generated code ran: read every field defensively.
+    stdout = _text(report, "stdout") or ""
+    call_s = report.get("call_s")
+    result = TrialResult(
+        ok=report.get("ok") is True,
+        value_repr=_text(report, "value_repr"),
+        error_name=_text(report, "error_name"),
+        error_message=_text(report, "error_message"),
+        traceback=_text(report, "traceback"),
+        duration_s=duration,
+        call_s=float(call_s) if isinstance(call_s, int | float) else 0.0,
+        value_type=_text(report, "value_type"),
+        stdout=stdout,
+        blocked=_texts(report, "blocked"),
+        skipped_methods=_texts(report, "skipped_methods"),
+    )
+    if result.ok and result.blocked:
+        # The method caught the sandbox's exception and carried on: still a failure.
+        return replace(result, ok=False, error_name="SandboxViolation", error_message=result.blocked[0])
+    if result.ok and result.value_type == "NoneType" and stdout.strip():
+        message = f"the method returned None and printed {short_repr(stdout.strip())}"
+        return replace(result, ok=False, error_name=PRINTED_INSTEAD_OF_RETURNING, error_message=message)
+    return result
+
+
+def _texts(report: Mapping[str, object], key: str) -> tuple[str, ...]:
+    values = report.get(key)
+    if not isinstance(values, list):
+        return ()
+    return tuple(v for v in values if isinstance(v, str))
+
+
+def _killed_result(
+    returncode: int, timed_out: bool, stderr: str, duration: float, policy: TrialPolicy
+) -> TrialResult:
+    if timed_out:
+        name, message = "TimeoutError", f"the method ran past {policy.wall_seconds:g} s and was killed"
+    elif returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        name, message = "TimeoutError", f"the method used more than {policy.cpu_seconds} s of CPU"
+    elif returncode == -signal.SIGSEGV:
+        name, message = "MemoryError", "the trial process crashed (memory limit or interpreter fault)"
+    else:
+        name = "TrialCrashed"
+        last = stderr.strip().splitlines()[-1:] or [f"exit status {returncode}"]
+        message = f"the trial process ended without a report: {last[0]}"
+    log.info("trial ended without a report: rc=%s timed_out=%s", returncode, timed_out)
+    return TrialResult(False, None, name, message, None, duration)

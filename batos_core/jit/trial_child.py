@@ -1,0 +1,327 @@
+"""The trial subprocess: runs one generated method once, in a sandbox, and reports.
+
+This file runs as a script under ``python -I -S`` (no site-packages, no
+batos imports) so it starts fast and sees nothing of the daemon. It must use
+the standard library only. ``batos_core.jit.trial`` imports it solely for the
+shared constants and its path.
+
+Protocol: the parent writes one ``marshal``-encoded request dict to stdin; the
+child writes one JSON report to ``result.json`` in its working directory (a
+fresh temp dir) and exits 0. Anything else (a kill by a limit, a crash) is
+read by the parent from the exit status.
+
+Sandbox, in order of installation: rlimits (address space, CPU, file size, no
+child processes, no core), SIGXCPU and SIGALRM turned into exceptions so a
+runaway loop reports the line it was on, then an audit hook that blocks
+writes outside the temp dir, process creation, signals to other processes,
+sockets and ctypes. Generated code runs with builtins minus eval/exec/open and
+friends.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import linecache
+import marshal
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+OPAQUE_TAG = "\x00batos:opaque"
+REPORT_NAME = "result.json"
+GENERATED_PREFIX = "<batos "
+_REMOVED_BUILTINS = (
+    "eval",
+    "exec",
+    "compile",
+    "open",
+    "__import__",
+    "globals",
+    "locals",
+    "vars",
+    "breakpoint",
+    "input",
+    "exit",
+    "quit",
+    "help",
+)
+_BLOCKED_EVENTS = (
+    "subprocess.Popen",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "os.kill",
+    "os.killpg",
+    "signal.pthread_kill",
+    "os.startfile",
+    "pty.spawn",
+)
+_PATH_EVENTS = (
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "os.symlink",
+    "os.link",
+    "os.chmod",
+    "os.chown",
+    "os.truncate",
+    "os.utime",
+    "shutil.rmtree",
+    "shutil.copyfile",
+    "shutil.move",
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+class SandboxViolation(PermissionError):
+    """Raised by the audit hook when generated code reaches outside the trial."""
+
+
+class PlaceholderAccess(AttributeError):
+    """Generated code used an object the trial only has a placeholder for."""
+
+
+class Opaque:
+    """Stands in for an object that did not travel to the trial (another UvmObject)."""
+
+    def __init__(self, text: str, kind: str) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "kind", kind)
+
+    def __repr__(self) -> str:
+        return str(object.__getattribute__(self, "text"))
+
+    def __getattr__(self, name: str) -> Any:
+        raise PlaceholderAccess(f"{name} of {self!r}: the trial has only a placeholder for this {self.kind}")
+
+
+class Stub:
+    """A namespace global (the UI ``bridge``) whose every method accepts anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"<stub {self.name}>"
+
+
+class Receiver:
+    """The throwaway receiver: data slots as attributes, methods on its class."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the receiver has no slot named {name}")
+
+    def __repr__(self) -> str:
+        return f"<receiver {type(self).__name__}>"
+
+
+def decode(value: Any) -> Any:
+    """Rebuild plain values; opaque markers become ``Opaque`` placeholders."""
+    if isinstance(value, tuple):
+        if len(value) == 3 and value[0] == OPAQUE_TAG:
+            return Opaque(value[1], value[2])
+        return tuple(decode(v) for v in value)
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        return {decode(k): decode(v) for k, v in value.items()}
+    return value
+
+
+def apply_limits(limits: dict[str, int]) -> None:
+    """Set the rlimits; a limit the platform refuses (NPROC as root) is skipped."""
+    cpu = limits["cpu_seconds"]
+    wanted = [
+        (resource.RLIMIT_AS, limits["memory_bytes"]),
+        (resource.RLIMIT_FSIZE, limits["file_bytes"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, 0),
+    ]
+    for which, value in wanted:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            continue
+    # Soft limit raises SIGXCPU (turned into an exception); the hard limit one
+    # second later kills a method that swallows that exception.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+def _raise_cpu(signum: int, frame: Any) -> None:
+    raise TimeoutError("the method used up its CPU time limit (an endless loop?)")
+
+
+def _raise_wall(signum: int, frame: Any) -> None:
+    raise TimeoutError("the method ran past its wall-clock time limit")
+
+
+def make_audit_hook(allowed_dir: str, violations: list[str]) -> Any:
+    """An audit hook confining the process to ``allowed_dir`` and blocking escapes."""
+    prefix = allowed_dir.rstrip(os.sep) + os.sep
+
+    def inside(path: Any) -> bool:
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            return False  # an fd or dir_fd-relative path: cannot be checked
+        full = os.path.realpath(os.path.join(allowed_dir, path))
+        return full == allowed_dir or full.startswith(prefix)
+
+    def block(event: str, detail: str) -> None:
+        message = f"the trial sandbox blocks {event} {detail}".rstrip()
+        violations.append(message)
+        raise SandboxViolation(message)
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            path, mode, flags = args
+            writing = (mode is not None and any(c in str(mode) for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
+            if writing and not inside(path):
+                block("writing", repr(path))
+        elif event.startswith(_BLOCKED_EVENTS):
+            block(event, "")
+        elif event.startswith(("socket.", "ctypes.")):
+            block(event, "")
+        elif event in _PATH_EVENTS:
+            for path in args[:2]:
+                if isinstance(path, str | bytes) and not inside(path):
+                    block(event, repr(path))
+
+    return hook
+
+
+def safe_builtins(stubs: list[str]) -> dict[str, Any]:
+    """Builtins without the dynamic-code and I/O entry points, plus stub globals."""
+    names = dict(vars(builtins))
+    for name in _REMOVED_BUILTINS:
+        names.pop(name, None)
+    # Imports inside the method still need the import machinery.
+    names["__import__"] = builtins.__import__
+    for stub in stubs:
+        names[stub] = Stub(stub)
+    return names
+
+
+def compile_into(source: str, filename: str, namespace: dict[str, Any]) -> None:
+    """Compile and run a module defining one function; its lines feed tracebacks."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+
+
+def format_frames(error: BaseException, limit: int) -> str:
+    """The last frames that are in generated code, plus the error line."""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(GENERATED_PREFIX)
+    ][-5:]
+    lines = []
+    for frame in frames:
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    lines.extend(traceback.format_exception_only(type(error), error))
+    return "\n".join(line.rstrip("\n") for line in lines)[-limit:]
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any, list[str]]:
+    """The receiver instance, the method under trial, and methods that failed to load."""
+    receiver_class = type(request["receiver_name"] or "receiver", (Receiver,), {})
+    skipped = []
+    for selector, source in request["methods"].items():
+        namespace: dict[str, Any] = {"__builtins__": safe_builtins(stubs)}
+        try:
+            compile_into(source, f"{GENERATED_PREFIX}{selector}>", namespace)
+            setattr(receiver_class, selector, namespace[selector])
+        except Exception:  # an inherited method that does not load is simply absent
+            skipped.append(selector)
+    namespace = {"__builtins__": safe_builtins(stubs), "__name__": "batos.trial"}
+    compile_into(request["source"], f"{GENERATED_PREFIX}{request['selector']}>", namespace)
+    method = namespace[request["selector"]]
+    setattr(receiver_class, request["selector"], method)
+    receiver = receiver_class()
+    for name, value in decode(request["slots"]).items():
+        setattr(receiver, name, value)
+    return receiver, method, skipped
+
+
+def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
+    """Load and call the method; never raises (every outcome becomes a report)."""
+    limit = request["limits"]["max_output_chars"]
+    captured = io.StringIO()
+    sys.stdout = sys.stderr = captured
+    report: dict[str, Any] = {"ok": False, "blocked": violations}
+    started = time.perf_counter()
+    try:
+        receiver, method, skipped = build_receiver(request, request["stubs"])
+        report["skipped_methods"] = skipped
+        started = time.perf_counter()
+        signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
+        value = method(receiver, *decode(request["args"]))
+        signal.alarm(0)
+        report.update(ok=True, value_repr=clip(safe_repr(value), limit), value_type=type(value).__name__)
+    except BaseException as error:  # the method's failure is the report, whatever it is
+        signal.alarm(0)
+        report.update(
+            error_name=type(error).__name__,
+            error_message=clip(safe_str(error), limit),
+            traceback=format_frames(error, limit),
+        )
+    report["call_s"] = time.perf_counter() - started
+    report["stdout"] = clip(captured.getvalue(), limit)
+    return report
+
+
+def safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as error:  # generated __repr__ may fail; report, do not crash
+        return f"<repr failed: {type(error).__name__}>"
+
+
+def safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return "<message unavailable>"
+
+
+def main() -> None:
+    request = marshal.loads(sys.stdin.buffer.read())
+    report_file = open(REPORT_NAME, "w", encoding="utf-8")  # opened before the hook
+    apply_limits(request["limits"])
+    signal.signal(signal.SIGXCPU, _raise_cpu)
+    signal.signal(signal.SIGALRM, _raise_wall)
+    violations: list[str] = []
+    sys.addaudithook(make_audit_hook(os.path.realpath(os.getcwd()), violations))
+    report = run(request, violations)
+    report_file.seek(0)
+    report_file.truncate()
+    report_file.write(json.dumps(report))
+    report_file.close()
+    # Skip interpreter teardown: generated objects' finalisers do not get to run.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
