@@ -26,7 +26,8 @@ def complete_context(source: str, cursor: int) -> tuple[str | None, str]:
     ``4``, in ``genesis foo ba`` it is ``genesis foo``, after ``;`` it is the
     cascade's receiver. It is None where the word is a name (start of a
     statement, an argument) or where nothing should be completed (inside a
-    string or comment, after a number); then `prefix` may be ''. Never raises
+    string or comment, after a number); then `prefix` may be ''. A receiver
+    text returned always parses as one expression. Never raises
     for any input; a cursor outside the text is clamped.
     """
     text = source[: max(0, min(cursor, len(source)))]
@@ -83,7 +84,17 @@ def _unary_receiver(text: str, tokens: list[Token]) -> str | None:
             index -= 1  # a unary selector; its receiver is to the left
             continue
         break
-    return text[tokens[index].start : tokens[-1].end]
+    receiver = text[tokens[index].start : tokens[-1].end]
+    return receiver if _is_one_expression(receiver) else None
+
+
+def _is_one_expression(text: str) -> bool:
+    # The daemon evaluates the receiver text; offer nothing for one that
+    # would only come back as a syntax error.
+    try:
+        return len(parse(text).statements) == 1
+    except SelfSyntaxError:
+        return False
 
 
 def _cascade_receiver(text: str, tokens: list[Token]) -> str | None:
