@@ -76,7 +76,9 @@ class UvmObject(persistent.Persistent):
     def __setstate__(self, state: dict[str, Any]) -> None:
         d = self.__dict__
         d.clear()
-        slots = state["_slots"]
+        # A copy: copy.copy() passes the original's own dict here, and a shared
+        # dict would let writes to the copy reach the original unsaved.
+        slots = dict(state["_slots"])
         d["_slots"] = slots
         d["_constants"] = frozenset(state.get("_constants", ()))
         d["_v_derived"] = set()
