@@ -1,0 +1,284 @@
+"""Golden bytes of every message type, and pydantic <-> client-dict round trips.
+
+The hex strings below are the wire body (canonical msgpack, keys sorted) of the
+fixed examples in ``samples.py``. A change here is a wire-format change: bump
+PROTOCOL_VERSION or make it compatible, and update docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+import pytest
+
+from batos_core.protocol import builders
+from batos_core.protocol.messages import (
+    REPLY_TYPE,
+    ErrorReply,
+    SendRequest,
+    StatusRequest,
+    dump_message,
+    parse_daemon_message,
+    parse_request,
+)
+from batos_core.protocol.wire import decode_body, encode_body
+
+from .samples import DAEMON_MESSAGES, REQUESTS, RID
+
+GOLDEN: dict[str, str] = {
+    "send_request": (
+        "86a46172677398a762616c616e636564cb4004000000000000c0c3c40200ff9201a16181a16ba176"
+        "a26964d9203566306336613965326237643465316638613363396430623165326633613462a87265"
+        "636569766572a767656e65736973a6726576696577c2a873656c6563746f72ae736574536c6f745f"
+        "76616c75655fa474797065ac73656e645f72657175657374"
+    ),
+    "eval_request": (
+        "84a26964d9203566306336613965326237643465316638613363396430623165326633613462a673"
+        "6f75726365bd78203a3d2067656e6573697320636c6f6e652e20782062616c616e6365a474797065"
+        "ac6576616c5f72657175657374a97661726961626c657381a17982a424726566a430783161a47265"
+        "7072ae3c6163636f756e7420307831613e"
+    ),
+    "inspect_request": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a674"
+        "6172676574a430783161a474797065af696e73706563745f72657175657374"
+    ),
+    "get_full_state_request": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a674"
+        "6172676574a767656e65736973a474797065b66765745f66756c6c5f73746174655f726571756573"
+        "74"
+    ),
+    "complete_request": (
+        "84a26964d9203566306336613965326237643465316638613363396430623165326633613462a670"
+        "7265666978a367656ea87265636569766572a0a474797065b0636f6d706c6574655f726571756573"
+        "74"
+    ),
+    "create_method_request": (
+        "85a26964d9203566306336613965326237643465316638613363396430623165326633613462a873"
+        "656c6563746f72a7646f75626c655fa6736f75726365d92764656620646f75626c655f2873656c66"
+        "2c206e293a0a2020202072657475726e2032202a206e0aa6746172676574a767656e65736973a474"
+        "797065b56372656174655f6d6574686f645f72657175657374"
+    ),
+    "history_request": (
+        "85a26964d9203566306336613965326237643465316638613363396430623165326633613462a56c"
+        "696d697432a873656c6563746f72a0a6746172676574a0a474797065af686973746f72795f726571"
+        "75657374"
+    ),
+    "source_request": (
+        "85a26964d9203566306336613965326237643465316638613363396430623165326633613462a873"
+        "656c6563746f72a7646f75626c655fa6746172676574a767656e65736973a474797065ae736f7572"
+        "63655f72657175657374a776657273696f6ec0"
+    ),
+    "revert_request": (
+        "85a26964d9203566306336613965326237643465316638613363396430623165326633613462a873"
+        "656c6563746f72a7646f75626c655fa6746172676574a767656e65736973a474797065ae72657665"
+        "72745f72657175657374a776657273696f6e01"
+    ),
+    "status_request": (
+        "82a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065ae7374617475735f72657175657374"
+    ),
+    "shutdown_request": (
+        "82a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065b073687574646f776e5f72657175657374"
+    ),
+    "send_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a672"
+        "6573756c7482a424726566a430783161a472657072a161a474797065aa73656e645f7265706c79"
+    ),
+    "eval_reply": (
+        "84a26964d9203566306336613965326237643465316638613363396430623165326633613462a672"
+        "6573756c7464a474797065aa6576616c5f7265706c79a97661726961626c657381a17882a5247265"
+        "7072a83c6c616d6264613ea52474797065a866756e6374696f6e"
+    ),
+    "inspect_reply": (
+        "86a26964d9203566306336613965326237643465316638613363396430623165326633613462a76d"
+        "6574686f64739183aa70726f76656e616e636583a6617574686f72a36c6c6da763726561746564cb"
+        "41d954fc40200000a56d6f64656cb27177656e322e352d636f6465722d302e3562a873656c656374"
+        "6f72a7646f75626c655fa776657273696f6e02a36f6964a430783161a472657072a93c67656e6573"
+        "69733ea5736c6f74739284ab69735f636f6e7374616e74c3a46b696e64a6706172656e74a46e616d"
+        "65a7706172656e742aa576616c756582a424726566a430783032a472657072a674726169747384ab"
+        "69735f636f6e7374616e74c2a46b696e64a464617461a46e616d65a762616c616e6365a576616c75"
+        "6564a474797065ad696e73706563745f7265706c79"
+    ),
+    "get_full_state_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a573"
+        "7461746582a762616c616e636564a47461677381a5246469637481a2247801a474797065b4676574"
+        "5f66756c6c5f73746174655f7265706c79"
+    ),
+    "complete_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a973"
+        "656c6563746f727392a767656e65736973a467656e32a474797065ae636f6d706c6574655f726570"
+        "6c79"
+    ),
+    "create_method_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065b36372656174655f6d6574686f645f7265706c79a776657273696f6e01"
+    ),
+    "history_reply": (
+        "83a7656e74726965739185aa70726f76656e616e636583a6617574686f72a36c6c6da76372656174"
+        "6564cb41d954fc40200000a56d6f64656cb27177656e322e352d636f6465722d302e3562a873656c"
+        "6563746f72a7646f75626c655fa373657107a6746172676574a430783161a776657273696f6e02a2"
+        "6964d9203566306336613965326237643465316638613363396430623165326633613462a4747970"
+        "65ad686973746f72795f7265706c79"
+    ),
+    "source_reply": (
+        "87a26964d9203566306336613965326237643465316638613363396430623165326633613462aa70"
+        "726f76656e616e636583a6617574686f72a36c6c6da763726561746564cb41d954fc40200000a56d"
+        "6f64656cb27177656e322e352d636f6465722d302e3562a873656c6563746f72a7646f75626c655f"
+        "a6736f75726365d92764656620646f75626c655f2873656c662c206e293a0a202020207265747572"
+        "6e206e202b206e0aa6746172676574a430783161a474797065ac736f757263655f7265706c79a776"
+        "657273696f6e02"
+    ),
+    "revert_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065ac7265766572745f7265706c79a776657273696f6e03"
+    ),
+    "status_reply": (
+        "8ba76261636b656e64a67265706c6179a26964d92035663063366139653262376434653166386133"
+        "63396430623165326633613462a5696d616765d92a66696c653a2f2f2f686f6d652f752f2e6c6f63"
+        "616c2f73686172652f6261746f732f696d6167652e6673ab696e6361726e6174696f6e03a56d6f64"
+        "656ca0a3706964cd1092b070726f746f636f6c5f76657273696f6e01ab71756575655f6465707468"
+        "00a474797065ac7374617475735f7265706c79a8757074696d655f73cb4029000000000000a7776f"
+        "726b65727302"
+    ),
+    "shutdown_reply": (
+        "82a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065ae73687574646f776e5f7265706c79"
+    ),
+    "event": (
+        "84a46461746181a57068617365aa67656e65726174696e67a26964d9203566306336613965326237"
+        "643465316638613363396430623165326633613462a46b696e64a57068617365a474797065a56576"
+        "656e74"
+    ),
+    "error_reply": (
+        "86a4636f6465ae736c6f745f6e6f745f666f756e64a26964d9203566306336613965326237643465"
+        "316638613363396430623165326633613462a76d657373616765d92667656e6573697320646f6573"
+        "206e6f7420756e6465727374616e642066726f626e6963617465a46e616d65ac536c6f744e6f7446"
+        "6f756e64a974726163656261636bd92954726163656261636b20286d6f737420726563656e742063"
+        "616c6c206c617374293a0a20202e2e2e0aa474797065ab6572726f725f7265706c79"
+    ),
+}
+
+
+def _parser(name: str) -> Callable[[dict[str, Any]], pydantic.BaseModel]:
+    return parse_request if name in REQUESTS else parse_daemon_message
+
+
+ALL = {**REQUESTS, **DAEMON_MESSAGES}
+
+
+def test_every_message_type_has_a_golden_example() -> None:
+    assert set(GOLDEN) == set(ALL)
+    assert set(REQUESTS) == set(REPLY_TYPE)
+    assert set(DAEMON_MESSAGES) == {*REPLY_TYPE.values(), "event", "error_reply"}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_golden_bytes(name: str) -> None:
+    model = _parser(name)(ALL[name])
+    assert encode_body(dump_message(model)).hex() == GOLDEN[name]
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_golden_bytes_decode_to_the_same_model(name: str) -> None:
+    decoded = decode_body(bytes.fromhex(GOLDEN[name]))
+    assert _parser(name)(decoded) == _parser(name)(ALL[name])
+
+
+def test_golden_bytes_are_plain_msgpack() -> None:
+    # Hand-decoded: fixmap(2) "id" str8(32) <id> "type" fixstr(14) "status_request".
+    expected = (b"\x82\xa2id\xd9\x20" + RID.encode() + b"\xa4type\xae" + b"status_request").hex()
+    assert GOLDEN["status_request"] == expected
+
+
+BUILT: dict[str, dict[str, Any]] = {
+    "send_request": dict(
+        builders.send_request(
+            "genesis",
+            "setSlot_value_",
+            ["balance", 100, 2.5, None, True, b"\x00\xff", [1, "a"], {"k": "v"}],
+            request_id=RID,
+        )
+    ),
+    "eval_request": dict(
+        builders.eval_request(
+            "x := genesis clone. x balance",
+            {"y": {"$ref": "0x1a", "repr": "<account 0x1a>"}},
+            request_id=RID,
+        )
+    ),
+    "inspect_request": dict(builders.inspect_request("0x1a", request_id=RID)),
+    "get_full_state_request": dict(builders.get_full_state_request(request_id=RID)),
+    "complete_request": dict(builders.complete_request(prefix="gen", request_id=RID)),
+    "create_method_request": dict(
+        builders.create_method_request(
+            "genesis", "double_", "def double_(self, n):\n    return 2 * n\n", request_id=RID
+        )
+    ),
+    "history_request": dict(builders.history_request(request_id=RID)),
+    "source_request": dict(builders.source_request("genesis", "double_", request_id=RID)),
+    "revert_request": dict(builders.revert_request("genesis", "double_", 1, request_id=RID)),
+    "status_request": dict(builders.status_request(request_id=RID)),
+    "shutdown_request": dict(builders.shutdown_request(request_id=RID)),
+}
+
+
+def test_every_request_has_a_builder() -> None:
+    assert set(BUILT) == set(REQUESTS)
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_builder_dict_validates_and_encodes_like_the_model(name: str) -> None:
+    built = BUILT[name]
+    model = parse_request(built)
+    # Builders fill every field, so the model's dump is exactly the builder's dict...
+    assert dump_message(model) == built
+    # ...and the client's bytes are the golden bytes.
+    assert encode_body(built).hex() == GOLDEN[name]
+
+
+def test_builders_choose_fresh_ids() -> None:
+    first, second = builders.status_request(), builders.status_request()
+    assert first["id"] != second["id"]
+    assert len(first["id"]) == 32
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": 1},  # extra fields are forbidden
+        {"id": ""},  # request ids are not empty
+        {"selector": 3},  # no coercion
+        {"args": "abc"},
+        {"review": "yes"},
+        {"args": [{1: 2}]},  # wire dicts have string keys
+        {"type": "send_reply"},  # not a request
+    ],
+)
+def test_invalid_requests_are_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        parse_request({**REQUESTS["send_request"], **change})
+
+
+def test_unknown_type_is_refused() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        parse_request({"type": "frobnicate_request", "id": RID})
+
+
+def test_defaults_match_the_documentation() -> None:
+    send = SendRequest(id=RID, receiver="genesis", selector="foo")
+    assert (send.args, send.review) == ([], False)
+    assert dump_message(StatusRequest(id=RID)) == {"type": "status_request", "id": RID}
+
+
+def test_error_reply_from_exception_carries_name_and_traceback() -> None:
+    try:
+        raise KeyError("balance")
+    except KeyError as exc:
+        reply = ErrorReply.from_exception(RID, exc, "slot_not_found")
+    assert (reply.name, reply.code, reply.message) == ("KeyError", "slot_not_found", "'balance'")
+    assert "raise KeyError" in reply.traceback
+    with pytest.raises(pydantic.ValidationError):
+        ErrorReply(id=RID, name="X", message="m", code="Not A Code")
