@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ormsgpack
 import pytest
 
@@ -239,3 +241,14 @@ def test_split_route_separates_identity_frames() -> None:
     assert verifier.verify(frames).message == MESSAGE
     with pytest.raises(BadFrameCount):
         split_route(signer.sign(MESSAGE))
+
+
+def test_docs_show_the_same_worked_example() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "protocol.md").read_text()
+    flat = "".join(docs.split())  # the hex strings are wrapped over lines there
+    envelope = Envelope(SESSION, 1, NOW).to_bytes()
+    body = encode_body(MESSAGE)
+    assert envelope.hex() in flat
+    assert body.hex() in flat
+    assert compute_signature(KEY, envelope, body).decode() in flat
+    assert KEY.hex() in flat
