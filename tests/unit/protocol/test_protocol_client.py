@@ -14,7 +14,7 @@ from batos_core.protocol.connection import ConnectionInfo
 from batos_core.protocol.errors import DaemonUnavailable, RemoteError, VersionMismatch
 from batos_core.protocol.wire import Signer
 
-from .conftest import KEY, TinyRouter
+from .tiny_router import KEY, TinyRouter
 
 Context = zmq.Context[zmq.Socket[bytes]]
 
