@@ -41,6 +41,21 @@ _MAX_WIRE_DEPTH = 20
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 PRINTED_INSTEAD_OF_RETURNING = "PrintedInsteadOfReturning"
 PLACEHOLDER_ACCESS = "PlaceholderAccess"
+# Kivy modules a generated UI commonly imports; importing them runs system
+# probes (ldconfig through ctypes.util) that the audit hook would block.
+UI_PRELOAD = (
+    "kivy.app",
+    "kivy.clock",
+    "kivy.properties",
+    "kivy.metrics",
+    "kivy.uix.widget",
+    "kivy.uix.label",
+    "kivy.uix.button",
+    "kivy.uix.boxlayout",
+    "kivy.uix.gridlayout",
+    "kivy.uix.textinput",
+    "kivy.uix.scrollview",
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,9 @@ class TrialPolicy:
 
     ``stub_globals``: names made available to the method as do-nothing
     objects (the UI's ``bridge``). ``site_packages``: start the child with
-    site-packages (needed to import kivy; slower start).
+    site-packages (needed to import kivy; slower start). ``allow_ctypes``:
+    let ctypes through the audit hook (kivy needs it on import; UI only).
+    ``preload``: trusted modules imported before the audit hook is installed.
     """
 
     memory_bytes: int = 512 * 1024 * 1024
@@ -59,6 +76,8 @@ class TrialPolicy:
     max_output_chars: int = 4000
     stub_globals: tuple[str, ...] = ()
     site_packages: bool = False
+    allow_ctypes: bool = False
+    preload: tuple[str, ...] = ()
 
     @classmethod
     def default(cls) -> TrialPolicy:
@@ -74,6 +93,8 @@ class TrialPolicy:
             wall_seconds=30.0,
             stub_globals=("bridge",),
             site_packages=True,
+            allow_ctypes=True,
+            preload=UI_PRELOAD,
         )
 
 
@@ -195,6 +216,8 @@ def _request(
         "methods": methods,
         "args": [to_wire(a) for a in args],
         "stubs": list(policy.stub_globals),
+        "allow_ctypes": policy.allow_ctypes,
+        "preload": list(policy.preload),
         "limits": {
             "memory_bytes": policy.memory_bytes,
             "cpu_seconds": policy.cpu_seconds,

@@ -171,11 +171,18 @@ def _raise_wall(signum: int, frame: Any) -> None:
     raise TimeoutError("the method ran past its wall-clock time limit")
 
 
-def make_audit_hook(allowed_dir: str, violations: list[str]) -> Any:
-    """An audit hook confining the process to ``allowed_dir`` and blocking escapes."""
+def make_audit_hook(allowed_dir: str, violations: list[str], allow_ctypes: bool) -> Any:
+    """An audit hook confining the process to ``allowed_dir`` and blocking escapes.
+
+    ``allow_ctypes`` is for the UI trial only: kivy loads its libraries through
+    ctypes on import, and the real UI runs in its own process anyway.
+    """
+    blocked_prefixes = ("socket.",) if allow_ctypes else ("socket.", "ctypes.")
     prefix = allowed_dir.rstrip(os.sep) + os.sep
 
     def inside(path: Any) -> bool:
+        if path in (os.devnull, os.devnull.encode()):
+            return True
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if not isinstance(path, str):
@@ -198,7 +205,7 @@ def make_audit_hook(allowed_dir: str, violations: list[str]) -> Any:
                 block("writing", repr(path))
         elif event.startswith(_BLOCKED_EVENTS):
             block(event, "")
-        elif event.startswith(("socket.", "ctypes.")):
+        elif event.startswith(blocked_prefixes):
             block(event, "")
         elif event in _PATH_EVENTS:
             for path in args[:2]:
@@ -284,12 +291,20 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         signal.alarm(0)
         report.update(
             error_name=type(error).__name__,
-            error_message=clip(safe_str(error), limit),
+            error_message=clip(safe_str(error) or default_message(error, request), limit),
             traceback=format_frames(error, limit),
         )
     report["call_s"] = time.perf_counter() - started
     report["stdout"] = clip(captured.getvalue(), limit)
     return report
+
+
+def default_message(error: BaseException, request: dict[str, Any]) -> str:
+    """A message for exceptions raised without one (MemoryError, a bare raise)."""
+    if isinstance(error, MemoryError):
+        mib = request["limits"]["memory_bytes"] // (1024 * 1024)
+        return f"the method ran out of memory (the trial allows {mib} MiB)"
+    return "raised without a message"
 
 
 def safe_repr(value: Any) -> str:
@@ -306,14 +321,32 @@ def safe_str(error: BaseException) -> str:
         return "<message unavailable>"
 
 
+def preload(modules: list[str]) -> None:
+    """Import trusted library modules before the audit hook exists.
+
+    Kivy probes the system on import (``ldconfig -p`` through ctypes.util);
+    that is the library's doing, not the method's, so it happens first.
+    """
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional module fails later, in the method, with a traceback
+            continue
+
+
 def main() -> None:
     request = marshal.loads(sys.stdin.buffer.read())
     report_file = open(REPORT_NAME, "w", encoding="utf-8")  # opened before the hook
     apply_limits(request["limits"])
     signal.signal(signal.SIGXCPU, _raise_cpu)
     signal.signal(signal.SIGALRM, _raise_wall)
+    # Past RLIMIT_FSIZE a write then fails with OSError instead of killing us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    preload(request["preload"])
     violations: list[str] = []
-    sys.addaudithook(make_audit_hook(os.path.realpath(os.getcwd()), violations))
+    sys.addaudithook(make_audit_hook(os.path.realpath(os.getcwd()), violations, request["allow_ctypes"]))
     report = run(request, violations)
     report_file.seek(0)
     report_file.truncate()

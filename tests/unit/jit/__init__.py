@@ -1,0 +1,1 @@
+"""Tests of the model-independent JIT stages: prompt, extraction, vetting, trial."""

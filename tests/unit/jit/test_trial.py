@@ -1,0 +1,158 @@
+"""The trial runs a method once in a sandboxed subprocess and reports what happened."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from batos_core.jit.signature import signature_for
+from batos_core.jit.snapshot import ReceiverSnapshot
+from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial, to_wire
+from batos_core.jit.trial_child import OPAQUE_TAG
+from batos_core.jit.vet import VettedMethod, vet
+
+FAST = TrialPolicy(cpu_seconds=1, wall_seconds=2.0)
+ACCOUNT = ReceiverSnapshot(
+    name="account",
+    data_slots={"balance": 100, "owner": "Ann", "friend": object()},
+    methods={"double_": "def double_(self, double):\n    return 2 * double\n"},
+)
+
+
+def trial(source: str, selector: str, *args: object, policy: TrialPolicy = FAST) -> TrialResult:
+    return run_trial(vet(source, selector), ACCOUNT, args, policy)
+
+
+def unvetted(source: str, selector: str) -> VettedMethod:
+    """Source the vetter would reject: the trial must contain it on its own."""
+    return VettedMethod(selector, source, signature_for(selector), ())
+
+
+def test_a_returned_value_is_reported() -> None:
+    result = trial("def sumOf_(self, sum_of):\n    return sum(sum_of)\n", "sumOf_", [1, 2, 3])
+    assert result.ok and result.value_repr == "6" and result.value_type == "int"
+    assert result.error_name is None and result.traceback is None
+    assert 0 < result.call_s < result.duration_s
+
+
+def test_slots_arrive_as_values_and_writes_stay_in_the_copy() -> None:
+    source = "def deposit_(self, deposit):\n    self.balance += deposit\n    return self.balance\n"
+    assert trial(source, "deposit_", 50).value_repr == "150"
+    assert ACCOUNT.data_slots["balance"] == 100
+
+
+def test_statement_like_methods_return_the_receiver() -> None:
+    result = trial("def touch(self):\n    self.touched = True\n    return self\n", "touch")
+    assert result.ok and result.value_repr == "<receiver account>"
+
+
+def test_receiver_methods_and_the_method_itself_are_callable() -> None:
+    assert (
+        trial("def quad(self):\n    return self.double_(self.double_(self.balance))\n", "quad").value_repr
+        == "400"
+    )
+    source = "def fact_(self, fact):\n    return 1 if fact < 2 else fact * self.fact_(fact - 1)\n"
+    assert trial(source, "fact_", 5).value_repr == "120"
+
+
+def test_a_raising_method_reports_its_generated_frames() -> None:
+    source = "def avg(self):\n    items = []\n    return sum(items) / len(items)\n"
+    result = trial(source, "avg")
+    assert not result.ok
+    assert (result.error_name, result.error_message) == ("ZeroDivisionError", "division by zero")
+    assert result.traceback == (
+        '  File "<batos avg>", line 3, in avg\n'
+        "    return sum(items) / len(items)\n"
+        "ZeroDivisionError: division by zero"
+    )
+    assert "trial_child" not in result.traceback
+
+
+def test_a_missing_slot_names_it() -> None:
+    result = trial("def f(self):\n    return self.nope\n", "f")
+    assert result.error_name == "AttributeError"
+    assert result.error_message == "the receiver has no slot named nope"
+
+
+def test_printing_instead_of_returning_fails_the_trial() -> None:
+    result = trial("def greet_(self, greet):\n    print('Hello,', greet)\n", "greet_", "Bob")
+    assert not result.ok and result.printed_instead_of_returning
+    assert result.stdout == "Hello, Bob\n"
+    assert result.error_message == "the method returned None and printed 'Hello, Bob'"
+
+
+def test_printing_and_returning_is_fine() -> None:
+    result = trial("def f(self):\n    print('working')\n    return 3\n", "f")
+    assert result.ok and result.stdout == "working\n"
+
+
+def test_returning_none_silently_is_a_result() -> None:
+    result = trial("def f(self):\n    return None\n", "f")
+    assert result.ok and result.value_repr == "None"
+
+
+def test_objects_travel_as_placeholders() -> None:
+    result = trial("def f(self):\n    return self.friend.balance\n", "f")
+    assert result.inconclusive and result.error_name == "PlaceholderAccess"
+    shown = trial("def f(self):\n    return repr(self.friend)\n", "f").value_repr or ""
+    assert shown.startswith("'<object object")
+
+
+def test_wire_encoding_keeps_plain_values_and_hides_objects() -> None:
+    from collections import UserList
+
+    marker = to_wire(object())
+    assert isinstance(marker, tuple) and marker[0] == OPAQUE_TAG and marker[2] == "object"
+    assert to_wire({"a": (1, b"x", None), 2: UserList([1.5])}) == {"a": (1, b"x", None), 2: [1.5]}
+    deep: list[object] = []
+    deep.append(deep)  # a cycle ends in a placeholder instead of recursing forever
+    assert isinstance(to_wire(deep), list)
+
+
+def test_the_trial_runs_in_a_fresh_temp_dir() -> None:
+    before = set(os.listdir("."))
+    source = "def f(self):\n    import json\n    return 1\n"
+    assert trial(source, "f").ok
+    method = unvetted("def f(self):\n    import os\n    return os.getcwd()\n", "f")
+    cwd = run_trial(method, ACCOUNT, (), FAST).value_repr or ""
+    assert "batos-trial-" in cwd and not Path(cwd.strip("'")).exists()  # removed afterwards
+    assert set(os.listdir(".")) == before
+
+
+def test_writing_inside_the_temp_dir_is_allowed() -> None:
+    source = (
+        "def f(self):\n    import io\n    with io.open('scratch.txt', 'w') as fh:\n"
+        "        fh.write('ok')\n    return 1\n"
+    )
+    assert run_trial(unvetted(source, "f"), ACCOUNT, (), FAST).ok
+
+
+def test_ui_policy_provides_the_bridge_stub() -> None:
+    policy = TrialPolicy(cpu_seconds=1, wall_seconds=2.0, stub_globals=("bridge",))
+    method = vet("def f(self):\n    bridge.send('x', None)\n    return repr(bridge)\n", "f")
+    assert run_trial(method, ACCOUNT, (), policy).value_repr == "'<stub bridge>'"
+
+
+@pytest.mark.slow
+def test_a_kivy_app_class_can_be_returned_in_the_ui_trial() -> None:
+    if importlib.util.find_spec("kivy") is None:  # not importing it: kivy writes ~/.kivy on import
+        pytest.skip("kivy is not installed")
+    from batos_core.jit.vet import VetPolicy
+
+    source = (
+        "def display_yourself(self):\n"
+        "    from kivy.app import App\n"
+        "    from kivy.uix.label import Label\n"
+        "    class BatOS_EntropicUI_App(App):\n"
+        "        def build(self):\n"
+        "            self.title = 'BAT OS Entropic UI'\n"
+        "            return Label(text='hi')\n"
+        "    return BatOS_EntropicUI_App\n"
+    )
+    method = vet(source, "display_yourself", VetPolicy.ui())
+    result = run_trial(method, ACCOUNT, (), TrialPolicy.ui())
+    assert result.ok, result
+    assert "BatOS_EntropicUI_App" in (result.value_repr or "")
