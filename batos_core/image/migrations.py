@@ -31,8 +31,16 @@ def bootstrap(root: MutableMapping[str, Any]) -> None:
     root[LOBBY_KEY] = lobby
 
 
+def add_reply_table(root: MutableMapping[str, Any]) -> None:
+    """The daemon's exactly-once reply table."""
+    from batos_core.daemon.reply_table import create_table
+
+    create_table(root)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "bootstrap lobby, traits and genesis", bootstrap),
+    (2, "exactly-once reply table", add_reply_table),
 ]
 
 FORMAT_VERSION = MIGRATIONS[-1][0]

@@ -50,7 +50,8 @@ def parse_image_uri(uri: str | Path, *, read_only: bool = False) -> StorageSpec:
     scheme = parsed.scheme.lower()
     if scheme == "file":
         return StorageSpec(
-            "file", path=Path(parsed.netloc + parsed.path).expanduser().resolve(),
+            "file",
+            path=Path(parsed.netloc + parsed.path).expanduser().resolve(),
             read_only=read_only or _flag(parsed.query, "read_only"),
         )
     if scheme == "memory":

@@ -41,9 +41,7 @@ from batos_core.objects.method import Method
 _STATE_KEYS = frozenset({"_slots", "_constants", "_v_derived"})
 
 # holder -> receivers whose __dict__ caches a lookup that visited holder.
-_dependents: weakref.WeakKeyDictionary[UvmObject, weakref.WeakSet[UvmObject]] = (
-    weakref.WeakKeyDictionary()
-)
+_dependents: weakref.WeakKeyDictionary[UvmObject, weakref.WeakSet[UvmObject]] = weakref.WeakKeyDictionary()
 _dependents_lock = threading.Lock()
 
 
@@ -185,9 +183,7 @@ def set_slot(obj: UvmObject, name: str, value: Any, *, constant: bool = False) -
         raise ConstantSlotError(f"slot {name!r} of {format_oid(obj)} is constant")
     if is_parent_slot(name):
         if not isinstance(value, UvmObject):
-            raise NotAUvmObject(
-                f"parent slot {name!r} needs a UvmObject, got {type(value).__name__}"
-            )
+            raise NotAUvmObject(f"parent slot {name!r} needs a UvmObject, got {type(value).__name__}")
         if value is obj or _is_ancestor(obj, value):
             raise ParentCycleError(
                 f"{format_oid(value)} as {name!r} of {format_oid(obj)} would make a parent cycle"

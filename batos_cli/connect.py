@@ -1,0 +1,197 @@
+"""Finding, starting and stopping the daemon of an image, from the client side.
+
+A daemon is running for an image when its connection file names a live pid
+and its socket exists. Commands that need one start it when it is not running
+(and say so on stderr); `batos daemon start` does the same explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batos_cli.status import CliError, ExitStatus
+from batos_core.daemon.config import DaemonConfig
+from batos_core.settings import Settings
+
+if TYPE_CHECKING:
+    from batos_core.protocol.client import Client
+    from batos_core.protocol.connection import ConnectionInfo
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Target:
+    """Which image (and so which daemon) a command talks to, and how to start it."""
+
+    settings: Settings
+    image: str | None = None
+    runtime_dir: str | None = None
+
+    def config(self) -> DaemonConfig:
+        config = DaemonConfig()
+        image = self.image or self.settings.image
+        if image:
+            config.image = image
+        if self.runtime_dir:
+            config.runtime_dir = Path(self.runtime_dir)
+        config.tcp = self.settings.tcp or None
+        config.workers = self.settings.workers
+        config.backend = self.settings.backend
+        config.model = self.settings.model
+        config.review = self.settings.review
+        return config
+
+
+def running(config: DaemonConfig) -> ConnectionInfo | None:
+    """The connection info of a live daemon for this image, or None."""
+    from batos_core.protocol.connection import read_connection_file
+    from batos_core.protocol.errors import ConnectionFileError
+
+    path = config.connection_path()
+    if not path.exists():
+        return None
+    try:
+        info = read_connection_file(path)
+    except ConnectionFileError:
+        return None
+    if not _alive(info.pid):
+        return None
+    if info.transport == "ipc" and not Path(info.endpoint[len("ipc://") :]).exists():
+        return None
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start(
+    config: DaemonConfig, *, foreground: bool = False, timeout: float = START_TIMEOUT_S
+) -> ConnectionInfo:
+    """Start a daemon for `config` and wait for its ready signal.
+
+    Background mode detaches it (own session, output to its log file).
+    Raises CliError if it reports an error or is not ready in time; the
+    message names the log file.
+    """
+    log_path = config.log_path()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    args = daemon_args(config)
+    if foreground:
+        os.execv(sys.executable, [sys.executable, *args])
+    read_end, write_end = os.pipe()
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, *args, "--ready-fd", str(write_end), "--log-file", str(log_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            pass_fds=(write_end,),
+            start_new_session=True,
+            close_fds=True,
+        )
+    os.close(write_end)
+    try:
+        line = _read_ready_line(read_end, timeout)
+    finally:
+        os.close(read_end)
+    if line.startswith("ready"):
+        info = running(config)
+        if info is not None:
+            return info
+        line = "error: the daemon said it was ready but its connection file is missing"
+    if proc.poll() is None and not line:
+        proc.terminate()
+    message = line[len("error ") :] if line.startswith("error ") else (line or "no ready signal")
+    raise CliError(
+        f"the daemon did not start: {message}", ExitStatus.DAEMON_UNAVAILABLE, hint=f"see its log: {log_path}"
+    )
+
+
+def daemon_args(config: DaemonConfig) -> list[str]:
+    args = ["-m", "batos_core.daemon", "--image", config.image, "--workers", str(config.workers)]
+    if config.runtime_dir is not None:
+        args += ["--runtime-dir", str(config.runtime_dir)]
+    if config.tcp:
+        args += ["--tcp", config.tcp]
+    if config.backend:
+        args += ["--backend", config.backend]
+    if config.model:
+        args += ["--model", config.model]
+    if config.review:
+        args.append("--review")
+    return args
+
+
+def _read_ready_line(fd: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    chunks = b""
+    while b"\n" not in chunks:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            break
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        chunks += data
+    return chunks.decode(errors="replace").strip()
+
+
+def ensure(target: Target, notice: object = None) -> ConnectionInfo:
+    """The running daemon's info, starting one first if needed (said on stderr via `notice`)."""
+    config = target.config()
+    info = running(config)
+    if info is not None:
+        return info
+    info = start(config)
+    if callable(notice):
+        notice(f"started the batos daemon (pid {info.pid}) for {config.image_uri}; log: {config.log_path()}")
+    return info
+
+
+def client(target: Target, notice: object = None, *, timeout: float | None = None) -> Client:
+    """A protocol client connected to the image's daemon (started if needed)."""
+    from batos_core.protocol.client import Client
+
+    info = ensure(target, notice)
+    return Client.from_connection_info(info, timeout=timeout or target.settings.timeout)
+
+
+def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:
+    """Ask the daemon to drain and exit; wait until its pid is gone. Returns the pid, or None."""
+    from batos_core.protocol.builders import shutdown_request
+    from batos_core.protocol.client import Client
+    from batos_core.protocol.errors import DaemonUnavailable
+
+    info = running(config)
+    if info is None:
+        return None
+    with (
+        Client.from_connection_info(info, timeout=5.0, retries=0) as c,
+        contextlib.suppress(DaemonUnavailable),
+    ):
+        c.request(shutdown_request())
+    deadline = time.monotonic() + timeout
+    while _alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(info.pid):
+        raise CliError(f"daemon {info.pid} did not stop within {timeout:g} s", ExitStatus.ERROR)
+    return info.pid

@@ -1,0 +1,62 @@
+"""Entry point: run the typer app and turn any error into one line and an exit status."""
+
+from __future__ import annotations
+
+import sys
+
+from batos_cli.status import ExitStatus
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `batos` with `argv` (default: sys.argv[1:]) and return the exit status."""
+    from batos_cli import env as env_module
+    from batos_cli import render
+    from batos_cli.status import exit_status_for
+
+    environment = env_module.current()
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        from batos_cli.app import app
+
+        app(args=args, prog_name="batos", standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit / click usage errors in standalone=False land here
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        render.print_error(environment, "interrupted")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:
+        return _report(environment, exc, exit_status_for(exc))
+    return ExitStatus.OK
+
+
+def _report(environment: object, exc: Exception, status: ExitStatus) -> int:
+    from batos_cli import render
+    from batos_cli.env import Environment
+    from batos_cli.status import CliError
+
+    assert isinstance(environment, Environment)
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, click.ClickException):
+        exc.show(file=environment.stderr)
+        return ExitStatus.USAGE
+    if isinstance(exc, click.exceptions.Abort):
+        return ExitStatus.INTERRUPTED
+    hint = exc.hint if isinstance(exc, CliError) else ""
+    message = getattr(exc, "message", None) if type(exc).__name__ == "RemoteError" else None
+    if message is not None:
+        render.print_error(environment, f"{getattr(exc, 'name', '')}: {message}", hint)
+    else:
+        render.print_error(environment, str(exc), hint)
+    return int(status)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

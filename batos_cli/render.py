@@ -1,0 +1,93 @@
+"""Everything the CLI shows a person. The only module that writes to the terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from batos_cli.env import Environment
+
+
+def value_text(value: Any) -> str:
+    """A wire value as a person reads it: objects by their printString, text plainly."""
+    if isinstance(value, dict):
+        if "$ref" in value:
+            return str(value.get("repr") or value["$ref"])
+        if "$repr" in value:
+            return str(value["$repr"])
+        inner = value.get("$dict", value)
+        return "{" + ", ".join(f"{k!r}: {value_text(v)}" for k, v in inner.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(value_text(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def print_value(env: Environment, value: Any) -> None:
+    env.out.print(value_text(value), markup=False, highlight=False)
+
+
+def print_json(env: Environment, data: Any) -> None:
+    env.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    return repr(value)
+
+
+def print_error(env: Environment, message: str, hint: str = "") -> None:
+    env.err.print(f"[bold red]error:[/bold red] {_escape(message)}", markup=True, highlight=False)
+    if hint:
+        env.err.print(f"[dim]{_escape(hint)}[/dim]", markup=True, highlight=False)
+
+
+def print_traceback(env: Environment, text: str) -> None:
+    if text:
+        env.err.print(text.rstrip(), markup=False, highlight=False, style="dim")
+
+
+def print_inspect(env: Environment, reply: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{reply['oid']}  {reply['repr']}", title_justify="left", expand=False)
+    table.add_column("slot")
+    table.add_column("kind")
+    table.add_column("value")
+    for slot in reply["slots"]:
+        name = slot["name"] + (" (constant)" if slot["is_constant"] else "")
+        table.add_row(name, slot["kind"], value_text(slot["value"]))
+    env.out.print(table)
+    if reply["methods"]:
+        methods = Table(title="methods", title_justify="left")
+        methods.add_column("selector")
+        methods.add_column("version", justify="right")
+        methods.add_column("provenance")
+        for m in reply["methods"]:
+            prov = m["provenance"] if isinstance(m["provenance"], dict) else {}
+            shown = ", ".join(f"{k}={value_text(v)}" for k, v in sorted(prov.items()) if k != "prompt")
+            methods.add_row(m["selector"], str(m["version"]), shown)
+        env.out.print(methods)
+
+
+def print_status(env: Environment, reply: dict[str, Any]) -> None:
+    env.out.print(
+        f"daemon pid {reply['pid']} serving {reply['image']}\n"
+        f"  incarnation {reply['incarnation']}, up {reply['uptime_s']:.1f} s, "
+        f"{reply['workers']} workers, {reply['queue_depth']} queued\n"
+        f"  JIT backend: {reply['backend'] or 'none'}" + (f" ({reply['model']})" if reply['model'] else ""),
+        markup=False,
+        highlight=False,
+    )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,92 @@
+"""Daemon configuration and the per-image file locations (runtime, state, data dirs)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_WORKERS = 4
+DEFAULT_MAX_FRAME_BYTES = 1 << 20
+DEFAULT_MAX_ATTEMPTS = 50
+DEFAULT_REPLY_TABLE_SIZE = 10_000
+
+
+def data_dir() -> Path:
+    """Where images live by default (``BATOS_DATA_DIR`` or platformdirs' user data dir)."""
+    env = os.environ.get("BATOS_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("batos"))
+
+
+def state_dir() -> Path:
+    """Where daemon logs go (``BATOS_STATE_DIR`` or platformdirs' user state dir)."""
+    env = os.environ.get("BATOS_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("batos"))
+
+
+def default_image() -> str:
+    """The image used when none is named: ``BATOS_IMAGE`` or ``<data dir>/image.fs``."""
+    return os.environ.get("BATOS_IMAGE") or str(data_dir() / "image.fs")
+
+
+def canonical_image_uri(image: str) -> str:
+    """A stable spelling of an image location (absolute path for files)."""
+    if "://" in image and not image.startswith("file://"):
+        return image
+    path = image[len("file://") :] if image.startswith("file://") else image
+    return str(Path(path).expanduser().resolve())
+
+
+def image_id(image: str) -> str:
+    """Short stable id of an image location: names its socket, pidfile and log."""
+    from batos_core.protocol.connection import image_id_for
+
+    return image_id_for(canonical_image_uri(image))
+
+
+@dataclass
+class DaemonConfig:
+    """Everything a daemon needs to start; built by the CLI or `python -m batos_core.daemon`."""
+
+    image: str = field(default_factory=default_image)
+    runtime_dir: Path | None = None
+    tcp: str | None = None
+    workers: int = DEFAULT_WORKERS
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    reply_table_size: int = DEFAULT_REPLY_TABLE_SIZE
+    backend: str = "none"
+    model: str = ""
+    review: bool = False
+
+    @property
+    def image_id(self) -> str:
+        return image_id(self.image)
+
+    @property
+    def image_uri(self) -> str:
+        return canonical_image_uri(self.image)
+
+    def resolved_runtime_dir(self) -> Path:
+        from batos_core.protocol.connection import runtime_dir
+
+        return runtime_dir(self.runtime_dir)
+
+    def log_path(self) -> Path:
+        return state_dir() / f"daemon-{self.image_id}.log"
+
+    def pid_path(self) -> Path:
+        return self.resolved_runtime_dir() / f"{self.image_id}.pid"
+
+    def connection_path(self) -> Path:
+        from batos_core.protocol.connection import connection_file_for
+
+        return connection_file_for(self.image_id, self.resolved_runtime_dir())

@@ -1,0 +1,56 @@
+"""What a request handler gets: its session, the request, and a way to stream events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from batos_core.objects import UvmObject, format_oid, print_string
+from batos_core.protocol.values import WireValue, decode_value, encode_value
+
+if TYPE_CHECKING:
+    from batos_core.daemon.config import DaemonConfig
+    from batos_core.image import Session
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class DaemonInfo:
+    """Facts about the running daemon that status replies report."""
+
+    pid: int
+    image: str
+    started: float
+    incarnation: int = 0
+    workers: int = 0
+    backend: str = "none"
+    model: str = ""
+    queue_depth: Callable[[], int] = field(default=lambda: 0)
+
+
+@dataclass
+class HandlerContext:
+    """One request's view of the daemon, on the worker thread that runs it."""
+
+    session: Session
+    config: DaemonConfig
+    info: DaemonInfo
+    emit: Emit
+
+    def encode(self, value: object) -> WireValue:
+        """Encode a result for the wire. New objects get an oid (and are stored)
+        so that the client can refer to them in later requests."""
+        return encode_value(value, self._ref_of)
+
+    def decode(self, wire: object) -> Any:
+        """Decode an argument; ``{"$ref": "0x1a"}`` becomes the object."""
+        return decode_value(wire, self.session.resolve)
+
+    def _ref_of(self, value: object) -> tuple[str, str] | None:
+        if not isinstance(value, UvmObject):
+            return None
+        if value._p_jar is None:
+            self.session.connection.add(value)
+        return format_oid(value), print_string(value)

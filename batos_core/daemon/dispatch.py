@@ -1,0 +1,145 @@
+"""Run one request in one transaction and turn the outcome into a reply dict.
+
+Order of events for a request (on a worker thread, with the worker's own
+Connection and TransactionManager):
+
+1. a stored reply for the request id (exactly-once) is answered as is;
+2. the handler runs inside ``TransactionManager.attempts()``: a ConflictError
+   aborts and retries; any other exception aborts and becomes an error reply;
+3. if the handler wrote to the image, its reply is stored in the same
+   transaction, then the transaction commits;
+4. a SlotNotFound goes to the miss hook (the JIT compiler for intent) *after*
+   the abort, outside any transaction; if the hook installed a method, the
+   request runs again from step 2.
+
+Nothing here awaits: workers are threads, the event loop never sees a
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from ZODB.POSException import ConflictError
+
+from batos_core.daemon import reply_table
+from batos_core.daemon.context import HandlerContext
+from batos_core.daemon.handlers import HANDLERS
+from batos_core.image import BadReference, ImageError, ObjectNotFound
+from batos_core.objects import (
+    ConstantSlotError,
+    InvalidSlotName,
+    MethodCompileError,
+    NotAUvmObject,
+    ParentCycleError,
+    SlotNotFound,
+)
+from batos_core.protocol.codes import ErrorCode
+from batos_core.protocol.messages import ErrorReply
+from batos_core.protocol.messages.unions import dump_message
+from batos_core.protocol.values import MalformedValue
+
+log = logging.getLogger(__name__)
+
+#: Called with the miss, the context and the request after the transaction was
+#: aborted; returns True if it installed something and the request should rerun.
+MissHook = Callable[[SlotNotFound, HandlerContext, Any], bool]
+
+MAX_MISS_ROUNDS = 8
+
+_BAD_REQUEST = (
+    InvalidSlotName,
+    NotAUvmObject,
+    ParentCycleError,
+    ConstantSlotError,
+    MalformedValue,
+    BadReference,
+)
+
+
+def error_code_for(exc: BaseException) -> ErrorCode:
+    """The protocol error code for an exception raised while handling a request."""
+    if isinstance(exc, SlotNotFound):
+        return ErrorCode.SLOT_NOT_FOUND
+    if isinstance(exc, ObjectNotFound):
+        return ErrorCode.OBJECT_NOT_FOUND
+    if isinstance(exc, MethodCompileError):
+        return ErrorCode.SYNTAX_ERROR
+    if isinstance(exc, _BAD_REQUEST):
+        return ErrorCode.BAD_REQUEST
+    if isinstance(exc, ConflictError):
+        return ErrorCode.CONFLICT
+    if isinstance(exc, ImageError):
+        return ErrorCode.INTERNAL
+    # Anything else was raised by the code the message ran: a method's own error.
+    return ErrorCode.USER_ERROR
+
+
+def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) -> dict[str, Any]:
+    """Run `request` and return the reply as a dict ready to sign."""
+    handler = HANDLERS.get(request.type)
+    if handler is None:
+        return _error(
+            request.id, NotImplementedError(f"no handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
+        )
+    session = ctx.session
+    stored = _stored(ctx, request.id)
+    if stored is not None:
+        log.info("request %s: answering the stored reply (retry)", request.id)
+        return stored
+    for _round in range(MAX_MISS_ROUNDS):
+        try:
+            return _run_transaction(ctx, handler, request)
+        except SlotNotFound as miss:
+            session.abort()
+            if on_miss is None or not _call_hook(on_miss, miss, ctx, request):
+                return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)
+        except Exception as exc:
+            session.abort()
+            code = error_code_for(exc)
+            if code is ErrorCode.USER_ERROR or code is ErrorCode.INTERNAL:
+                log.info("request %s failed: %s: %s", request.id, type(exc).__name__, exc)
+            return _error(request.id, exc, code)
+    return _error(request.id, RuntimeError("too many doesNotUnderstand: rounds"), ErrorCode.GENERATION_FAILED)
+
+
+def _run_transaction(
+    ctx: HandlerContext, handler: Callable[[HandlerContext, Any], BaseModel], request: Any
+) -> dict[str, Any]:
+    session = ctx.session
+    tm = session.transaction_manager
+    for attempt in tm.attempts(ctx.config.max_attempts):
+        with attempt:
+            reply = dump_message(handler(ctx, request))
+            if _wrote(session):
+                reply_table.store_reply(session.root, request.id, reply)
+    return reply
+
+
+def _call_hook(on_miss: MissHook, miss: SlotNotFound, ctx: HandlerContext, request: Any) -> bool:
+    try:
+        return on_miss(miss, ctx, request)
+    finally:
+        ctx.session.abort()
+
+
+def _wrote(session: Any) -> bool:
+    # ZODB keeps the objects modified in this transaction on the connection;
+    # it is the cheapest exact answer to "did this request change the image?".
+    return bool(session.connection._registered_objects)
+
+
+def _stored(ctx: HandlerContext, request_id: str) -> dict[str, Any] | None:
+    try:
+        return reply_table.stored_reply(ctx.session.root, request_id)
+    finally:
+        ctx.session.abort()
+
+
+def _error(
+    request_id: str, exc: BaseException, code: ErrorCode, *, with_traceback: bool = True
+) -> dict[str, Any]:
+    return dump_message(ErrorReply.from_exception(request_id, exc, code, with_traceback=with_traceback))

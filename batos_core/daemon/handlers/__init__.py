@@ -1,0 +1,31 @@
+"""Request handlers: one small module per area, one table from request type to handler.
+
+A handler runs inside the request's transaction on a worker thread and returns
+a reply model; it raises to fail (the dispatcher turns exceptions into typed
+error replies and aborts the transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from batos_core.daemon.context import HandlerContext
+from batos_core.daemon.handlers import methods, objects
+
+Handler = Callable[[HandlerContext, Any], BaseModel]
+
+HANDLERS: dict[str, Handler] = {
+    "send_request": objects.handle_send,
+    "inspect_request": objects.handle_inspect,
+    "get_full_state_request": objects.handle_get_full_state,
+    "complete_request": objects.handle_complete,
+    "create_method_request": methods.handle_create_method,
+}
+
+
+def register(request_type: str, handler: Handler) -> None:
+    """Add a handler (used by feature packages, e.g. eval and the JIT's history)."""
+    HANDLERS[request_type] = handler

@@ -1,0 +1,93 @@
+"""Handlers that act on objects: send, inspect, full state, completion."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from batos_core.daemon.context import HandlerContext
+from batos_core.objects import (
+    Method,
+    UvmObject,
+    all_selectors,
+    format_oid,
+    is_constant_slot,
+    print_string,
+    python_to_self,
+    self_to_python,
+    send,
+    slot_items,
+)
+from batos_core.protocol.messages import (
+    CompleteReply,
+    CompleteRequest,
+    GetFullStateReply,
+    GetFullStateRequest,
+    InspectReply,
+    InspectRequest,
+    SendReply,
+    SendRequest,
+)
+from batos_core.protocol.messages.objects import MethodInfo, SlotInfo
+from batos_core.protocol.values import WireValue
+
+
+def handle_send(ctx: HandlerContext, request: SendRequest) -> SendReply:
+    """Send a message; a miss propagates as SlotNotFound (the JIT's trigger)."""
+    receiver = ctx.session.resolve(request.receiver)
+    selector = self_to_python(request.selector)
+    args = [ctx.decode(a) for a in request.args]
+    result = send(receiver, selector, *args)
+    return SendReply(id=request.id, result=ctx.encode(result))
+
+
+def handle_inspect(ctx: HandlerContext, request: InspectRequest) -> InspectReply:
+    """Slots (with kinds), parents and methods (with version and provenance) of an object."""
+    obj = ctx.session.resolve(request.target)
+    slots: list[SlotInfo] = []
+    methods: list[MethodInfo] = []
+    for name, value in slot_items(obj):
+        kind: Literal["data", "parent", "method"]
+        if name.endswith("*"):
+            kind = "parent"
+        elif isinstance(value, Method):
+            kind = "method"
+            methods.append(
+                MethodInfo(
+                    selector=name,
+                    version=value.version,
+                    provenance=ctx.encode(dict(value.provenance)),  # type: ignore[arg-type]
+                )
+            )
+        else:
+            kind = "data"
+        shown = f"<method {python_to_self(name)} v{value.version}>" if kind == "method" else value
+        slots.append(
+            SlotInfo(name=name, kind=kind, value=ctx.encode(shown), is_constant=is_constant_slot(obj, name))
+        )
+    return InspectReply(
+        id=request.id, oid=format_oid(obj), repr=print_string(obj), slots=slots, methods=methods
+    )
+
+
+def handle_get_full_state(ctx: HandlerContext, request: GetFullStateRequest) -> GetFullStateReply:
+    """Every slot of the target by value (methods as their Self selector and version)."""
+    obj = ctx.session.resolve(request.target)
+    state: dict[str, WireValue] = {}
+    for name, value in slot_items(obj):
+        if isinstance(value, Method):
+            state[name] = f"<method {python_to_self(name)} v{value.version}>"
+        else:
+            state[name] = ctx.encode(value)
+    return GetFullStateReply(id=request.id, state=state)
+
+
+def handle_complete(ctx: HandlerContext, request: CompleteRequest) -> CompleteReply:
+    """Selectors (Self form) the receiver understands, or lobby names, starting with prefix."""
+    if request.receiver:
+        target = ctx.session.resolve(request.receiver)
+        names = all_selectors(target) if isinstance(target, UvmObject) else []
+    else:
+        names = [n for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")]
+    shown = sorted({python_to_self(n) for n in names})
+    prefix = request.prefix
+    return CompleteReply(id=request.id, selectors=[s for s in shown if s.startswith(prefix)])

@@ -1,0 +1,137 @@
+"""Running a daemon process: logging, pidfile, the ready signal, exit codes.
+
+`python -m batos_core.daemon` runs `main()`. A parent that wants to know when
+the daemon serves passes `--ready-fd N`: the daemon writes one line
+``ready <endpoint>`` (or ``error <message>``) to that descriptor and closes it.
+Tests and the CLI wait on that line, never on a sleep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
+from batos_core.daemon.dispatch import MissHook
+from batos_core.image import ImageError, ImageLocked
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_IMAGE_LOCKED = 3
+EXIT_IMAGE_ERROR = 4
+EXIT_CONFIG_ERROR = 5
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m batos_core.daemon", description="Run a batos UVM daemon."
+    )
+    parser.add_argument(
+        "--image", default=None, help="image path or URI (default: BATOS_IMAGE or the data dir)"
+    )
+    parser.add_argument("--runtime-dir", default=None, help="private dir for the socket and connection file")
+    parser.add_argument("--tcp", default=None, metavar="HOST:PORT", help="listen on TCP instead of ipc")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--max-frame-bytes", type=int, default=None)
+    parser.add_argument("--backend", default=None, help="JIT backend: transformers, openai, replay, none")
+    parser.add_argument("--model", default=None, help="model name, directory or .gguf file")
+    parser.add_argument("--review", action="store_true", help="generated methods wait for approval")
+    parser.add_argument(
+        "--ready-fd", type=int, default=None, help="write 'ready <endpoint>' here when serving"
+    )
+    parser.add_argument("--log-file", default=None, help="log here instead of stderr")
+    parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> DaemonConfig:
+    config = DaemonConfig()
+    if args.image:
+        config.image = args.image
+    if args.runtime_dir:
+        config.runtime_dir = Path(args.runtime_dir)
+    config.tcp = args.tcp
+    config.workers = max(1, args.workers)
+    if args.max_frame_bytes:
+        config.max_frame_bytes = args.max_frame_bytes
+    config.backend = args.backend or os.environ.get("BATOS_BACKEND", "none")
+    config.model = args.model or os.environ.get("BATOS_MODEL", "")
+    config.review = args.review
+    return config
+
+
+def setup_logging(log_file: str | None, level: str) -> None:
+    handler: logging.Handler
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def _signal_ready(fd: int | None, line: str) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(fd, (line.rstrip("\n") + "\n").encode())
+        os.close(fd)
+
+
+def write_pidfile(path: Path) -> None:
+    tmp = path.with_suffix(".pid.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_file, args.log_level)
+    config = config_from_args(args)
+    ready_fd: int | None = args.ready_fd
+    from batos_core.daemon.server import Daemon
+
+    daemon = Daemon(config, on_miss=_miss_hook(config))
+    try:
+        daemon.open()
+    except ImageLocked as exc:
+        log.error("%s", exc)
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_IMAGE_LOCKED
+    except (ImageError, OSError) as exc:
+        log.error("cannot open the image: %s", exc)
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_IMAGE_ERROR
+    pid_path = config.pid_path()
+    write_pidfile(pid_path)
+    try:
+        asyncio.run(daemon.serve(ready=lambda info: _signal_ready(ready_fd, f"ready {info.endpoint}")))
+    except Exception as exc:
+        log.exception("daemon failed")
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            pid_path.unlink()
+    return EXIT_OK
+
+
+def _miss_hook(config: DaemonConfig) -> MissHook | None:
+    """The doesNotUnderstand: hook for the configured JIT backend (None: misses are errors)."""
+    if config.backend in ("", "none"):
+        return None
+    from batos_core.jit.hook import make_miss_hook  # the JIT compiler for intent
+
+    hook: MissHook = make_miss_hook(config)
+    return hook

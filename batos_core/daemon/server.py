@@ -1,0 +1,347 @@
+"""The UVM daemon's event loop: a ROUTER socket, verification, dispatch to workers.
+
+The asyncio thread owns the socket and does only cheap work: frame checks,
+signature and replay verification, validation, and routing. Everything that
+touches the image runs on worker threads (`workers.WorkerPool`), each with its
+own Connection and TransactionManager; their replies and events come back to
+the loop through `call_soon_threadsafe`. A request id that is already in
+flight is not run twice: the retry is attached to the running request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from pydantic import ValidationError
+
+from batos_core.daemon import dispatch, reply_table
+from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon.workers import Job, WorkerPool
+from batos_core.image import Image, Session, open_image
+from batos_core.protocol.codes import ErrorCode
+from batos_core.protocol.connection import (
+    ConnectionInfo,
+    ipc_endpoint,
+    new_key,
+    read_connection_file,
+    tcp_endpoint,
+    transport_of,
+    write_connection_file,
+)
+from batos_core.protocol.constants import PROTOCOL_VERSION
+from batos_core.protocol.errors import ProtocolError, WireError
+from batos_core.protocol.messages import ErrorReply, ShutdownReply, StatusReply
+from batos_core.protocol.messages.unions import dump_message, parse_request
+from batos_core.protocol.replay import ReplayGuard
+from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
+
+log = logging.getLogger(__name__)
+
+PRUNE_INTERVAL_S = 60.0
+
+
+@dataclass
+class _InFlight:
+    identities: list[list[bytes]] = field(default_factory=list)
+
+
+class Daemon:
+    """One daemon serving one image. `run()` until shutdown is requested."""
+
+    def __init__(self, config: DaemonConfig, *, on_miss: dispatch.MissHook | None = None) -> None:
+        self.config = config
+        self.on_miss = on_miss
+        self.image: Image | None = None
+        self.pool: WorkerPool | None = None
+        self.info = DaemonInfo(
+            pid=os.getpid(),
+            image=config.image_uri,
+            started=time.time(),
+            workers=config.workers,
+            backend=config.backend,
+            model=config.model,
+        )
+        self._inflight: dict[str, _InFlight] = {}
+        self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._socket: zmq.asyncio.Socket | None = None
+        self._signer: Signer | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the image, record this incarnation, start the workers."""
+        self.image = open_image(self.config.image)
+        with self.image.session() as session:
+            for attempt in session.transaction_manager.attempts():
+                with attempt:
+                    self.info.incarnation = session.meta.record_incarnation(_incarnation_facts(self.config))
+        self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
+        self.info.queue_depth = self.pool.depth
+        self.pool.start()
+
+    async def serve(self, ready: Callable[[ConnectionInfo], None] | None = None) -> None:
+        """Bind, announce readiness, serve until a shutdown request or SIGTERM, then drain."""
+        if self.pool is None:
+            self.open()
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        info = self._connection_info()
+        ctx = zmq.asyncio.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 1000)
+        # libzmq drops (and disconnects) a peer whose frame exceeds this, before
+        # we ever see it: huge declared lengths never allocate.
+        sock.setsockopt(zmq.MAXMSGSIZE, self.config.max_frame_bytes + 4096)
+        sock.bind(info.endpoint)
+        if info.transport == "ipc":
+            os.chmod(info.endpoint[len("ipc://") :], 0o600)
+        self._socket = sock
+        self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
+        verifier = Verifier(info.key, ReplayGuard(skew_ns=0), max_frame_bytes=self.config.max_frame_bytes)
+        write_connection_file(self.config.connection_path(), info)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self.request_stop)
+        log.info("daemon %d serving %s on %s", os.getpid(), self.config.image_uri, info.endpoint)
+        if ready is not None:
+            ready(info)
+        receiver = asyncio.create_task(self._receive_loop(verifier))
+        pruner = asyncio.create_task(self._prune_loop())
+        await self._stopping.wait()
+        receiver.cancel()
+        pruner.cancel()
+        await self._drain()
+        sock.close()
+        ctx.term()
+        self._cleanup_files(info)
+        log.info("daemon %d stopped", os.getpid())
+
+    def request_stop(self) -> None:
+        """Stop reading requests; in-flight ones finish and are answered, then exit."""
+        if self._stopping is not None and not self._stopping.is_set():
+            log.info("stop requested: draining")
+            self._stopping.set()
+
+    async def _drain(self) -> None:
+        assert self.pool is not None and self.image is not None
+        await asyncio.to_thread(self.pool.drain)
+        # Replies of the last jobs were scheduled with call_soon_threadsafe: let them run.
+        await asyncio.sleep(0)
+        self.image.close()
+
+    def _connection_info(self) -> ConnectionInfo:
+        runtime = self.config.resolved_runtime_dir()
+        path = self.config.connection_path()
+        key = None
+        if path.exists():
+            # Keep the key across restarts and upgrades so running clients stay valid.
+            with contextlib.suppress(ProtocolError, OSError, ValueError):
+                key = read_connection_file(path).key
+        if self.config.tcp:
+            endpoint = tcp_endpoint(self.config.tcp)
+        else:
+            endpoint = ipc_endpoint(runtime, self.config.image_id)
+        return ConnectionInfo(
+            endpoint=endpoint,
+            key=key or new_key(),
+            transport=transport_of(endpoint),
+            image=self.config.image_uri,
+            pid=os.getpid(),
+        )
+
+    def _cleanup_files(self, info: ConnectionInfo) -> None:
+        # The connection file stays (its key is reused by the next daemon); its
+        # pid no longer answers, which clients detect.
+        if info.transport == "ipc":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(info.endpoint[len("ipc://") :])
+
+    # -- receiving ---------------------------------------------------------
+
+    async def _receive_loop(self, verifier: Verifier) -> None:
+        assert self._socket is not None
+        while True:
+            frames = await self._socket.recv_multipart(copy=True)
+            try:
+                identity, proto = split_route(frames)
+                received = verifier.verify(proto)
+            except WireError as exc:
+                # Bad signature, replay, oversize, malformed: drop without a
+                # word (answering would help an attacker probe) and go on.
+                log.warning("dropped a message: %s", getattr(exc, "reason", exc))
+                continue
+            self._accept(identity, received.message)
+
+    def _accept(self, identity: list[bytes], body: dict[str, Any]) -> None:
+        request_id = body.get("id") if isinstance(body.get("id"), str) else ""
+        try:
+            request = parse_request(body)
+        except ValidationError as exc:
+            code = ErrorCode.BAD_REQUEST if _known_type(body.get("type")) else ErrorCode.UNKNOWN_TYPE
+            self._reply_now(
+                identity,
+                ErrorReply(
+                    id=str(request_id)[:128],
+                    name="ValidationError",
+                    message=_validation_summary(exc),
+                    code=str(code),
+                ),
+            )
+            return
+        if request.type == "status_request":
+            self._reply_now(identity, self._status(request.id))
+            return
+        if request.type == "shutdown_request":
+            self._reply_now(identity, ShutdownReply(id=request.id))
+            self.request_stop()
+            return
+        pending = self._inflight.get(request.id)
+        if pending is not None:
+            # A retry of a request still running: answer both when it finishes.
+            pending.identities.append(identity)
+            return
+        self._inflight[request.id] = _InFlight([identity])
+        assert self.pool is not None and self._loop is not None
+        loop = self._loop
+        rid = request.id
+        self.pool.submit(
+            Job(
+                request=request,
+                reply=lambda message: _discard(loop.call_soon_threadsafe(self._finish, rid, message)),
+                event=lambda kind, data: _discard(loop.call_soon_threadsafe(self._event, rid, kind, data)),
+            )
+        )
+
+    def _status(self, request_id: str) -> StatusReply:
+        assert self.pool is not None
+        return StatusReply(
+            id=request_id,
+            pid=self.info.pid,
+            image=self.info.image,
+            protocol_version=PROTOCOL_VERSION,
+            uptime_s=max(0.0, time.time() - self.info.started),
+            incarnation=self.info.incarnation,
+            workers=self.pool.size,
+            queue_depth=self.pool.depth(),
+            backend=self.info.backend,
+            model=self.info.model,
+        )
+
+    # -- replying ----------------------------------------------------------
+
+    def _finish(self, request_id: str, message: dict[str, Any]) -> None:
+        pending = self._inflight.pop(request_id, None)
+        for identity in pending.identities if pending else []:
+            self._enqueue(identity, message)
+
+    def _event(self, request_id: str, kind: str, data: dict[str, Any]) -> None:
+        pending = self._inflight.get(request_id)
+        if pending is None:
+            return
+        message = {"type": "event", "id": request_id, "kind": kind, "data": data}
+        for identity in pending.identities:
+            self._enqueue(identity, message)
+
+    def _reply_now(self, identity: list[bytes], model: Any) -> None:
+        self._enqueue(identity, dump_message(model))
+
+    def _enqueue(self, identity: list[bytes], message: dict[str, Any]) -> None:
+        """Sign and send now, on the loop thread (the only thread that touches the socket)."""
+        assert self._socket is not None and self._signer is not None
+        try:
+            frames = self._signer.sign(message)
+        except WireError:
+            frames = self._signer.sign(
+                dump_message(
+                    ErrorReply(
+                        id=str(message.get("id", ""))[:128],
+                        name="ReplyTooLarge",
+                        message=f"the reply exceeds the {self.config.max_frame_bytes}-byte frame cap",
+                        code=str(ErrorCode.REPLY_TOO_LARGE),
+                    )
+                )
+            )
+        try:
+            # ROUTER sends never block (an unroutable peer is dropped), so the
+            # returned future is already done; nothing to await.
+            self._socket.send_multipart([*identity, *frames])
+        except zmq.ZMQError as exc:
+            log.warning("could not send a reply: %s", exc)
+
+    # -- workers -----------------------------------------------------------
+
+    def _run_job(self, session: Session, job: Job) -> dict[str, Any]:
+        ctx = HandlerContext(session=session, config=self.config, info=self.info, emit=job.event)
+        try:
+            return dispatch.execute(ctx, job.request, self.on_miss)
+        except BaseException as exc:
+            log.exception("internal error on %s", job.request.id)
+            session.abort()
+            return dump_message(ErrorReply.from_exception(job.request.id, exc, ErrorCode.INTERNAL))
+
+    async def _prune_loop(self) -> None:
+        assert self.image is not None
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL_S)
+            await asyncio.to_thread(self._prune_once)
+
+    def _prune_once(self) -> None:
+        assert self.image is not None
+        with self.image.session() as session:
+            try:
+                for attempt in session.transaction_manager.attempts(5):
+                    with attempt:
+                        dropped = reply_table.prune(session.root, self.config.reply_table_size)
+                if dropped:
+                    log.info("pruned %d stored replies", dropped)
+            except Exception:
+                log.exception("pruning the reply table failed")
+
+
+def _discard(_: object) -> None:
+    return None
+
+
+def _known_type(value: object) -> bool:
+    from batos_core.daemon.handlers import HANDLERS
+
+    return isinstance(value, str) and (value in HANDLERS or value in ("status_request", "shutdown_request"))
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg')}")
+    return "; ".join(parts) or str(exc)
+
+
+def _incarnation_facts(config: DaemonConfig) -> dict[str, Any]:
+    import platform
+    import sys
+
+    from batos_core import __version__
+
+    return {
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "batos": __version__,
+        "backend": config.backend,
+        "model": config.model,
+    }
+
+
+__all__ = ["FRAME_COUNT", "Daemon"]
