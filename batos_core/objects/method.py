@@ -100,7 +100,12 @@ def compile_method(selector: str, source: str) -> FunctionType:
     # Each method gets its own globals, seeded from the controlled namespace,
     # so a top-level `import math` in its source is visible to the function.
     namespace = dict(method_globals())
-    exec(code, namespace)
+    try:
+        exec(code, namespace)
+    except Exception as exc:
+        # Top-level statements run here (e.g. an import that fails): report them
+        # as MethodCompileError naming the line, the one error callers expect.
+        raise MethodCompileError(selector, f"{type(exc).__name__}: {exc}", _error_line(exc, code)) from exc
     fn = namespace.get(selector)
     if not isinstance(fn, FunctionType):
         raise MethodCompileError(selector, f"the source does not define a function {selector!r}")
@@ -115,7 +120,17 @@ def _compile_to_code(selector: str, source: str) -> Any:
     return compile(tree, f"<method {selector}>", "exec")
 
 
+def _error_line(exc: BaseException, code: Any) -> int | None:
+    """The line of the method's own source where `exc` was raised, if any."""
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == code.co_filename:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    return lineno
+
+
 def check_source(selector: str, source: str) -> None:
     """Raise MethodCompileError unless `source` compiles and defines `selector`."""
     compile_method(selector, source)
-
