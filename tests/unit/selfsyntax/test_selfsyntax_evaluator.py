@@ -285,3 +285,29 @@ def test_values_without_traits_are_an_eval_error(world: World) -> None:
 def test_python_operator_errors_propagate(world: World) -> None:
     with pytest.raises(ZeroDivisionError):
         world.run("1 / 0")
+
+
+def test_rerun_after_abort_and_install_succeeds(world: World) -> None:
+    """The daemon's JIT loop: miss, abort, install in its own transaction, re-run."""
+    source = "x := genesis clone. x setSlot: 'a' value: 20. x plusOne"
+    before = dict(world.variables)
+    with pytest.raises(SlotNotFound) as info:
+        world.run(source)
+    assert info.value.selector == "plusOne"
+    assert world.variables == before
+    world.manager.abort()
+    with world.manager:
+        add_method(
+            get_slot(world.lobby, "genesis"), "plusOne", "def plusOne(self):\n    return self.a + 1\n"
+        )
+    assert world.value(source) == 21
+    assert world.variables["x"].a == 20
+
+
+def test_miss_on_a_value_after_traits_were_committed_names_a_stored_object(world: World) -> None:
+    with world.manager:
+        world.run("nil")
+    with pytest.raises(SlotNotFound) as info:
+        world.run("'text' shout")
+    assert info.value.receiver_oid.startswith("0x")
+    assert world.resolve(int(info.value.receiver_oid, 16)) is info.value.receiver
