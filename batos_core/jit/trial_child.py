@@ -20,18 +20,21 @@ friends.
 
 from __future__ import annotations
 
+# Every import here is paid on each trial: json, traceback, linecache, typing
+# and the enum-based ``signal`` wrapper together cost more than the interpreter
+# start, so the child uses ``_signal`` and writes its small report by hand.
+import _signal as signal
 import builtins
 import io
-import json
-import linecache
 import marshal
 import os
 import resource
-import signal
 import sys
 import time
-import traceback
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OPAQUE_TAG = "\x00batos:opaque"
 REPORT_NAME = "result.json"
@@ -227,24 +230,56 @@ def safe_builtins(stubs: list[str]) -> dict[str, Any]:
     return names
 
 
+SOURCES: dict[str, list[str]] = {}
+
+
 def compile_into(source: str, filename: str, namespace: dict[str, Any]) -> None:
     """Compile and run a module defining one function; its lines feed tracebacks."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    SOURCES[filename] = source.splitlines()
     exec(compile(source, filename, "exec"), namespace)
 
 
 def format_frames(error: BaseException, limit: int) -> str:
     """The last frames that are in generated code, plus the error line."""
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(GENERATED_PREFIX)
-    ][-5:]
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename.startswith(GENERATED_PREFIX):
+            frames.append((code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
     lines = []
-    for frame in frames:
-        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}")
-    lines.extend(traceback.format_exception_only(type(error), error))
-    return "\n".join(line.rstrip("\n") for line in lines)[-limit:]
+    for filename, lineno, name in frames[-5:]:
+        lines.append(f'  File "{filename}", line {lineno}, in {name}')
+        source_lines = SOURCES.get(filename, [])
+        if 0 < lineno <= len(source_lines):
+            lines.append(f"    {source_lines[lineno - 1].strip()}")
+    message = safe_str(error)
+    lines.append(f"{type(error).__name__}: {message}" if message else type(error).__name__)
+    return "\n".join(lines)[-limit:]
+
+
+def to_json(value: Any) -> str:
+    """JSON for the report's plain values (dict, list, str, number, bool, None)."""
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int | float):
+        return repr(value) if value == value and abs(value) != float("inf") else "null"
+    if isinstance(value, str):
+        return '"' + "".join(_json_char(c) for c in value) + '"'
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{to_json(str(k))}:{to_json(v)}" for k, v in value.items()) + "}"
+    return "[" + ",".join(to_json(v) for v in value) + "]"
+
+
+def _json_char(char: str) -> str:
+    if char in '"\\' or not " " <= char <= "~":
+        code = ord(char)
+        if code > 0xFFFF:  # outside the BMP: a surrogate pair
+            code -= 0x10000
+            return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+        return f"\\u{code:04x}"
+    return char
 
 
 def clip(text: str, limit: int) -> str:
@@ -327,11 +362,9 @@ def preload(modules: list[str]) -> None:
     Kivy probes the system on import (``ldconfig -p`` through ctypes.util);
     that is the library's doing, not the method's, so it happens first.
     """
-    import importlib
-
     for name in modules:
         try:
-            importlib.import_module(name)
+            __import__(name)
         except Exception:  # a missing optional module fails later, in the method, with a traceback
             continue
 
@@ -350,7 +383,7 @@ def main() -> None:
     report = run(request, violations)
     report_file.seek(0)
     report_file.truncate()
-    report_file.write(json.dumps(report))
+    report_file.write(to_json(report))
     report_file.close()
     # Skip interpreter teardown: generated objects' finalisers do not get to run.
     os._exit(0)

@@ -156,3 +156,13 @@ def test_a_kivy_app_class_can_be_returned_in_the_ui_trial() -> None:
     result = run_trial(method, ACCOUNT, (), TrialPolicy.ui())
     assert result.ok, result
     assert "BatOS_EntropicUI_App" in (result.value_repr or "")
+
+
+def test_the_child_report_encoder_is_valid_json() -> None:
+    import json
+
+    from batos_core.jit.trial_child import to_json
+
+    report = {"s": 'quote " back \\ nl \n tab \t nul \x00 é 漢 🦇', "n": [1, 2.5, None, True, False], "e": {}}
+    assert json.loads(to_json(report)) == report
+    assert json.loads(to_json({"x": float("nan")})) == {"x": None}
