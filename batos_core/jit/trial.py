@@ -8,6 +8,11 @@ reports what happened. The parent enforces a wall-clock timeout by killing the
 child's process group; the child enforces memory, CPU and file-size limits
 and an audit hook (see ``trial_child``).
 
+Speed: a spare child is started after each trial (and by ``prewarm()``), so
+the interpreter start and imports fall between trials. Measured on the 2-core
+dev box under load: about 24 ms per trial with the spare warm, about 72 ms
+back-to-back (bare ``python -I -S -c pass``: 18-30 ms).
+
 A method that prints and returns None fails the trial as
 ``PrintedInsteadOfReturning``: the daemon's stdout is nobody's screen, and the
 repair prompt can then say exactly that.
@@ -15,6 +20,7 @@ repair prompt can then say exactly that.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import marshal
@@ -23,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -149,16 +156,40 @@ def run_trial(
     policy = policy or TrialPolicy.default()
     payload = marshal.dumps(_request(method, receiver, args, policy))
     started = time.perf_counter()
+    warm = not policy.site_packages
     try:
-        with tempfile.TemporaryDirectory(prefix="batos-trial-", ignore_cleanup_errors=True) as tmp:
-            returncode, timed_out, stderr = _run_child(Path(tmp), payload, policy)
-            report = _read_report(Path(tmp) / trial_child.REPORT_NAME)
+        child = (_SPARE.take() if warm else None) or _Child(policy)
+        try:
+            returncode, timed_out = child.communicate(payload, policy.wall_seconds + 1.0)
+            report = _read_report(child.path / trial_child.REPORT_NAME)
+            stderr = child.stderr_tail()
+        finally:
+            child.dispose()
     except OSError as error:
         raise TrialSetupError(f"cannot run the trial subprocess: {error}") from error
     duration = time.perf_counter() - started
+    if warm:
+        _SPARE.refill()
     if report is None:
         return _killed_result(returncode, timed_out, stderr, duration, policy)
     return _result_from_report(report, duration)
+
+
+def prewarm() -> None:
+    """Start the spare trial child now, so the first trial does not pay for it.
+
+    Optional (the first trial starts one anyway). Raises ``TrialSetupError``
+    when the subprocess cannot be started.
+    """
+    try:
+        _SPARE.refill()
+    except OSError as error:
+        raise TrialSetupError(f"cannot start the trial subprocess: {error}") from error
+
+
+def shutdown() -> None:
+    """Stop the spare trial child and remove its temp dir (also run at exit). Never raises."""
+    _SPARE.close()
 
 
 def to_wire(value: object, depth: int = 0) -> object:
@@ -242,39 +273,108 @@ def _child_env(tmp: Path, policy: TrialPolicy) -> dict[str, str]:
     return env
 
 
-def _run_child(tmp: Path, payload: bytes, policy: TrialPolicy) -> tuple[int, bool, str]:
-    flags = ["-I"] if policy.site_packages else ["-I", "-S"]
-    stderr_path = tmp / "stderr.txt"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, *flags, str(_CHILD_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            cwd=tmp,
-            env=_child_env(tmp, policy),
-            start_new_session=True,  # its own process group, so a kill takes everything
-            close_fds=True,
-        )
+class _Child:
+    """One trial subprocess with its temp dir; used for exactly one trial."""
+
+    def __init__(self, policy: TrialPolicy) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="batos-trial-", ignore_cleanup_errors=True)
+        self.path = Path(self._tmp.name)
+        self._stderr = (self.path / "stderr.txt").open("wb")
+        flags = ["-I"] if policy.site_packages else ["-I", "-S"]
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, *flags, str(_CHILD_SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                cwd=self.path,
+                env=_child_env(self.path, policy),
+                start_new_session=True,  # its own process group, so a kill takes everything
+                close_fds=True,
+            )
+        except OSError:
+            self._stderr.close()
+            self._tmp.cleanup()
+            raise
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def communicate(self, payload: bytes, timeout: float) -> tuple[int, bool]:
+        """Send the request, wait for the exit; returns (exit status, timed out)."""
         timed_out = False
         try:
-            # The child raises its own TimeoutError at wall_seconds; the extra
-            # second is for it to report before it is killed.
-            process.communicate(payload, timeout=policy.wall_seconds + 1.0)
+            self.process.communicate(payload, timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            _kill_group(process)
-    text = stderr_path.read_bytes()[-4000:].decode("utf-8", "replace")
-    return process.returncode, timed_out, text
+            self._kill_group()
+        return self.process.returncode, timed_out
+
+    def stderr_tail(self) -> str:
+        self._stderr.flush()
+        return (self.path / "stderr.txt").read_bytes()[-4000:].decode("utf-8", "replace")
+
+    def dispose(self) -> None:
+        """Kill what is left of the process group and remove the temp dir. Never raises."""
+        self._kill_group()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self._stderr.close()
+        self._tmp.cleanup()
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # already gone, which is the normal case
+        self.process.wait()
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone, which is the normal case
-    process.wait()
+class _SpareChild:
+    """One child started ahead of need: it waits on stdin, its imports done.
+
+    Interpreter start and imports then happen between trials instead of inside
+    one. Only for children without site-packages (their env is policy-free);
+    limits are applied by the child after it reads the request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: _Child | None = None
+        self._registered = False
+
+    def take(self) -> _Child | None:
+        with self._lock:
+            child, self._spare = self._spare, None
+        if child is not None and not child.alive():
+            child.dispose()
+            return None
+        return child
+
+    def refill(self) -> None:
+        with self._lock:
+            if self._spare is not None:
+                return
+            if not self._registered:
+                atexit.register(self.close)
+                self._registered = True
+        child = _Child(TrialPolicy.default())
+        with self._lock:
+            kept = self._spare is None
+            if kept:
+                self._spare = child
+        if not kept:
+            child.dispose()  # another thread refilled first
+
+    def close(self) -> None:
+        with self._lock:
+            child, self._spare = self._spare, None
+        if child is not None:
+            child.dispose()
+
+
+_SPARE = _SpareChild()
 
 
 def _read_report(path: Path) -> dict[str, object] | None:

@@ -166,3 +166,32 @@ def test_the_child_report_encoder_is_valid_json() -> None:
     report = {"s": 'quote " back \\ nl \n tab \t nul \x00 é 漢 🦇', "n": [1, 2.5, None, True, False], "e": {}}
     assert json.loads(to_json(report)) == report
     assert json.loads(to_json({"x": float("nan")})) == {"x": None}
+
+
+def trial_children() -> list[int]:
+    """Pids of this process's live trial children (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # not a process, or gone meanwhile
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+        if ppid == os.getpid() and state != "Z" and b"trial_child.py" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_the_spare_child_is_used_and_stopped() -> None:
+    from batos_core.jit.trial import prewarm, shutdown
+
+    prewarm()
+    assert len(trial_children()) == 1
+    assert trial("def f(self):\n    return 7\n", "f").value_repr == "7"
+    assert len(trial_children()) == 1  # the used child is gone, a fresh spare waits
+    shutdown()
+    assert trial_children() == []
+    assert trial("def f(self):\n    return 8\n", "f").value_repr == "8"  # works cold, too
+    shutdown()
