@@ -169,7 +169,10 @@ def run_trial(
         raise TrialSetupError(f"cannot run the trial subprocess: {error}") from error
     duration = time.perf_counter() - started
     if warm:
-        _SPARE.refill()
+        try:
+            _SPARE.refill()
+        except OSError as error:  # the next trial starts cold and reports a real failure
+            log.warning("cannot start a spare trial child: %s", error)
     if report is None:
         return _killed_result(returncode, timed_out, stderr, duration, policy)
     return _result_from_report(report, duration)
