@@ -1,0 +1,295 @@
+"""Fixtures for integration tests: a real UVM daemon subprocess on an ipc:// path under `tmp_path`.
+
+Every subprocess gets an environment whose ``BATOS_*`` directories lie under
+the test's `tmp_path`, so nothing touches the real home. Daemons signal
+readiness on a pipe (``--ready-fd``): the fixtures wait on that line, never on
+a sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batos_core.daemon.config import DaemonConfig
+from batos_core.protocol.builders import create_method_request, send_request, shutdown_request, status_request
+from batos_core.protocol.client import Client
+from batos_core.protocol.connection import ConnectionInfo, read_connection_file
+
+#: A method that can only count right if its transaction is atomic (read, add, write).
+INCREMENT_SOURCE = "def increment(self):\n    self.counter = self.counter + 1\n    return self.counter\n"
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class BatosDirs:
+    """The per-test directories (runtime dir 0700) and the environment that names them."""
+
+    root: Path
+    runtime_dir: Path
+    state_dir: Path
+    data_dir: Path
+    image: Path
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``os.environ`` plus the ``BATOS_*`` variables pointing under `root`."""
+        env = dict(os.environ)
+        env.update(
+            BATOS_RUNTIME_DIR=str(self.runtime_dir),
+            BATOS_STATE_DIR=str(self.state_dir),
+            BATOS_DATA_DIR=str(self.data_dir),
+            BATOS_IMAGE=str(self.image),
+            BATOS_CONFIG=str(self.root / "batos.toml"),  # never read the user's config
+            BATOS_BACKEND="none",
+        )
+        env.pop("BATOS_TCP", None)
+        env.update(extra or {})
+        return env
+
+
+def make_dirs(root: Path) -> BatosDirs:
+    """Create the directories (runtime 0700) under `root`."""
+    dirs = BatosDirs(
+        root=root,
+        runtime_dir=root / "run",
+        state_dir=root / "state",
+        data_dir=root / "data",
+        image=root / "image.fs",
+    )
+    dirs.runtime_dir.mkdir(mode=0o700)
+    os.chmod(dirs.runtime_dir, 0o700)  # mkdir's mode is filtered by the umask
+    dirs.state_dir.mkdir()
+    dirs.data_dir.mkdir()
+    return dirs
+
+
+@pytest.fixture
+def batos_dirs(tmp_path: Path) -> BatosDirs:
+    """Fresh batos directories under `tmp_path` (the image is not created yet)."""
+    return make_dirs(tmp_path)
+
+
+def daemon_config(dirs: BatosDirs, image: Path | None = None) -> DaemonConfig:
+    """The daemon's view of where its files are (connection file, pidfile) for `image`."""
+    return DaemonConfig(image=str(image or dirs.image), runtime_dir=dirs.runtime_dir)
+
+
+class DaemonStartError(RuntimeError):
+    """The daemon wrote ``error ...`` on its ready pipe, or exited / timed out before ``ready``."""
+
+    def __init__(self, line: str, returncode: int | None, log: str) -> None:
+        super().__init__(f"daemon did not start (exit {returncode}): {line!r}\n{log[-2000:]}")
+        self.line = line
+        self.returncode = returncode
+        self.log = log
+
+
+@dataclass
+class DaemonProcess:
+    """A running daemon subprocess and what a test needs to talk to it."""
+
+    proc: subprocess.Popen[bytes]
+    info: ConnectionInfo
+    dirs: BatosDirs
+    image: Path
+    log_path: Path
+    args: list[str]
+    clients: list[Client] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def connection_path(self) -> Path:
+        return daemon_config(self.dirs, self.image).connection_path()
+
+    @property
+    def pid_path(self) -> Path:
+        return daemon_config(self.dirs, self.image).pid_path()
+
+    def client(self, **options: Any) -> Client:
+        """A new Client for this daemon (closed at teardown). Options go to `Client`."""
+        options.setdefault("timeout", 30.0)
+        options.setdefault("retries", 0)
+        client = Client.from_connection_info(self.info, **options)
+        self.clients.append(client)
+        return client
+
+    def send(self, receiver: str, selector: str, *args: Any) -> dict[str, Any]:
+        """Send one message on a fresh client; returns the reply dict."""
+        with Client.from_connection_info(self.info, timeout=30.0, retries=0) as client:
+            return client.request(send_request(receiver, selector, list(args)))
+
+    def install_counter(self, receiver: str = "genesis") -> None:
+        """Give `receiver` a ``counter`` slot at 0 and an ``increment`` method (INCREMENT_SOURCE)."""
+        with Client.from_connection_info(self.info, timeout=30.0, retries=0) as client:
+            reply = client.request(send_request(receiver, "setSlot:value:", ["counter", 0]))
+            assert reply["type"] == "send_reply", reply
+            reply = client.request(create_method_request(receiver, "increment", INCREMENT_SOURCE))
+            assert reply["type"] == "create_method_reply", reply
+
+    def status(self, timeout: float = 10.0) -> dict[str, Any]:
+        with Client.from_connection_info(self.info, timeout=timeout, retries=0) as client:
+            return client.request(status_request())
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Ask for a shutdown and wait; kill on timeout. Returns the exit code."""
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+        if self.proc.poll() is None:
+            with (
+                contextlib.suppress(Exception),
+                Client.from_connection_info(self.info, timeout=5.0, retries=0) as client,
+            ):
+                client.request(shutdown_request())
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL, and wait for the process to be gone (clients stay open: threads may use them)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+def read_ready_line(fd: int, timeout: float) -> str:
+    """The first line the daemon writes on its ready pipe ('' if it closed it or timed out)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:  # every writer closed it: the daemon exited (or closed the fd)
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
+def launch_daemon(
+    dirs: BatosDirs,
+    *,
+    image: Path | None = None,
+    extra_args: Sequence[str] = (),
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = READY_TIMEOUT_S,
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start ``python -m batos_core.daemon`` and wait for its ready line.
+
+    Returns the process, the line (``ready <endpoint>`` or ``error ...``, or ''
+    if it exited or timed out without one) and the log path.
+    """
+    image = image or dirs.image
+    log_path = log_path or dirs.state_dir / "daemon.log"
+    read_end, write_end = os.pipe()
+    args = [
+        "--image",
+        str(image),
+        "--runtime-dir",
+        str(dirs.runtime_dir),
+        "--ready-fd",
+        str(write_end),
+        "--log-file",
+        str(log_path),
+        *extra_args,
+    ]
+    with open(dirs.state_dir / "daemon.stderr", "ab") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batos_core.daemon", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            pass_fds=(write_end,),
+            env=dirs.env(env),
+        )
+    os.close(write_end)
+    try:
+        line = read_ready_line(read_end, timeout)
+    finally:
+        os.close(read_end)
+    return proc, line, log_path
+
+
+def start_daemon(
+    dirs: BatosDirs,
+    *,
+    image: Path | None = None,
+    extra_args: Sequence[str] = (),
+    timeout: float = READY_TIMEOUT_S,
+) -> DaemonProcess:
+    """Start a daemon and return it once it is ready; raises DaemonStartError otherwise."""
+    image = image or dirs.image
+    proc, line, log_path = launch_daemon(dirs, image=image, extra_args=extra_args, timeout=timeout)
+    if not line.startswith("ready "):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        log = log_path.read_text(errors="replace") if log_path.exists() else ""
+        raise DaemonStartError(line, proc.returncode, log)
+    info = read_connection_file(daemon_config(dirs, image).connection_path())
+    assert info.endpoint == line.split(" ", 1)[1]
+    assert info.pid == proc.pid
+    return DaemonProcess(
+        proc=proc, info=info, dirs=dirs, image=image, log_path=log_path, args=list(extra_args)
+    )
+
+
+class DaemonFactory:
+    """Starts daemons for one test and stops whichever still run at teardown."""
+
+    def __init__(self, dirs: BatosDirs) -> None:
+        self.dirs = dirs
+        self.started: list[DaemonProcess] = []
+
+    def __call__(
+        self, *, image: Path | None = None, extra_args: Sequence[str] = (), timeout: float = READY_TIMEOUT_S
+    ) -> DaemonProcess:
+        daemon = start_daemon(self.dirs, image=image, extra_args=extra_args, timeout=timeout)
+        self.started.append(daemon)
+        return daemon
+
+    def close(self) -> None:
+        for daemon in self.started:
+            daemon.stop()
+
+
+@pytest.fixture
+def daemon_factory(batos_dirs: BatosDirs) -> Iterator[DaemonFactory]:
+    """Call it (optionally with ``extra_args``) to start a daemon on `batos_dirs.image`."""
+    factory = DaemonFactory(batos_dirs)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def daemon(daemon_factory: DaemonFactory) -> DaemonProcess:
+    """A ready daemon on a fresh image under `tmp_path` (shut down at teardown)."""
+    return daemon_factory()
