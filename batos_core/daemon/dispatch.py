@@ -78,6 +78,17 @@ def error_code_for(exc: BaseException) -> ErrorCode:
     return ErrorCode.USER_ERROR
 
 
+def _jit_error_code(exc: BaseException) -> ErrorCode:
+    from batos_core.jit.errors import VetError
+    from batos_core.jit.pipeline import GenerationFailed, NotGeneratable
+
+    if isinstance(exc, GenerationFailed):
+        return ErrorCode.GENERATION_FAILED
+    if isinstance(exc, (NotGeneratable, VetError)):
+        return ErrorCode.VETTING_FAILED
+    return error_code_for(exc)
+
+
 def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) -> dict[str, Any]:
     """Run `request` and return the reply as a dict ready to sign."""
     handler = HANDLERS.get(request.type)
@@ -95,7 +106,13 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
             return _run_transaction(ctx, handler, request)
         except SlotNotFound as miss:
             session.abort()
-            if on_miss is None or not _call_hook(on_miss, miss, ctx, request):
+            if on_miss is None:
+                return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)
+            try:
+                installed = _call_hook(on_miss, miss, ctx, request)
+            except Exception as exc:
+                return _error(request.id, exc, _jit_error_code(exc), with_traceback=False)
+            if not installed:
                 return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)
         except Exception as exc:
             session.abort()
@@ -133,6 +150,10 @@ def _wrote(session: Any) -> bool:
 
 
 def _stored(ctx: HandlerContext, request_id: str) -> dict[str, Any] | None:
+    # begin() syncs the connection with the storage. Without it the worker reads
+    # the table as of its own last transaction and misses replies that other
+    # workers stored since then, so a retry would run a second time.
+    ctx.session.transaction_manager.begin()
     try:
         return reply_table.stored_reply(ctx.session.root, request_id)
     finally:
