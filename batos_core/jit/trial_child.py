@@ -286,18 +286,88 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class SlotNotFound(AttributeError):
+    """The trial's stand-in for ``batos_core.objects.errors.SlotNotFound``."""
+
+
+class BatosApi:
+    """The ``batos`` global methods see, over the throwaway receiver.
+
+    Mirrors ``batos_core.objects.namespace.batos_api`` so a method that uses it
+    runs in the trial too; there is no image here, so there are no parents.
+    """
+
+    SlotNotFound = SlotNotFound
+    UvmObject = Receiver
+
+    @staticmethod
+    def get_slot(obj: Any, name: str) -> Any:
+        return getattr(obj, name)
+
+    @staticmethod
+    def set_slot(obj: Any, name: str, value: Any) -> None:
+        setattr(obj, name, value)
+
+    @staticmethod
+    def remove_slot(obj: Any, name: str) -> Any:
+        value = getattr(obj, name)
+        delattr(obj, name)
+        return value
+
+    @staticmethod
+    def slot_names(obj: Any) -> list[str]:
+        return list(vars(obj))
+
+    @staticmethod
+    def parents(obj: Any) -> list[Any]:
+        return []
+
+    @staticmethod
+    def responds_to(obj: Any, selector: str) -> bool:
+        return callable(getattr(type(obj), selector, None))
+
+    @staticmethod
+    def send(obj: Any, selector: str, *args: Any) -> Any:
+        return getattr(obj, selector)(*args)
+
+    @staticmethod
+    def clone(obj: Any) -> Any:
+        copy = type(obj)()
+        vars(copy).update(vars(obj))
+        return copy
+
+    @staticmethod
+    def new(**slots: Any) -> Any:
+        obj = Receiver()
+        vars(obj).update(slots)
+        return obj
+
+    @staticmethod
+    def oid(obj: Any) -> str:
+        return "0x0"
+
+    @staticmethod
+    def print_string(obj: Any) -> str:
+        return repr(obj)
+
+
+def method_globals(stubs: list[str]) -> dict[str, Any]:
+    """Globals for one generated function, as the daemon's method namespace has them."""
+    return {"__builtins__": safe_builtins(stubs), "__name__": "batos.methods", "batos": BatosApi()}
+
+
 def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any, list[str]]:
     """The receiver instance, the method under trial, and methods that failed to load."""
     receiver_class = type(request["receiver_name"] or "receiver", (Receiver,), {})
     skipped = []
     for selector, source in request["methods"].items():
-        namespace: dict[str, Any] = {"__builtins__": safe_builtins(stubs)}
+        namespace = method_globals(stubs)
         try:
             compile_into(source, f"{GENERATED_PREFIX}{selector}>", namespace)
             setattr(receiver_class, selector, namespace[selector])
         except Exception:  # an inherited method that does not load is simply absent
             skipped.append(selector)
-    namespace = {"__builtins__": safe_builtins(stubs), "__name__": "batos.trial"}
+    namespace = method_globals(stubs)
     compile_into(request["source"], f"{GENERATED_PREFIX}{request['selector']}>", namespace)
     method = namespace[request["selector"]]
     setattr(receiver_class, request["selector"], method)

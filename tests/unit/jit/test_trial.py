@@ -195,3 +195,14 @@ def test_the_spare_child_is_used_and_stopped() -> None:
     assert trial_children() == []
     assert trial("def f(self):\n    return 8\n", "f").value_repr == "8"  # works cold, too
     shutdown()
+
+
+def test_the_batos_api_global_works_on_the_throwaway_receiver() -> None:
+    source = (
+        "def rename_(self, rename):\n"
+        "    batos.set_slot(self, 'owner', rename)\n"
+        "    return [batos.get_slot(self, 'owner'), batos.responds_to(self, 'double_'),\n"
+        "            sorted(batos.slot_names(self))]\n"
+    )
+    result = trial(source, "rename_", "Bob")
+    assert result.value_repr == "['Bob', True, ['balance', 'friend', 'owner']]", result
