@@ -29,3 +29,6 @@ HANDLERS: dict[str, Handler] = {
 def register(request_type: str, handler: Handler) -> None:
     """Add a handler (used by feature packages, e.g. eval and the JIT's history)."""
     HANDLERS[request_type] = handler
+
+
+from batos_core.daemon.handlers import evaluate as _evaluate  # noqa: E402,F401  (registers eval_request)

@@ -1,0 +1,87 @@
+"""`batos repl` (the interactive Self-style REPL) and the hidden `batos __complete-names`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from batos_cli import connect, state
+from batos_cli.env import current
+
+if TYPE_CHECKING:
+    from batos_cli.repl.remote import Remote
+    from batos_cli.repl.session import ReplSession
+
+#: Longest wait for a shell completion's daemon round trip (seconds).
+NAMES_TIMEOUT_S = 0.3
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(repl)
+    app.command("__complete-names", hidden=True)(complete_names)
+
+
+def repl() -> None:
+    """Interactive Self-style message REPL (Tab completes, :help lists commands).
+
+    Reads from a pipe too: `echo "3 + 4" | batos repl` runs each input and exits.
+    """
+    from batos_cli.repl.remote import Remote
+
+    env = current()
+    target = state.target()
+    info = connect.ensure(target, env.notice)
+    _quiet_client_log()
+    remote = Remote(info, timeout=target.settings.timeout)
+    try:
+        session = _session(remote)
+        if env.interactive:
+            session.run()
+        else:
+            session.run_lines(env.stdin)
+    finally:
+        remote.close()
+
+
+def _session(remote: Remote) -> ReplSession:
+    from prompt_toolkit.history import FileHistory
+
+    from batos_cli.repl.history import history_path
+    from batos_cli.repl.session import ReplSession
+
+    env = current()
+    return ReplSession(remote, env, history=FileHistory(str(history_path())) if env.interactive else None)
+
+
+def complete_names(
+    prefix: Annotated[str, typer.Argument(help="Only names starting with this.")] = "",
+) -> None:
+    """Lobby names of the running daemon, one per line, for shell completion.
+
+    Never starts a daemon and never fails: no daemon, a silent one or an
+    error reply all print nothing.
+    """
+    from batos_core.protocol.builders import complete_request
+    from batos_core.protocol.client import Client
+    from batos_core.protocol.errors import ProtocolError
+
+    env = current()
+    info = connect.running(state.target().config())
+    if info is None:
+        return
+    _quiet_client_log()
+    try:
+        with Client.from_connection_info(info, timeout=NAMES_TIMEOUT_S, retries=0) as client:
+            reply = client.request(complete_request("", prefix))
+    except (ProtocolError, OSError):
+        return
+    for name in reply.get("selectors", []) if reply.get("type") == "complete_reply" else []:
+        env.stdout.write(f"{name}\n")
+
+
+def _quiet_client_log() -> None:
+    # A completion that times out is expected; the client's warning would land
+    # in the middle of the prompt or the shell's completion output.
+    logging.getLogger("batos_core.protocol.client").addHandler(logging.NullHandler())
