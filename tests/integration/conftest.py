@@ -15,17 +15,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 from batos_core.daemon.config import DaemonConfig
 from batos_core.protocol.builders import create_method_request, send_request, shutdown_request, status_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file
+from batos_core.protocol.errors import WireError
+from batos_core.protocol.wire import Signer, Verifier
 
 #: A method that can only count right if its transaction is atomic (read, add, write).
 INCREMENT_SOURCE = "def increment(self):\n    self.counter = self.counter + 1\n    return self.counter\n"
@@ -107,6 +110,7 @@ class DaemonProcess:
     log_path: Path
     args: list[str]
     clients: list[Client] = field(default_factory=list)
+    raw_dealers: list[RawDealer] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -127,6 +131,12 @@ class DaemonProcess:
         client = Client.from_connection_info(self.info, **options)
         self.clients.append(client)
         return client
+
+    def raw(self, key: bytes | None = None) -> RawDealer:
+        """A RawDealer on this daemon's endpoint, signing with `key` (default: the daemon's)."""
+        dealer = RawDealer(self.info.endpoint, self.info.key if key is None else key)
+        self.raw_dealers.append(dealer)
+        return dealer
 
     def send(self, receiver: str, selector: str, *args: Any) -> dict[str, Any]:
         """Send one message on a fresh client; returns the reply dict."""
@@ -153,6 +163,9 @@ class DaemonProcess:
         for client in self.clients:
             client.close()
         self.clients.clear()
+        for dealer in self.raw_dealers:
+            dealer.close()
+        self.raw_dealers.clear()
         if self.proc.poll() is None:
             with (
                 contextlib.suppress(Exception),
@@ -173,6 +186,53 @@ class DaemonProcess:
         self.proc.wait()
 
 
+class RawDealer:
+    """A bare DEALER socket to a daemon that signs (or forges) its own frames.
+
+    Security tests use it to send exactly the frames they mean: replays,
+    tampered bodies, wrong keys, odd frame counts.
+    """
+
+    def __init__(self, endpoint: str, key: bytes, *, max_frame_bytes: int = 1 << 24) -> None:
+        self.key = key
+        self.signer = Signer(key, max_frame_bytes=max_frame_bytes)
+        self._verifier = Verifier(key, max_frame_bytes=max_frame_bytes)
+        self.socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+
+    def sign(self, message: Mapping[str, Any]) -> list[bytes]:
+        return self.signer.sign(message)
+
+    def send_frames(self, frames: Sequence[bytes]) -> None:
+        self.socket.send_multipart(list(frames))
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next verified message within `timeout` seconds, or None."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not self.socket.poll(max(1, int(remaining * 1000))):
+                return None
+            try:
+                return self._verifier.verify(self.socket.recv_multipart()).message
+            except WireError:
+                continue
+        return None
+
+    def request(self, message: Mapping[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """Sign, send and wait for the reply with the same id (events skipped)."""
+        self.send_frames(self.sign(message))
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            reply = self.receive(remaining)
+            if reply is not None and reply.get("id") == message["id"] and reply["type"] != "event":
+                return reply
+        raise AssertionError(f"no reply to {message['id']} in {timeout} s")
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
 def read_ready_line(fd: int, timeout: float) -> str:
     """The first line the daemon writes on its ready pipe ('' if it closed it or timed out)."""
     deadline = time.monotonic() + timeout
@@ -191,6 +251,9 @@ def read_ready_line(fd: int, timeout: float) -> str:
     return data.decode(errors="replace").strip()
 
 
+Launched = tuple[subprocess.Popen[bytes], str, Path]
+
+
 def launch_daemon(
     dirs: BatosDirs,
     *,
@@ -199,7 +262,7 @@ def launch_daemon(
     log_path: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_S,
-) -> tuple[subprocess.Popen[bytes], str, Path]:
+) -> Launched:
     """Start ``python -m batos_core.daemon`` and wait for its ready line.
 
     Returns the process, the line (``ready <endpoint>`` or ``error ...``, or ''
@@ -293,3 +356,22 @@ def daemon_factory(batos_dirs: BatosDirs) -> Iterator[DaemonFactory]:
 def daemon(daemon_factory: DaemonFactory) -> DaemonProcess:
     """A ready daemon on a fresh image under `tmp_path` (shut down at teardown)."""
     return daemon_factory()
+
+
+@pytest.fixture(name="launch_daemon")
+def launch_daemon_fixture(batos_dirs: BatosDirs) -> Iterator[Callable[..., Launched]]:
+    """`launch_daemon(**options)` on `batos_dirs` for tests that expect a start to fail:
+    returns (process, ready line, log path) without checking the line. Processes
+    still running at teardown are killed."""
+    launched: list[subprocess.Popen[bytes]] = []
+
+    def launch(**options: Any) -> Launched:
+        result = launch_daemon(batos_dirs, **options)
+        launched.append(result[0])
+        return result
+
+    yield launch
+    for proc in launched:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
