@@ -19,6 +19,8 @@ from pathlib import Path
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.daemon.dispatch import MissHook
 from batos_core.image import ImageError, ImageLocked
+from batos_core.protocol.connection import check_private, ipc_endpoint
+from batos_core.protocol.errors import InsecurePermissions
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,21 @@ def write_pidfile(path: Path) -> None:
     os.replace(tmp, path)
 
 
+def check_runtime_files(config: DaemonConfig) -> None:
+    """Refuse a runtime dir or an existing connection file that others could read.
+
+    Raises InsecurePermissions (never repairs: a readable key may already have
+    leaked, and the user should know), OSError if the dir cannot be created,
+    ValueError for a socket path too long for a Unix socket.
+    """
+    runtime = config.resolved_runtime_dir()  # creates it 0700, or checks it
+    connection = config.connection_path()
+    if connection.exists():
+        check_private(connection)
+    if not config.tcp:
+        ipc_endpoint(runtime, config.image_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_file, args.log_level)
@@ -102,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     ready_fd: int | None = args.ready_fd
     from batos_core.daemon.server import Daemon
 
+    try:
+        check_runtime_files(config)
+    except (InsecurePermissions, OSError, ValueError) as exc:
+        log.error("refusing to start: %s", exc)
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
     daemon = Daemon(config, on_miss=_miss_hook(config))
     try:
         daemon.open()
