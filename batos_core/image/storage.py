@@ -79,7 +79,11 @@ def open_storage(spec: StorageSpec) -> Any:
         return MappingStorage(spec.name or "memory")
     from ZEO.ClientStorage import ClientStorage
 
-    return ClientStorage((spec.host, spec.port), wait_timeout=10, read_only=spec.read_only)
+    # server_sync: a new transaction round-trips to the server first, so it sees
+    # every commit another client finished before it began (without it, ZEO's
+    # sync() is a no-op and invalidations arrive whenever they arrive: a message
+    # sent after daemon A installed a method could still miss it on daemon B).
+    return ClientStorage((spec.host, spec.port), wait_timeout=10, read_only=spec.read_only, server_sync=True)
 
 
 def _open_file_storage(spec: StorageSpec) -> Any:
