@@ -6,8 +6,9 @@ Commands (each prints one JSON line on stdout when it has a result):
   transaction record names, and report Broken instances and Method compiles.
 * ``hold PATH``: open the image, print ``{"ready": true}``, keep it open (and so
   locked) until a line arrives on stdin.
-* ``zeo-peer URI``: read ``genesis.from_test``, write ``genesis.from_peer``, then
-  add 1 to ``genesis.counter`` ``N`` times (retrying conflicts), N from argv.
+* ``zeo-peer URI N``: read ``genesis.from_test``, write ``genesis.from_peer``,
+  print ``{"ready": true}``, then add 1 to ``genesis.counter`` N times
+  (retrying conflicts).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def zeo_peer(uri: str, increments: int) -> dict[str, Any]:
         seen = session.genesis.from_test
         session.genesis.from_peer = f"peer saw {seen}"
         session.commit()
+        print(json.dumps({"ready": True}), flush=True)  # the caller now increments too
         runs = 0
         for _ in range(increments):
             for attempt in session.transaction_manager.attempts(50):
