@@ -401,10 +401,15 @@ def _is_ancestor(obj: UvmObject, candidate: UvmObject) -> bool:
 
 
 def _register(receiver: UvmObject, visited: list[UvmObject]) -> None:
+    # The receiver also holds the holders (ghosts at worst) while its lookups are
+    # cached: a holder that the ZODB cache GC had freed would receive no
+    # invalidation when another connection changes it, and nothing would flush.
+    held: set[UvmObject] = receiver.__dict__.setdefault("_v_holders", set())
     with _dependents_lock:
         for holder in visited:
             if holder is receiver:
                 continue
+            held.add(holder)
             deps = _dependents.get(holder)
             if deps is None:
                 deps = _dependents[holder] = weakref.WeakSet()
@@ -413,6 +418,7 @@ def _register(receiver: UvmObject, visited: list[UvmObject]) -> None:
 
 def _flush_derived(obj: UvmObject) -> None:
     d = obj.__dict__
+    d.pop("_v_holders", None)
     derived = d.get("_v_derived")
     if derived:
         for name in derived:
