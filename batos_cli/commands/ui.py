@@ -68,8 +68,10 @@ def ui(
         command += ["--report", str(report)]
     code = _run(command, env.stderr)
     if code != 0:
-        # The UI process already said what went wrong and what to do.
-        raise typer.Exit(int(_CHILD_STATUS.get(code, ExitStatus.ERROR)))
+        # The UI process already said what went wrong and what to do; only the
+        # status is left to pass on (SystemExit: click swallows typer.Exit's code
+        # when main() runs it with standalone_mode=False).
+        raise SystemExit(int(_CHILD_STATUS.get(code, ExitStatus.ERROR)))
     if screenshot is not None:
         env.out.print(f"saved {screenshot}", markup=False, highlight=False)
 

@@ -165,7 +165,10 @@ def _source_from_reply(target: str, reply: dict[str, Any]) -> UiSource:
     if reply.get("type") == "source_reply":
         return UiSource(target, str(reply["source"]), int(reply.get("version") or 0))
     code = reply.get("code")
-    if code in ("method_not_found", "slot_not_found"):
+    # The target itself resolved a moment ago (its state was read), so "not
+    # found" here means the method: the daemon reports it as method_not_found
+    # or, from a MethodNotFound that is an ObjectNotFound, object_not_found.
+    if code in ("method_not_found", "slot_not_found", "object_not_found"):
         raise UiError(
             f"{target} has no {UI_SELECTOR} method yet",
             hint=f"have the model write one: batos send {target} {UI_SELECTOR}; or: batos ui --fallback",
