@@ -276,3 +276,31 @@ def test_abort_restores_the_old_behaviour(session: Session) -> None:
     assert not responds_to(receiver, "extra")
     with pytest.raises(SlotNotFound):
         receiver.extra  # noqa: B018
+
+
+def test_cache_flushed_after_the_zodb_cache_dropped_the_parents(image_path: Path) -> None:
+    # Once a lookup is cached, sending it no longer touches the parents, so the
+    # connection's cache GC ghosts them as least recently used and frees them.
+    # A commit elsewhere to a freed parent then has nothing to invalidate in
+    # this connection, yet the receiver's cached lookup must still be flushed.
+    with open_image(image_path, cache_size=10) as img:
+        a, b = img.session(), img.session()
+        grand, parent, receiver = three_levels()
+        a.lobby.receiver = receiver
+        a.lobby.others = [UvmObject(n=i) for i in range(50)]
+        a.commit()
+        del grand, parent
+        assert warm(receiver, "greet") == "hi 1"
+        for _ in range(3):  # ordinary work: many other objects, and the receiver
+            a.transaction_manager.begin()
+            assert sum(o.n for o in a.lobby.others) == sum(range(50))
+            assert receiver.greet() == "hi 1"
+            a.commit()
+        b.transaction_manager.begin()
+        b_grand = parents(parents(b.lobby.receiver)[0])[0]
+        set_slot(b_grand, "greet", method("greet", "'changed elsewhere'"))
+        b.commit()
+        a.transaction_manager.begin()
+        assert receiver.greet() == "changed elsewhere"
+        a.close()
+        b.close()
