@@ -37,9 +37,9 @@ class Display:
 
     def object(self, reply: dict[str, Any]) -> None:
         """An `inspect_reply` as a compact table: oid and printString, then one row per slot."""
+        # The heading is its own line: a table title would wrap at the table's width.
+        self.console.print(Text(f"{reply['oid']}  {reply['repr']}", style="bold"))
         table = Table(
-            title=Text(f"{reply['oid']}  {reply['repr']}", style="bold"),
-            title_justify="left",
             box=None,
             show_header=False,
             pad_edge=False,

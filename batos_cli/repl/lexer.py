@@ -74,7 +74,9 @@ def spans(text: str) -> list[Span]:
         style = "class:self.comment" if text[open_at : open_at + 1] == '"' else "class:self.string"
         if not error.message.startswith("unterminated"):
             style = ""
-        result.append((position, len(text), style))
+        if open_at > position:
+            result.append((position, open_at, ""))
+        result.append((open_at, len(text), style))
     elif position < len(text):
         result.extend(_gap(text, position, len(text)))
     return result

@@ -28,12 +28,15 @@ class MetaCommand:
 
 
 def _help(session: ReplSession, rest: str) -> bool:
-    lines = ["[bold]Self-style messages[/bold], e.g. [cyan]genesis printString[/cyan], "
-             "[cyan]a := genesis clone[/cyan], [cyan]a setSlot: 'x' value: 3[/cyan],",
-             "[cyan](| x <- 1. parent* = genesis |)[/cyan]. Enter runs the input once brackets "
-             "and strings are closed; Esc Enter runs it as it is.",
-             "[cyan]obj?[/cyan] inspects an object, [cyan]obj selector??[/cyan] shows a method's source.",
-             "Tab completes, Ctrl-R searches history, Ctrl-C cancels, Ctrl-D exits.", ""]
+    lines = [
+        "[bold]Self-style messages[/bold], e.g. [cyan]genesis printString[/cyan], "
+        "[cyan]a := genesis clone[/cyan], [cyan]a setSlot: 'x' value: 3[/cyan],",
+        "[cyan](| x <- 1. parent* = genesis |)[/cyan]. Enter runs the input once brackets "
+        "and strings are closed; Esc Enter runs it as it is.",
+        "[cyan]obj?[/cyan] inspects an object, [cyan]obj selector??[/cyan] shows a method's source.",
+        "Tab completes, Ctrl-R searches history, Ctrl-C cancels, Ctrl-D exits.",
+        "",
+    ]
     lines += [f"  [magenta]{c.usage:<20}[/magenta] {c.help}" for c in COMMANDS.values()]
     session.display.markup("\n".join(lines))
     return True
