@@ -18,7 +18,7 @@ import ZODB
 from ZODB.POSException import POSKeyError
 
 from batos_core.image import migrations
-from batos_core.image.errors import ImageFormatTooNew, ObjectNotFound
+from batos_core.image.errors import ImageError, ImageFormatTooNew, ObjectNotFound
 from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
 from batos_core.image.refs import Ref, oid_bytes, parse_ref
 from batos_core.image.storage import StorageSpec, open_storage, parse_image_uri
@@ -186,7 +186,8 @@ def _migrate(db: ZODB.DB, spec: StorageSpec) -> None:
         if version == migrations.FORMAT_VERSION:
             return
         if spec.read_only:
-            raise ImageFormatTooNew(f"image needs migrations {version + 1}..; opened read-only")
+            # Older, not newer: ImageFormatTooNew would point the user at the wrong fix.
+            raise ImageError(f"image needs migrations {version + 1}..; opened read-only")
         for attempt in session.transaction_manager.attempts():
             with attempt:
                 meta = migrations.ensure_meta(session.root)
