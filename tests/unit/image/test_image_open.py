@@ -177,3 +177,18 @@ def test_image_from_a_newer_batos_is_refused(image_path: Path) -> None:
 def test_every_image_error_is_an_image_error() -> None:
     for cls in (UnknownStorageScheme, ImageLocked, NotAnImage, ImageFormatTooNew):
         assert issubclass(cls, ImageError)
+
+
+def test_read_only_open_of_an_older_image_is_refused_as_needing_migration(image_path: Path) -> None:
+    with open_image(image_path) as img:
+        s = img.session()
+        s.meta.format_version = FORMAT_VERSION - 1
+        s.commit()
+        s.close()
+    before = fingerprint(image_path)
+    with pytest.raises(ImageError) as info:
+        open_image(image_path, read_only=True)
+    # Older, not newer: ImageFormatTooNew would tell the user to upgrade batos.
+    assert not isinstance(info.value, ImageFormatTooNew)
+    assert "read-only" in one_line(info.value)
+    assert fingerprint(image_path) == before
