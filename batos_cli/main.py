@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from batos_cli.app import app
 
-        app(args=args, prog_name="batos", standalone_mode=False)
+        # With standalone_mode=False click returns a `typer.Exit(code)`'s code
+        # instead of raising it; dropping it would turn every Exit into 0.
+        result = app(args=args, prog_name="batos", standalone_mode=False)
     except SystemExit as exc:  # typer.Exit / click usage errors in standalone=False land here
         return int(exc.code or 0)
     except KeyboardInterrupt:
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.INTERRUPTED
     except Exception as exc:
         return _report(environment, exc, exit_status_for(exc))
-    return ExitStatus.OK
+    return int(result) if isinstance(result, int) else ExitStatus.OK
 
 
 def _report(environment: object, exc: Exception, status: ExitStatus) -> int:
