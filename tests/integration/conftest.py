@@ -27,7 +27,9 @@ from batos_core.daemon.config import DaemonConfig
 from batos_core.protocol.builders import create_method_request, send_request, shutdown_request, status_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file
+from batos_core.protocol.constants import MAGIC
 from batos_core.protocol.errors import WireError
+from batos_core.protocol.signing import Envelope, compute_signature, new_session
 from batos_core.protocol.wire import Signer, Verifier
 
 #: A method that can only count right if its transaction is atomic (read, add, write).
@@ -200,9 +202,20 @@ class RawDealer:
         self.socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.connect(endpoint)
+        self._raw_session = new_session()
+        self._raw_counter = 0
 
     def sign(self, message: Mapping[str, Any]) -> list[bytes]:
         return self.signer.sign(message)
+
+    def sign_bytes(self, body: bytes) -> list[bytes]:
+        """Correctly signed frames around an arbitrary `body` (malformed-body tests).
+
+        Uses its own envelope session so it never collides with `sign`'s counter.
+        """
+        self._raw_counter += 1
+        envelope = Envelope(self._raw_session, self._raw_counter, time.time_ns()).to_bytes()
+        return [MAGIC, compute_signature(self.key, envelope, body), envelope, body]
 
     def send_frames(self, frames: Sequence[bytes]) -> None:
         self.socket.send_multipart(list(frames))
@@ -375,3 +388,19 @@ def launch_daemon_fixture(batos_dirs: BatosDirs) -> Iterator[Callable[..., Launc
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def module_batos_dirs(tmp_path_factory: pytest.TempPathFactory) -> BatosDirs:
+    """Batos directories shared by a test module."""
+    return make_dirs(tmp_path_factory.mktemp("batos"))
+
+
+@pytest.fixture(scope="module")
+def module_daemon(module_batos_dirs: BatosDirs) -> Iterator[DaemonProcess]:
+    """One daemon shared by a test module, for tests that leave no state others read."""
+    factory = DaemonFactory(module_batos_dirs)
+    try:
+        yield factory()
+    finally:
+        factory.close()

@@ -1,0 +1,109 @@
+"""`batos send`, `batos inspect` and `batos daemon ...` as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RED = re.compile(r"\x1b\[[0-9;]*31[;m]")
+
+
+def test_first_command_auto_starts_the_daemon_and_says_so(batos: Any) -> None:
+    done = batos("send", "genesis", "setSlot:value:", "x", "3")
+    assert done.returncode == 0, done.stderr
+    assert "started the batos daemon" in done.stderr
+    assert "log:" in done.stderr
+    again = batos("send", "genesis", "x")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "3\n", "")
+
+
+def test_send_sets_and_reads_a_slot(module_batos: Any) -> None:
+    assert module_batos("send", "genesis", "setSlot:value:", "y", "41").returncode == 0
+    done = module_batos("send", "genesis", "y")
+    assert (done.returncode, done.stdout.strip()) == (0, "41")
+    # The interleaved keyword form names the same selector.
+    assert module_batos("send", "genesis", "setSlot:", "y", "value:", "42").returncode == 0
+    assert module_batos("send", "genesis", "y").stdout.strip() == "42"
+
+
+def test_print_string_prints_the_objects_description(module_batos: Any) -> None:
+    done = module_batos("send", "genesis", "printString")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("a UvmObject 0x")
+    assert done.stdout.count("\n") == 1
+
+
+def test_not_understood_exits_4_with_one_red_line(module_batos: Any) -> None:
+    done = module_batos("send", "genesis", "nope", color=True)
+    assert done.returncode == 4
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert RED.search(lines[0]), repr(lines[0])
+    plain = ANSI.sub("", lines[0])
+    assert plain.startswith("error:")
+    assert "nope" in plain
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_reference_exits_6_with_one_line(module_batos: Any) -> None:
+    done = module_batos("inspect", "zz!")
+    assert done.returncode == 6
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error:") and "zz!" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_object_exits_7(module_batos: Any) -> None:
+    done = module_batos("inspect", "0x7fffff")
+    assert done.returncode == 7
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_inspect_json_is_json_with_slots(module_batos: Any) -> None:
+    assert module_batos("send", "genesis", "setSlot:value:", "z", "'some text'").returncode == 0
+    done = module_batos("inspect", "genesis", "--json")
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert reply["type"] == "inspect_reply"
+    slots = {slot["name"]: slot for slot in reply["slots"]}
+    assert slots["parent*"]["kind"] == "parent"
+    assert slots["z"] == {"name": "z", "kind": "data", "value": "some text", "is_constant": False}
+
+
+def test_inspect_shows_a_table(module_batos: Any) -> None:
+    done = module_batos("inspect", "genesis")
+    assert done.returncode == 0, done.stderr
+    assert "parent*" in done.stdout and "slot" in done.stdout
+
+
+def test_daemon_start_twice_says_already_running(batos: Any) -> None:
+    first = batos("daemon", "start")
+    assert first.returncode == 0, first.stderr
+    assert "started the daemon (pid" in first.stdout
+    second = batos("daemon", "start")
+    assert second.returncode == 0
+    assert "already running" in second.stdout
+
+
+def test_daemon_status_stop_and_logs(batos: Any) -> None:
+    stopped = batos("daemon", "status")
+    assert stopped.returncode == 3
+    assert "no daemon is running" in stopped.stdout
+    assert batos("daemon", "start").returncode == 0
+    status = batos("daemon", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    facts = json.loads(status.stdout)
+    assert facts["running"] is True and facts["type"] == "status_reply"
+    human = batos("daemon", "status")
+    assert f"daemon pid {facts['pid']} serving" in human.stdout
+    logs = batos("daemon", "logs", "-n", "50")
+    assert logs.returncode == 0
+    assert f"daemon {facts['pid']} serving" in logs.stdout
+    stop = batos("daemon", "stop")
+    assert (stop.returncode, stop.stdout.strip()) == (0, f"stopped the daemon (pid {facts['pid']})")
+    assert batos("daemon", "status").returncode == 3
+    assert "no daemon is running" in batos("daemon", "stop").stdout
