@@ -344,6 +344,8 @@ def to_persistent(value: Any) -> Any:
         return PersistentList(to_persistent(v) for v in value)
     if isinstance(value, dict) and not isinstance(value, PersistentMapping):
         return PersistentMapping({k: to_persistent(v) for k, v in value.items()})
+    if type(value) is tuple:  # plain tuples only: a namedtuple's constructor differs
+        return tuple(to_persistent(v) for v in value)
     return value
 
 
