@@ -181,6 +181,15 @@ def test_lists_and_dicts_become_persistent_containers_recursively() -> None:
     assert type(table["a"]["b"]) is PersistentList
 
 
+def test_lists_inside_tuples_become_persistent_too() -> None:
+    obj = UvmObject(pair=(1, [2], {"k": [3]}))
+    pair = get_slot(obj, "pair")
+    assert type(pair) is tuple and pair[0] == 1
+    assert type(pair[1]) is PersistentList
+    assert type(pair[2]) is PersistentMapping
+    assert type(pair[2]["k"]) is PersistentList
+
+
 def test_in_place_changes_survive_commit_and_reopen(image_path: Path) -> None:
     with open_image(image_path) as img:
         s = img.session()
