@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import daemon, objects, repl, ui
+from batos_cli.commands import daemon, methods, objects, repl, ui
 
 app = typer.Typer(
     name="batos",
@@ -48,5 +48,6 @@ def main_options(
 
 app.add_typer(daemon.app, name="daemon")
 objects.register(app)
+methods.register(app)
 repl.register(app)
 ui.register(app)

@@ -81,7 +81,7 @@ def print_status(env: Environment, reply: dict[str, Any]) -> None:
         f"daemon pid {reply['pid']} serving {reply['image']}\n"
         f"  incarnation {reply['incarnation']}, up {reply['uptime_s']:.1f} s, "
         f"{reply['workers']} workers, {reply['queue_depth']} queued\n"
-        f"  JIT backend: {reply['backend'] or 'none'}" + (f" ({reply['model']})" if reply['model'] else ""),
+        f"  JIT backend: {reply['backend'] or 'none'}" + (f" ({reply['model']})" if reply["model"] else ""),
         markup=False,
         highlight=False,
     )
@@ -91,3 +91,13 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def print_source(env: Environment, reply: dict[str, Any]) -> None:
+    from rich.syntax import Syntax
+
+    prov = reply["provenance"] if isinstance(reply["provenance"], dict) else {}
+    env.out.print(f"# {reply['target']} {reply['selector']} v{reply['version']}", markup=False)
+    for key in sorted(prov):
+        env.out.print(f"#   {key}: {value_text(prov[key])}", markup=False, highlight=False)
+    env.out.print(Syntax(reply["source"].rstrip(), "python", theme="ansi_dark", background_color="default"))

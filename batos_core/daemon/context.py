@@ -44,6 +44,10 @@ class HandlerContext:
         so that the client can refer to them in later requests."""
         return encode_value(value, self._ref_of)
 
+    def encode_map(self, value: dict[str, Any]) -> dict[str, WireValue]:
+        """Encode a str-keyed mapping (provenance, state) for a WireMap field."""
+        return {str(k): self.encode(v) for k, v in value.items()}
+
     def decode(self, wire: object) -> Any:
         """Decode an argument; ``{"$ref": "0x1a"}`` becomes the object."""
         return decode_value(wire, self.session.resolve)

@@ -62,7 +62,9 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     config.workers = max(1, args.workers)
     if args.max_frame_bytes:
         config.max_frame_bytes = args.max_frame_bytes
-    config.backend = args.backend or os.environ.get("BATOS_BACKEND", "none")
+    # No backend named: the transformers backend on the catalog's default model
+    # for this machine, loaded on the first miss (`batos model pull` fetches it).
+    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "transformers"
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
     return config
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _miss_hook(config: DaemonConfig) -> MissHook | None:
     """The doesNotUnderstand: hook for the configured JIT backend (None: misses are errors)."""
-    if config.backend in ("", "none"):
+    if config.backend == "none":
         return None
     from batos_core.jit.hook import make_miss_hook  # the JIT compiler for intent
 

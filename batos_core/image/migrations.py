@@ -38,9 +38,26 @@ def add_reply_table(root: MutableMapping[str, Any]) -> None:
     create_table(root)
 
 
+def add_change_log(root: MutableMapping[str, Any]) -> None:
+    """The change log of method installs, reverts, replays and rejections."""
+    from batos_core.jit.changelog import create_log
+
+    create_log(root)
+
+
+def add_type_traits(root: MutableMapping[str, Any]) -> None:
+    """Per-type traits (number, string, list, nil, boolean) under `traits`, committed
+    up front so a miss on a value always names a stored object."""
+    from batos_core.selfsyntax.type_traits import ensure_type_traits
+
+    ensure_type_traits(root[LOBBY_KEY])
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "bootstrap lobby, traits and genesis", bootstrap),
     (2, "exactly-once reply table", add_reply_table),
+    (3, "method change log", add_change_log),
+    (4, "per-type traits for numbers, strings, lists, nil and booleans", add_type_traits),
 ]
 
 FORMAT_VERSION = MIGRATIONS[-1][0]

@@ -18,14 +18,21 @@ class SlotNotFound(AttributeError, ObjectModelError):
 
     `receiver_oid` is the receiver's oid in `0x` hex (or ``"new"`` for an object
     not yet stored); `receiver` is the object itself when known, so that the
-    daemon can hand it to doesNotUnderstand:.
+    daemon can hand it to doesNotUnderstand:; `arguments` are the message's
+    arguments when known.
     """
 
-    def __init__(self, receiver_oid: str, selector: str, receiver: Any = None) -> None:
+    def __init__(
+        self, receiver_oid: str, selector: str, receiver: Any = None, arguments: list[Any] | None = None
+    ) -> None:
         super().__init__(f"{receiver_oid} does not understand {selector!r}")
         self.receiver_oid = receiver_oid
         self.selector = selector
         self.receiver = receiver
+        # The message's arguments when the miss came through a send (None when
+        # it came from a plain attribute read): the JIT shows them to the model
+        # and runs the trial with them.
+        self.arguments = arguments
         # AttributeError's own fields, so tooling that reads them sees sense.
         self.name = selector
         self.obj = receiver

@@ -38,7 +38,7 @@ PRIMORDIAL_SOURCES: dict[str, str] = {
 ''',
     "doesNotUnderstand_": '''def doesNotUnderstand_(self, selector, arguments):
     """Called on a miss. The daemon's JIT compiler for intent catches this."""
-    raise batos.SlotNotFound(batos.oid(self), selector, self)
+    raise batos.SlotNotFound(batos.oid(self), selector, self, list(arguments))
 ''',
 }
 

@@ -294,7 +294,7 @@ def send(receiver: UvmObject, selector: str, *args: Any) -> Any:
     if holder is None:
         dnu_holder, dnu, _ = _find(receiver, "doesNotUnderstand_")
         if dnu_holder is None or not isinstance(dnu, Method):
-            raise SlotNotFound(format_oid(receiver), selector, receiver)
+            raise SlotNotFound(format_oid(receiver), selector, receiver, list(args))
         return dnu.function(receiver, selector, list(args))
     if isinstance(value, Method):
         return value.function(receiver, *args)

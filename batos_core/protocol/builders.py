@@ -61,6 +61,7 @@ class CreateMethodRequestDict(TypedDict):
     target: str
     selector: str
     source: str
+    provenance: dict[str, WireValue]
 
 
 class HistoryRequestDict(TypedDict):
@@ -69,6 +70,7 @@ class HistoryRequestDict(TypedDict):
     target: str
     selector: str
     limit: int
+    include_source: bool
 
 
 class SourceRequestDict(TypedDict):
@@ -175,7 +177,12 @@ def complete_request(
 
 
 def create_method_request(
-    target: str, selector: str, source: str, *, request_id: str | None = None
+    target: str,
+    selector: str,
+    source: str,
+    *,
+    provenance: Mapping[str, WireValue] | None = None,
+    request_id: str | None = None,
 ) -> CreateMethodRequestDict:
     """Install hand-written ``source`` as ``selector`` on ``target``."""
     return {
@@ -184,11 +191,17 @@ def create_method_request(
         "target": target,
         "selector": selector,
         "source": source,
+        "provenance": dict(provenance or {}),
     }
 
 
 def history_request(
-    target: str = "", selector: str = "", limit: int = 50, *, request_id: str | None = None
+    target: str = "",
+    selector: str = "",
+    limit: int = 50,
+    *,
+    include_source: bool = False,
+    request_id: str | None = None,
 ) -> HistoryRequestDict:
     """Change-log entries, newest first (``""`` = any target / selector)."""
     return {
@@ -197,6 +210,7 @@ def history_request(
         "target": target,
         "selector": selector,
         "limit": limit,
+        "include_source": include_source,
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from batos_core.daemon.context import HandlerContext
-from batos_core.daemon.handlers import methods, objects
+from batos_core.daemon.handlers import history, methods, objects
 
 Handler = Callable[[HandlerContext, Any], BaseModel]
 
@@ -23,6 +23,9 @@ HANDLERS: dict[str, Handler] = {
     "get_full_state_request": objects.handle_get_full_state,
     "complete_request": objects.handle_complete,
     "create_method_request": methods.handle_create_method,
+    "history_request": history.handle_history,
+    "source_request": history.handle_source,
+    "revert_request": history.handle_revert,
 }
 
 

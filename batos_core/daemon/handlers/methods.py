@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from batos_core.daemon.context import HandlerContext
-from batos_core.objects import Method, check_source, has_slot, self_to_python, set_slot
-from batos_core.objects import get_slot as own_slot
+from batos_core.jit.pipeline import install_method
+from batos_core.objects import check_source, self_to_python
 from batos_core.protocol.messages import CreateMethodReply, CreateMethodRequest
+from batos_core.protocol.values import decode_value
 
 
 def handle_create_method(ctx: HandlerContext, request: CreateMethodRequest) -> CreateMethodReply:
     """Compile-check and install `source` as `selector` on the target (a new version
-    if it already has one)."""
+    if it already has one), recorded in the change log.
+
+    A request carrying the provenance of a recorded change (``batos replay``)
+    is logged as a replay; the approver is always the user who sent it.
+    """
     target = ctx.session.resolve(request.target)
     selector = self_to_python(request.selector)
     check_source(selector, request.source)
-    previous = own_slot(target, selector) if has_slot(target, selector) else None
-    method = Method(
-        selector,
-        request.source,
-        {"author": "user", "via": "create_method"},
-        previous=previous if isinstance(previous, Method) else None,
+    extra = decode_value(request.provenance)
+    provenance = dict(extra) if isinstance(extra, dict) else {}
+    replay = bool(provenance)
+    provenance.update({"via": "replay" if replay else "create_method", "approver": "user"})
+    provenance.setdefault("author", "user")
+    version = install_method(
+        ctx.session, target, selector, request.source, provenance, action="replay" if replay else "install"
     )
-    set_slot(target, selector, method)
-    return CreateMethodReply(id=request.id, version=method.version)
+    return CreateMethodReply(id=request.id, version=version)

@@ -55,7 +55,7 @@ def handle_inspect(ctx: HandlerContext, request: InspectRequest) -> InspectReply
                 MethodInfo(
                     selector=name,
                     version=value.version,
-                    provenance=ctx.encode(dict(value.provenance)),  # type: ignore[arg-type]
+                    provenance=ctx.encode_map(dict(value.provenance)),
                 )
             )
         else:

@@ -25,6 +25,10 @@ class CreateMethodRequest(Message):
     target: ObjectRef
     selector: Selector
     source: str
+    #: Extra provenance recorded with the method (``batos replay`` passes the
+    #: original record's); the daemon adds author/time and never trusts an
+    #: ``approver`` from here.
+    provenance: WireMap = Field(default_factory=dict)
 
 
 class CreateMethodReply(Message):
@@ -41,14 +45,24 @@ class HistoryRequest(Message):
     target: str = Field(default="", max_length=256)
     selector: str = Field(default="", max_length=256)
     limit: int = Field(default=50, ge=1, le=10_000)
+    include_source: bool = False
 
 
 class HistoryEntry(Record):
+    """One change-log record. ``action`` is install, revert, replay or reject;
+    ``version`` is 0 for a rejection (nothing was installed); ``target_name``
+    is the receiver's lobby name when it has one (stable across images);
+    ``source`` is sent only when the request asked for it."""
+
     seq: int
+    action: str
+    time: float
     target: str
+    target_name: str
     selector: str
-    version: Version
+    version: int = Field(ge=0)
     provenance: WireMap
+    source: str = ""
 
 
 class HistoryReply(Message):

@@ -30,6 +30,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "target": "genesis",
         "selector": "double_",
         "source": "def double_(self, n):\n    return 2 * n\n",
+        "provenance": {},
     },
     "history_request": {
         "type": "history_request",
@@ -37,6 +38,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "target": "",
         "selector": "",
         "limit": 50,
+        "include_source": False,
     },
     "source_request": {
         "type": "source_request",
@@ -93,7 +95,17 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "type": "history_reply",
         "id": RID,
         "entries": [
-            {"seq": 7, "target": "0x1a", "selector": "double_", "version": 2, "provenance": PROVENANCE},
+            {
+                "seq": 7,
+                "action": "install",
+                "time": 1700000000.5,
+                "target": "0x1a",
+                "target_name": "genesis",
+                "selector": "double_",
+                "version": 2,
+                "provenance": PROVENANCE,
+                "source": "",
+            },
         ],
     },
     "source_reply": {

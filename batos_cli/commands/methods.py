@@ -1,0 +1,163 @@
+"""`batos history`, `source`, `revert`, `replay`: the change log of generated code."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from batos_cli import connect, render, state
+from batos_cli.env import current
+from batos_cli.status import CliError, ExitStatus
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(history)
+    app.command()(source)
+    app.command()(revert)
+    app.command()(replay)
+
+
+def _call(request: Any) -> dict[str, Any]:
+    from batos_core.protocol.client import raise_for_error
+
+    env = current()
+    with connect.client(state.target(), env.notice) as client:
+        reply = client.request(request)
+    raise_for_error(reply)
+    return reply
+
+
+def history(
+    target: Annotated[str, typer.Argument(help="Only this object (lobby name or oid).")] = "",
+    selector: Annotated[str, typer.Option("--selector", "-s", help="Only this selector.")] = "",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="Write the records, oldest first and with sources, as JSONL (for replay)."
+        ),
+    ] = None,
+) -> None:
+    """Every installed, replaced, reverted, replayed or rejected method, newest first."""
+    from batos_core.protocol.builders import history_request
+
+    env = current()
+    reply = _call(history_request(target, selector, limit, include_source=export is not None or json_out))
+    entries = reply["entries"]
+    if export is not None:
+        with export.open("w") as fh:
+            for entry in reversed(entries):
+                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        env.out.print(f"wrote {len(entries)} record(s) to {export}", markup=False)
+        return
+    if json_out:
+        render.print_json(env, entries)
+        return
+    if not entries:
+        env.out.print("no methods have been generated or installed yet", markup=False)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("#", "time", "action", "object", "selector", "version", "model", "status"):
+        table.add_column(column)
+    for e in entries:
+        prov = e["provenance"] if isinstance(e["provenance"], dict) else {}
+        when = datetime.datetime.fromtimestamp(e["time"]).strftime("%Y-%m-%d %H:%M:%S")
+        status = "rejected: " + str(prov.get("reason", ""))[:60] if e["action"] == "reject" else "ok"
+        table.add_row(
+            str(e["seq"]),
+            when,
+            e["action"],
+            e["target_name"] or e["target"],
+            e["selector"],
+            str(e["version"] or "-"),
+            str(prov.get("model", prov.get("author", ""))),
+            status,
+        )
+    env.out.print(table)
+
+
+def source(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid.")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+    version: Annotated[int | None, typer.Option("--version", "-v", min=1, help="An earlier version.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show a method's source, highlighted, with its provenance."""
+    from batos_core.protocol.builders import source_request
+
+    env = current()
+    reply = _call(source_request(target, selector, version))
+    if json_out:
+        render.print_json(env, reply)
+        return
+    render.print_source(env, reply)
+
+
+def revert(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid.")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+    to: Annotated[
+        int | None, typer.Option("--to", min=1, help="Version to go back to (default: previous).")
+    ] = None,
+) -> None:
+    """Make an earlier version current again (as a new version; history keeps both)."""
+    from batos_core.protocol.builders import revert_request, source_request
+
+    env = current()
+    if to is None:
+        current_version = _call(source_request(target, selector))["version"]
+        if current_version <= 1:
+            raise CliError(
+                f"{target} {selector} has only version 1; nothing to revert to", ExitStatus.NOT_FOUND
+            )
+        to = current_version - 1
+    reply = _call(revert_request(target, selector, to))
+    env.out.print(
+        f"{target} {selector} is now version {reply['version']} (the source of version {to})", markup=False
+    )
+
+
+def replay(
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="A JSONL export (batos history --export). Default: this image's own log."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be installed.")] = False,
+) -> None:
+    """Reinstall recorded method sources, in order, without calling any model."""
+    from batos_core.protocol.builders import create_method_request, history_request
+
+    env = current()
+    if from_file is not None:
+        try:
+            records = [json.loads(line) for line in from_file.read_text().splitlines() if line.strip()]
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read {from_file}: {exc}", ExitStatus.BAD_INPUT) from None
+    else:
+        records = list(reversed(_call(history_request(limit=10_000, include_source=True))["entries"]))
+    installs = [r for r in records if r.get("action") in ("install", "revert", "replay") and r.get("source")]
+    if not installs:
+        env.out.print("nothing to replay", markup=False)
+        return
+    for record in installs:
+        where = record.get("target_name") or record.get("target")
+        if dry_run:
+            env.out.print(
+                f"would install {where} {record['selector']} (recorded v{record['version']})", markup=False
+            )
+            continue
+        provenance = dict(record.get("provenance") or {})
+        provenance["replayed_from_seq"] = record.get("seq", 0)
+        reply = _call(
+            create_method_request(where, record["selector"], record["source"], provenance=provenance)
+        )
+        env.out.print(f"installed {where} {record['selector']} as v{reply['version']}", markup=False)

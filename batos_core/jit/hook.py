@@ -1,0 +1,56 @@
+"""Building the daemon's doesNotUnderstand: hook from its configuration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from batos_core.daemon.config import DaemonConfig
+from batos_core.jit.backends import BackendConfig, make_backend
+from batos_core.jit.backends.base import BackendError
+from batos_core.jit.pipeline import JitCompiler, JitSettings
+
+log = logging.getLogger(__name__)
+
+
+def backend_config(config: DaemonConfig) -> BackendConfig:
+    """The backend a daemon configuration names.
+
+    * ``transformers``: ``model`` is a catalog name, hub id, directory or .gguf
+      (default: the catalog default for this machine);
+    * ``openai``: ``model`` is the server's model name, the base URL comes from
+      ``BATOS_OPENAI_BASE_URL`` (key from ``BATOS_OPENAI_API_KEY``);
+    * ``replay``: ``model`` is a JSONL change-log export;
+    * ``scripted``: ``model`` is a JSON file holding a list of replies (tests).
+    """
+    name = config.backend
+    if name == "transformers":
+        return BackendConfig(backend="transformers", model=config.model or None)
+    if name == "openai":
+        return BackendConfig(
+            backend="openai",
+            model=config.model or None,
+            base_url=os.environ.get("BATOS_OPENAI_BASE_URL"),
+            api_key_env="BATOS_OPENAI_API_KEY",
+        )
+    if name == "replay":
+        return BackendConfig(backend="replay", log=config.model or None)
+    if name == "scripted":
+        if not config.model:
+            raise BackendError("the scripted backend needs --model FILE.json (a list of replies)")
+        outputs: Any = json.loads(Path(config.model).read_text())
+        if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+            raise BackendError(f"{config.model}: expected a JSON list of strings")
+        return BackendConfig(backend="scripted", outputs=tuple(outputs))
+    raise BackendError(f"unknown JIT backend {name!r} (known: transformers, openai, replay, none)")
+
+
+def make_miss_hook(config: DaemonConfig) -> Any:
+    """The JitCompiler's `on_miss`, bound to the configured backend (built, not loaded)."""
+    backend = make_backend(backend_config(config))
+    compiler = JitCompiler(backend, JitSettings(review=config.review))
+    log.info("JIT backend %s, model %s (loaded on the first miss)", backend.name, backend.model_id)
+    return compiler.on_miss

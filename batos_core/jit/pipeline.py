@@ -1,0 +1,432 @@
+"""doesNotUnderstand: as a compiler pass: miss -> generate -> vet -> trial -> install.
+
+Runs on the daemon worker that got the miss, after the message's transaction
+was aborted (seed defect 4: the model never runs inside a transaction, so a
+conflict retry can never re-prompt it). Three short transactions touch the
+image: one to snapshot the receiver, one to install the method (with its
+change-log record), or one to record the rejection. Generation, extraction,
+vetting and the trial run happen with no transaction open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from batos_core.image import Session
+from batos_core.jit.backends.base import Backend, BackendError
+from batos_core.jit.changelog import change_log
+from batos_core.jit.errors import ExtractionError, JitError, VetError
+from batos_core.jit.extract import extract_code
+from batos_core.jit.prompt import (
+    UI_SELECTOR,
+    method_messages,
+    prompt_hash,
+    repair_messages,
+    ui_messages,
+)
+from batos_core.jit.snapshot import ReceiverSnapshot
+from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
+from batos_core.jit.vet import VetPolicy, VettedMethod, vet
+from batos_core.objects import (
+    Method,
+    SlotNotFound,
+    UvmObject,
+    format_oid,
+    get_slot,
+    has_slot,
+    lookup,
+    parents,
+    print_string,
+    set_slot,
+    slot_items,
+)
+from batos_core.objects.uvm_object import all_selectors
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, dict[str, Any]], None]
+DEFAULT_ATTEMPTS = 3
+REPAIR_TEMPERATURE = 0.7
+HEARTBEAT_S = 2.0
+
+
+class GenerationFailed(JitError):
+    """Every attempt failed; `reason` says why and `last_code` is the last candidate."""
+
+    def __init__(self, selector: str, reason: str, last_code: str, attempts: int) -> None:
+        shown = f"\n--- last code ---\n{last_code.rstrip()}" if last_code else ""
+        super().__init__(f"could not write {selector} in {attempts} attempt(s): {reason}{shown}")
+        self.selector = selector
+        self.reason = reason
+        self.last_code = last_code
+        self.attempts = attempts
+
+
+class NotGeneratable(JitError):
+    """A receiver or selector the JIT refuses to generate for (reserved names, no stored holder)."""
+
+
+@dataclass
+class JitSettings:
+    """Knobs of the pipeline (defaults from the design; batos.toml may override)."""
+
+    attempts: int = DEFAULT_ATTEMPTS
+    max_new_tokens: int = 400
+    ui_max_new_tokens: int = 1500
+    review: bool = False
+
+
+@dataclass
+class Outcome:
+    """What one compile produced, for provenance, history and benchmarks."""
+
+    selector: str
+    target: str
+    version: int = 0
+    source: str = ""
+    attempts: int = 0
+    tokens: int = 0
+    model_seconds: float = 0.0
+    overhead_seconds: float = 0.0
+    total_seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+class JitCompiler:
+    """The doesNotUnderstand: hook of a daemon: one backend, generation serialised."""
+
+    def __init__(self, backend: Backend, settings: JitSettings | None = None) -> None:
+        self.backend = backend
+        self.settings = settings or JitSettings()
+        self._generate_lock = threading.Lock()
+        self.outcomes: list[Outcome] = []
+
+    # -- the hook ----------------------------------------------------------
+
+    def on_miss(self, miss: SlotNotFound, ctx: Any, request: Any) -> bool:
+        """Fill `miss` with a generated method. True when installed (the request
+        re-runs); raises GenerationFailed / NotGeneratable otherwise."""
+        outcome = self.compile(ctx.session, miss, ctx.emit)
+        self.outcomes.append(outcome)
+        return True
+
+    def compile(self, session: Session, miss: SlotNotFound, emit: Emit) -> Outcome:
+        started = time.perf_counter()
+        selector = miss.selector
+        if selector.startswith("_"):
+            raise NotGeneratable(f"reserved names never reach the model: {selector!r}")
+        holder_oid, snapshot, args = self._snapshot(session, miss)
+        outcome = Outcome(selector=selector, target=holder_oid)
+        ui = selector == UI_SELECTOR
+        vet_policy = VetPolicy.ui() if ui else VetPolicy.default()
+        trial_policy = TrialPolicy.ui() if ui else TrialPolicy.default()
+        if ui:
+            messages = ui_messages(snapshot)
+        else:
+            try:
+                messages = method_messages(selector, snapshot, args, policy=vet_policy)
+            except ValueError as exc:
+                raise NotGeneratable(str(exc)) from None
+        first_hash = prompt_hash(messages)
+        code = ""
+        reason = ""
+        for attempt in range(1, self.settings.attempts + 1):
+            outcome.attempts = attempt
+            emit(
+                "phase",
+                {
+                    "phase": "generating",
+                    "selector": selector,
+                    "attempt": attempt,
+                    "model": self.backend.model_id,
+                },
+            )
+            text, tokens, seconds = self._generate(messages, selector, attempt, ui, emit)
+            outcome.tokens += tokens
+            outcome.model_seconds += seconds
+            try:
+                code = extract_code(text, selector)
+                emit("phase", {"phase": "vetting", "selector": selector})
+                vetted = vet(code, selector, vet_policy)
+                trial = self._trial(vetted, snapshot, args, trial_policy, emit)
+            except (ExtractionError, VetError) as failure:
+                reason = str(failure)
+                outcome.failures.append(reason)
+                code = code or text
+                emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
+                messages = repair_messages(messages, code, failure, attempt=attempt)
+                continue
+            if _trial_passed(trial, args):
+                outcome.source = vetted.source
+                outcome.version = self._install(
+                    session,
+                    miss,
+                    holder_oid,
+                    vetted,
+                    {
+                        "author": "llm",
+                        "backend": self.backend.name,
+                        "model": self.backend.model_id,
+                        "prompt_hash": first_hash,
+                        "attempts": attempt,
+                        "tokens": outcome.tokens,
+                        "model_seconds": round(outcome.model_seconds, 3),
+                        "trial": _trial_summary(trial),
+                        "approver": "vetted+trial",
+                    },
+                )
+                outcome.total_seconds = time.perf_counter() - started
+                outcome.overhead_seconds = outcome.total_seconds - outcome.model_seconds
+                emit("phase", {"phase": "installed", "selector": selector, "version": outcome.version})
+                log.info(
+                    "installed %s v%d on %s after %d attempt(s), %d tokens, %.2f s model, %.3f s overhead",
+                    selector,
+                    outcome.version,
+                    holder_oid,
+                    attempt,
+                    outcome.tokens,
+                    outcome.model_seconds,
+                    outcome.overhead_seconds,
+                )
+                return outcome
+            reason = f"trial: {trial.error_name}: {trial.error_message}"
+            outcome.failures.append(reason)
+            emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
+            messages = repair_messages(messages, vetted.source, trial, attempt=attempt)
+        self._record_rejection(session, miss, holder_oid, code, reason, outcome)
+        raise GenerationFailed(selector, reason, code, outcome.attempts)
+
+    # -- steps -------------------------------------------------------------
+
+    def _snapshot(
+        self, session: Session, miss: SlotNotFound
+    ) -> tuple[str, ReceiverSnapshot, list[Any] | None]:
+        """Short read transaction: which stored object gets the method, and what the model sees."""
+        try:
+            receiver = _stored_receiver(session, miss)
+            holder = _install_holder(receiver)
+            snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
+            return format_oid(holder), snapshot, miss.arguments
+        finally:
+            session.abort()
+
+    def _trial(
+        self,
+        vetted: VettedMethod,
+        snapshot: ReceiverSnapshot,
+        args: list[Any] | None,
+        policy: TrialPolicy,
+        emit: Emit,
+    ) -> TrialResult:
+        if args is None and vetted.signature.arity > 0:
+            # A miss from a plain attribute read has no arguments to try the
+            # method with: vetting is the check, and the re-sent message the test.
+            emit(
+                "phase",
+                {
+                    "phase": "trial skipped",
+                    "selector": vetted.selector,
+                    "reason": "the message's arguments are unknown",
+                },
+            )
+            return TrialResult(
+                ok=True, value_repr=None, error_name=None, error_message=None, traceback=None, duration_s=0.0
+            )
+        emit("phase", {"phase": "trial", "selector": vetted.selector})
+        return run_trial(vetted, snapshot, args or (), policy)
+
+    def _generate(
+        self, messages: Sequence[dict[str, str]], selector: str, attempt: int, ui: bool, emit: Emit
+    ) -> tuple[str, int, float]:
+        def on_token(text: str) -> None:
+            emit("token", {"text": text})
+
+        temperature = 0.0 if attempt == 1 else REPAIR_TEMPERATURE
+        max_new = self.settings.ui_max_new_tokens if ui else self.settings.max_new_tokens
+        with self._generate_lock, _Heartbeat(emit, "generating"):
+            try:
+                generation = self.backend.generate(
+                    messages,
+                    max_new_tokens=max_new,
+                    temperature=temperature,
+                    on_token=on_token,
+                    selector=selector,
+                )
+            except BackendError as exc:
+                raise GenerationFailed(selector, f"the model backend failed: {exc}", "", attempt) from exc
+        return generation.text, generation.tokens, generation.seconds
+
+    def _install(
+        self,
+        session: Session,
+        miss: SlotNotFound,
+        holder_oid: str,
+        vetted: VettedMethod,
+        provenance: dict[str, Any],
+    ) -> int:
+        """Short write transaction: the Method and its change-log record, together."""
+        tm = session.transaction_manager
+        for attempt in tm.attempts(20):
+            with attempt:
+                holder = session.resolve(holder_oid)
+                version = install_method(
+                    session, holder, vetted.selector, vetted.source, provenance, action="install"
+                )
+        return version
+
+    def _record_rejection(
+        self, session: Session, miss: SlotNotFound, holder_oid: str, code: str, reason: str, outcome: Outcome
+    ) -> None:
+        tm = session.transaction_manager
+        try:
+            for attempt in tm.attempts(20):
+                with attempt:
+                    holder = session.resolve(holder_oid)
+                    change_log(session.root).append(
+                        "reject",
+                        target=holder_oid,
+                        target_name=_lobby_name(session, holder) or "",
+                        selector=miss.selector,
+                        version=0,
+                        source=code,
+                        provenance={
+                            "author": "llm",
+                            "backend": self.backend.name,
+                            "model": self.backend.model_id,
+                            "reason": reason,
+                            "attempts": outcome.attempts,
+                            "failures": outcome.failures,
+                        },
+                    )
+        except Exception:
+            log.exception("could not record the rejection of %s", miss.selector)
+
+
+def install_method(
+    session: Session,
+    holder: UvmObject,
+    selector: str,
+    source: str,
+    provenance: dict[str, Any],
+    *,
+    action: str,
+) -> int:
+    """Install `source` as a new version of `selector` on `holder` and log it (caller commits)."""
+    previous = get_slot(holder, selector) if has_slot(holder, selector) else None
+    method = Method(selector, source, provenance, previous=previous if isinstance(previous, Method) else None)
+    set_slot(holder, selector, method)
+    change_log(session.root).append(
+        action,
+        target=format_oid(holder) if holder._p_oid else "new",
+        target_name=_lobby_name(session, holder) or "",
+        selector=selector,
+        version=method.version,
+        source=source,
+        provenance=dict(method.provenance),
+    )
+    return method.version
+
+
+def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapshot:
+    """What the prompt and the trial may know about `receiver` (plain values only)."""
+    data: dict[str, object] = {}
+    parent_slots: dict[str, str] = {}
+    for slot, value in slot_items(receiver):
+        if slot.endswith("*"):
+            parent_slots[slot] = print_string(value)
+        elif not isinstance(value, Method):
+            data[slot] = _plain(value)
+    methods: dict[str, str] = {}
+    for selector in all_selectors(receiver):
+        try:
+            found = lookup(receiver, selector)
+        except SlotNotFound:
+            continue
+        if found.kind == "method":
+            methods[selector] = found.value.source
+    return ReceiverSnapshot(
+        name=name or format_oid(receiver), data_slots=data, parent_slots=parent_slots, methods=methods
+    )
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    from persistent.list import PersistentList
+    from persistent.mapping import PersistentMapping
+
+    if depth > 6:
+        return repr(value)
+    if isinstance(value, (PersistentList, list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, (PersistentMapping, dict)):
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _stored_receiver(session: Session, miss: SlotNotFound) -> UvmObject:
+    if miss.receiver_oid != "new":
+        obj = session.resolve(miss.receiver_oid)
+        assert isinstance(obj, UvmObject)
+        return obj
+    receiver = miss.receiver
+    # A receiver made in the aborted transaction is gone; its stored parent
+    # (the prototype it was cloned from) is where shared behaviour belongs.
+    for parent in parents(receiver) if isinstance(receiver, UvmObject) else []:
+        if parent._p_oid is not None:
+            obj = session.resolve(format_oid(parent))
+            assert isinstance(obj, UvmObject)
+            return obj
+    raise NotGeneratable(f"{miss.selector!r} was sent to an object that was never stored")
+
+
+def _install_holder(receiver: UvmObject) -> UvmObject:
+    return receiver
+
+
+def _lobby_name(session: Session, obj: UvmObject) -> str | None:
+    for name, value in slot_items(session.lobby):
+        if value is obj and not name.endswith("*"):
+            return name
+    return None
+
+
+def _trial_passed(trial: TrialResult, args: list[Any] | None) -> bool:
+    if trial.ok:
+        return True
+    # Without the message's arguments the trial can only check that the code
+    # loads; a call that needed a stored object's placeholder is inconclusive.
+    return trial.inconclusive
+
+
+def _trial_summary(trial: TrialResult) -> dict[str, Any]:
+    return {"ok": trial.ok, "value": trial.value_repr, "seconds": round(trial.duration_s, 3)}
+
+
+class _Heartbeat:
+    """Emits a phase event every HEARTBEAT_S while a blocking step runs, so the
+    client's silence timeout never fires during a long model load."""
+
+    def __init__(self, emit: Emit, phase: str) -> None:
+        self._emit = emit
+        self._phase = phase
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batos-jit-heartbeat", daemon=True)
+        self._started = time.monotonic()
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            self._emit(
+                "heartbeat", {"phase": self._phase, "elapsed": round(time.monotonic() - self._started, 1)}
+            )
