@@ -37,7 +37,6 @@ from typing import Any
 
 import zmq
 
-from batos_core.gui.plain_send import send_request_for
 from batos_core.gui.replies import error_text, plain_state, reply_text
 from batos_core.protocol.builders import eval_request, get_full_state_request
 from batos_core.protocol.connection import ConnectionInfo
@@ -210,6 +209,10 @@ class SynapticBridge:
         self._deliver_text(callback, reply_text(reply))
 
     def _send_plain(self, text: str, callback: TextCallback) -> None:
+        # Imported here: the parser is only needed by daemons without eval,
+        # and the UI's start-up time is measured (bench/bench_ui.py).
+        from batos_core.gui.plain_send import send_request_for
+
         try:
             message = send_request_for(text)
         except ValueError as exc:

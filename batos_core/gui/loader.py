@@ -35,7 +35,10 @@ class UiSource:
 
     @property
     def filename(self) -> str:
-        """The pseudo filename its code is compiled under, e.g. ``<genesis display_yourself v3>``."""
+        """The filename its code is compiled under: the file it was read from, or a
+        pseudo filename naming the method, e.g. ``<genesis display_yourself v3>``."""
+        if self.origin != "image":
+            return self.origin
         version = f" v{self.version}" if self.version else ""
         return f"<{self.target} {UI_SELECTOR}{version}>"
 
