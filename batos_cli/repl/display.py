@@ -9,17 +9,16 @@ into ``Console(file=StringIO())`` and compare text.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
 from batos_cli.render import value_text
 from batos_core.selfsyntax.errors import SelfSourceError
 from batos_core.selfsyntax.selectors import python_to_self
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # A SelfSourceError's str(): the daemon sends it as an error reply's message.
 _POSITIONED = re.compile(r"line (\d+), column (\d+): (.*)", re.DOTALL)
@@ -37,6 +36,8 @@ class Display:
 
     def object(self, reply: dict[str, Any]) -> None:
         """An `inspect_reply` as a compact table: oid and printString, then one row per slot."""
+        from rich.table import Table
+
         # The heading is its own line: a table title would wrap at the table's width.
         self.console.print(Text(f"{reply['oid']}  {reply['repr']}", style="bold"))
         table = Table(
@@ -63,6 +64,9 @@ class Display:
 
     def source(self, reply: dict[str, Any]) -> None:
         """A `source_reply`: a header line, then the source highlighted as Python."""
+        # Imported here: pygments' lexer table costs ~50 ms, paid only when source is shown.
+        from rich.syntax import Syntax
+
         provenance = reply.get("provenance") or {}
         author = value_text(provenance.get("author", "")) if isinstance(provenance, dict) else ""
         header = f"{self_form(reply['selector'])} v{reply['version']} on {reply['target']}"
@@ -122,8 +126,3 @@ def self_form(name: str) -> str:
         return python_to_self(name, name[:-1].count("_") + 1)
     except ValueError:
         return name
-
-
-def escaped(text: str) -> str:
-    """`text` safe to embed in markup."""
-    return escape(text)

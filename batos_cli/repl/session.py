@@ -23,7 +23,6 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from batos_cli.repl.completer import SelfCompleter
 from batos_cli.repl.continuation import continuation_prompt, is_complete, is_meta_command
-from batos_cli.repl.display import Display
 from batos_cli.repl.keybindings import repl_key_bindings
 from batos_cli.repl.lexer import STYLE, SelfLexer
 from batos_cli.repl.meta_commands import COMMANDS, run_meta_command
@@ -32,6 +31,7 @@ from batos_cli.repl.targets import receiver_target, ref_oid
 
 if TYPE_CHECKING:
     from batos_cli.env import Environment
+    from batos_cli.repl.display import Display
     from batos_cli.repl.remote import EventCallback, Remote
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ReplSession:
     ) -> None:
         self.remote = remote
         self.env = env
-        self.display = Display(env.out)
+        self._display: Display | None = None
         self.variables: dict[str, Any] = {}
         self.last_traceback = ""
         self.review = False
@@ -68,6 +68,15 @@ class ReplSession:
         self._input = input
         self._output = output
         self._prompt_session: PromptSession[str] | None = None
+
+    @property
+    def display(self) -> Display:
+        """Where results go (built on first output: rich costs start-up time before the prompt)."""
+        if self._display is None:
+            from batos_cli.repl.display import Display
+
+            self._display = Display(self.env.out)
+        return self._display
 
     @property
     def prompt_session(self) -> PromptSession[str]:
