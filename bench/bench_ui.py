@@ -88,7 +88,9 @@ def start_daemon(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes
     runtime.mkdir(mode=0o700)
     config = DaemonConfig(image=str(tmp / "image.fs"), runtime_dir=runtime)
     read_end, write_end = os.pipe()
-    command = [sys.executable, "-m", "batos_core.daemon", "--image", config.image]
+    # The GUI tests' daemon runner: the real daemon (it adds a source_request
+    # handler only where the daemon has none yet).
+    command = [sys.executable, str(REPO / "tests" / "gui" / "run_daemon.py"), "--image", config.image]
     command += ["--runtime-dir", str(runtime), "--backend", "none", "--ready-fd", str(write_end)]
     proc = subprocess.Popen(
         [*command, "--log-file", str(tmp / "daemon.log")],

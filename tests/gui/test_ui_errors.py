@@ -13,7 +13,13 @@ import pytest
 from batos_core.protocol import builders
 
 from .conftest import RunningDaemon, offscreen_env, run_ui
-from .ui_sources import BUILD_RAISES_UI, NO_APP_CLASS_UI, RETURNS_NOTHING_UI, SYNTAX_ERROR_UI
+from .ui_sources import (
+    BUILD_RAISES_UI,
+    CALLBACK_RAISES_UI,
+    NO_APP_CLASS_UI,
+    RETURNS_NOTHING_UI,
+    SYNTAX_ERROR_UI,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -49,6 +55,13 @@ def _assert_daemon_serves(daemon: RunningDaemon) -> None:
             9,
             'return Label(text=missing["entropy"])',
             id="exception-in-build",
+        ),
+        pytest.param(
+            CALLBACK_RAISES_UI,
+            "the UI failed while running: KeyError: 'no_such_slot'",
+            13,
+            'self.status.text = state["no_such_slot"]',
+            id="exception-in-a-bridge-callback",
         ),
     ],
 )

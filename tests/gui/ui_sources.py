@@ -109,3 +109,21 @@ def display_yourself(self):
 
     return BatOS_EntropicUI_App
 """
+
+CALLBACK_RAISES_UI = """\
+def display_yourself(self):
+    from kivy.app import App
+    from kivy.uix.label import Label
+
+    class BatOS_EntropicUI_App(App):
+        def build(self):
+            self.title = "BAT OS Entropic UI"
+            self.status = Label(text="waiting")
+            bridge.get_full_state("genesis", self.show_state)
+            return self.status
+
+        def show_state(self, state):
+            self.status.text = state["no_such_slot"]
+
+    return BatOS_EntropicUI_App
+"""
