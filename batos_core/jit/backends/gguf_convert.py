@@ -78,7 +78,7 @@ def _convert(gguf: Path, into: Path) -> None:
 
     from batos_core.jit.backends.hf_runtime import dtype_kwarg
 
-    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     kwargs: dict[str, Any] = {"gguf_file": gguf.name, dtype_kwarg(): torch.bfloat16}
     gguf_config = getattr(transformers, "GgufConfig", None)
     if gguf_config is not None:

@@ -78,7 +78,7 @@ def load(path: str, device: str, quantize_4bit: bool) -> LoadedModel:
     a missing or incomplete directory, ValueError for an unknown model type).
     """
     # tqdm bars would interleave with the daemon's log; loading is logged instead.
-    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = AutoTokenizer.from_pretrained(path)
     kwargs: dict[str, Any] = {}
     if device == "cuda" and quantize_4bit:

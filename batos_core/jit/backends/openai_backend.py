@@ -80,6 +80,7 @@ class OpenAIBackend:
             "stream": True,
         }
         connection = self._connect()
+        response: http.client.HTTPResponse | None = None
         try:
             response = self._post(connection, body)
             text, chunks, usage = "", 0, None
@@ -95,6 +96,9 @@ class OpenAIBackend:
         except (OSError, http.client.HTTPException) as error:
             raise BackendError(f"{self._host}: {error}") from error
         finally:
+            # Closing the response too: with HTTP/1.0 servers it owns the socket.
+            if response is not None:
+                response.close()
             connection.close()
         tokens = usage if usage is not None else chunks
         return Generation(text, tokens, time.perf_counter() - started, self.model_id, self.name)
@@ -112,6 +116,7 @@ class OpenAIBackend:
         response = connection.getresponse()
         if response.status != 200:
             detail = response.read(2000).decode("utf-8", "replace").strip()
+            response.close()
             raise BackendError(f"server answered {response.status} {response.reason}: {detail}")
         return response
 
