@@ -1,0 +1,342 @@
+"""Daemon round-trip benchmark: batos requests vs raw pyzmq and raw ZODB, in the same run.
+
+Prints medians and ratios against raw baselines measured in this run (targets
+in brackets; a miss is printed, not hidden):
+
+1. latency: raw pyzmq DEALER/ROUTER msgpack echo (a server subprocess) vs a
+   read-only ``send genesis x`` through a real daemon          [ratio <= 2.5]
+2. commits/s: raw FileStorage commits of one object (one thread) vs committing
+   ``send genesis increment`` with 1 client                   [>= 70 % of raw]
+   and with 8 clients on 8 distinct objects                   [>= raw 1-thread]
+3. whole process: ``batos send genesis printString`` vs
+   ``python -c "import zmq, ormsgpack"``                       [ratio <= 1.6]
+4. ``batos --help`` wall time                                   [< 100 ms]
+
+Everything runs under a temporary directory (BATOS_* point there). Run:
+``.venv/bin/python bench/bench_roundtrip.py [--quick]``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import ormsgpack
+import zmq
+
+from batos_core.protocol.builders import create_method_request, send_request
+from batos_core.protocol.client import Client
+from batos_core.protocol.connection import read_connection_file
+
+INCREMENT_SOURCE = "def increment(self):\n    self.counter = self.counter + 1\n    return self.counter\n"
+BIN = Path(sys.executable).parent
+
+RAW_SERVER = r"""
+import sys, ormsgpack, zmq
+ctx = zmq.Context()
+sock = ctx.socket(zmq.ROUTER)
+sock.bind(sys.argv[1])
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while True:
+    identity, body = sock.recv_multipart()
+    message = ormsgpack.unpackb(body)
+    if message.get("type") == "stop":
+        break
+    reply = {"type": "send_reply", "id": message["id"], "result": 3}
+    sock.send_multipart([identity, ormsgpack.packb(reply, option=ormsgpack.OPT_SORT_KEYS)])
+sock.close(); ctx.term()
+"""
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+# -- environment ------------------------------------------------------------
+
+
+class World:
+    """Private BATOS_* directories and a daemon started the way the CLI does (ready pipe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runtime = root / "run"
+        self.runtime.mkdir(mode=0o700)
+        os.chmod(self.runtime, 0o700)
+        self.image = root / "image.fs"
+        self.env = dict(os.environ)
+        self.env.update(
+            BATOS_RUNTIME_DIR=str(self.runtime),
+            BATOS_STATE_DIR=str(root / "state"),
+            BATOS_DATA_DIR=str(root / "data"),
+            BATOS_IMAGE=str(self.image),
+            BATOS_CONFIG=str(root / "batos.toml"),
+            BATOS_BACKEND="none",
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: Any = None
+
+    def start_daemon(self) -> None:
+        read_end, write_end = os.pipe()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "batos_core.daemon",
+                "--image",
+                str(self.image),
+                "--runtime-dir",
+                str(self.runtime),
+                "--ready-fd",
+                str(write_end),
+                "--log-file",
+                str(self.root / "daemon.log"),
+                "--log-level",
+                "WARNING",
+            ],
+            pass_fds=(write_end,),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(write_end)
+        line = b""
+        while not line.endswith(b"\n") and select.select([read_end], [], [], 60)[0]:
+            chunk = os.read(read_end, 4096)
+            if not chunk:
+                break
+            line += chunk
+        os.close(read_end)
+        if not line.startswith(b"ready "):
+            self.proc.kill()
+            self.proc.wait()
+            raise SystemExit(f"daemon did not start: {line!r} (log: {self.root / 'daemon.log'})")
+        from batos_core.daemon.config import DaemonConfig
+
+        config = DaemonConfig(image=str(self.image), runtime_dir=self.runtime)
+        self.info = read_connection_file(config.connection_path())
+
+    def client(self) -> Client:
+        return Client.from_connection_info(self.info, timeout=60.0, retries=0)
+
+    def stop_daemon(self) -> None:
+        from batos_core.protocol.builders import shutdown_request
+
+        if self.proc is None:
+            return
+        if self.info is not None and self.proc.poll() is None:
+            with self.client() as client:
+                client.request(shutdown_request())
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+# -- 1. latency ---------------------------------------------------------------
+
+
+def raw_roundtrip(root: Path, n: int) -> list[float]:
+    endpoint = f"ipc://{root}/raw.sock"
+    server = subprocess.Popen([sys.executable, "-c", RAW_SERVER, endpoint], stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    server.stdout.readline()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.connect(endpoint)
+    samples = []
+    for i in range(n):
+        message = send_request("genesis", "x", request_id=f"{i:032x}")
+        start = time.perf_counter()
+        sock.send(ormsgpack.packb(message, option=ormsgpack.OPT_SORT_KEYS))
+        reply = ormsgpack.unpackb(sock.recv())
+        samples.append(time.perf_counter() - start)
+        assert reply["id"] == message["id"]
+    sock.send(ormsgpack.packb({"type": "stop", "id": "stop"}))
+    server.wait(30)
+    sock.close(linger=0)
+    ctx.term()
+    return samples
+
+
+def batos_roundtrip(world: World, n: int) -> list[float]:
+    samples = []
+    with world.client() as client:
+        for _ in range(n):
+            message = send_request("genesis", "x")
+            start = time.perf_counter()
+            reply = client.request(message)
+            samples.append(time.perf_counter() - start)
+            assert reply["type"] == "send_reply", reply
+    return samples
+
+
+# -- 2. commits -------------------------------------------------------------------
+
+
+def raw_commit_rate(root: Path, seconds: float) -> float:
+    import transaction
+    import ZODB
+    import ZODB.FileStorage
+    from persistent.mapping import PersistentMapping
+
+    db = ZODB.DB(ZODB.FileStorage.FileStorage(str(root / "raw.fs")))
+    tm = transaction.TransactionManager()
+    conn = db.open(tm)
+    conn.root()["obj"] = PersistentMapping(counter=0)
+    tm.commit()
+    obj = conn.root()["obj"]
+    count = 0
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    while time.perf_counter() < deadline:
+        obj["counter"] += 1
+        tm.commit()
+        count += 1
+    elapsed = time.perf_counter() - start
+    conn.close()
+    db.close()
+    return count / elapsed
+
+
+def batos_commit_rate(world: World, receivers: list[str], seconds: float) -> float:
+    counts = [0] * len(receivers)
+    barrier = threading.Barrier(len(receivers) + 1)
+    stop_at = [0.0]
+
+    def hammer(index: int) -> None:
+        with world.client() as client:
+            barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                reply = client.request(send_request(receivers[index], "increment"))
+                assert reply["type"] == "send_reply", reply
+                counts[index] += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(len(receivers))]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    start = time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def prepare_counters(world: World, count: int) -> list[str]:
+    """`count` distinct objects (genesis and clones), each with counter = 0 and increment."""
+    receivers = ["genesis"]
+    with world.client() as client:
+        for _ in range(count - 1):
+            reply = client.request(send_request("genesis", "clone"))
+            receivers.append(reply["result"]["$ref"])
+        for receiver in receivers:
+            assert (
+                client.request(send_request(receiver, "setSlot:value:", ["counter", 0]))["type"]
+                == "send_reply"
+            )
+            reply = client.request(create_method_request(receiver, "increment", INCREMENT_SOURCE))
+            assert reply["type"] == "create_method_reply", reply
+        assert client.request(send_request("genesis", "setSlot:value:", ["x", 3]))["type"] == "send_reply"
+    return receivers
+
+
+# -- 3, 4. whole processes -------------------------------------------------------
+
+
+def wall_times(command: list[str], env: dict[str, str], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        samples.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"{command} failed: {done.stderr.decode()[-500:]}")
+    return samples
+
+
+# -- report -------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    args = parser.parse_args()
+    n = 300 if args.quick else 3000
+    seconds = 2.0 if args.quick else 6.0
+    runs = 5 if args.quick else 15
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {load()}")
+    root = Path(tempfile.mkdtemp(prefix="batos-bench-"))
+    world = World(root)
+    try:
+        world.start_daemon()
+        receivers = prepare_counters(world, 8)
+        run(world, root, receivers, n, seconds, runs)
+    finally:
+        world.stop_daemon()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"done; {load()}")
+
+
+def run(world: World, root: Path, receivers: list[str], n: int, seconds: float, runs: int) -> None:
+    raw = median_ms(raw_roundtrip(root, n))
+    ours = median_ms(batos_roundtrip(world, n))
+    ratio = ours / raw
+    print(f"\n1. round trip, median of {n}")
+    print(f"   raw pyzmq DEALER/ROUTER msgpack   {raw:8.3f} ms")
+    print(f"   batos send genesis x (read-only)  {ours:8.3f} ms")
+    print(f"   ratio {ratio:.2f}  [target <= 2.5: {verdict(ratio <= 2.5)}]")
+
+    raw_rate = raw_commit_rate(root, seconds)
+    one = batos_commit_rate(world, receivers[:1], seconds)
+    eight = batos_commit_rate(world, receivers, seconds)
+    print(f"\n2. commits/s over {seconds:g} s")
+    print(f"   raw FileStorage, 1 object, 1 thread   {raw_rate:8.0f}/s")
+    print(
+        f"   batos increment, 1 client             {one:8.0f}/s  = {one / raw_rate:.0%} of raw"
+        f"  [target >= 70%: {verdict(one >= 0.7 * raw_rate)}]"
+    )
+    print(
+        f"   batos increment, 8 clients/8 objects  {eight:8.0f}/s  = {eight / raw_rate:.0%} of raw"
+        f"  [target >= 100%: {verdict(eight >= raw_rate)}]"
+    )
+
+    batos = [str(BIN / "batos")] if (BIN / "batos").exists() else [sys.executable, "-m", "batos_cli.main"]
+    send = median_ms(wall_times([*batos, "send", "genesis", "printString"], world.env, runs))
+    imports = median_ms(wall_times([sys.executable, "-c", "import zmq, ormsgpack"], world.env, runs))
+    print(f"\n3. whole process, median of {runs}")
+    print(f"   python -c 'import zmq, ormsgpack'     {imports:8.1f} ms")
+    print(f"   batos send genesis printString        {send:8.1f} ms")
+    print(f"   ratio {send / imports:.2f}  [target <= 1.6: {verdict(send / imports <= 1.6)}]")
+
+    help_ms = median_ms(wall_times([*batos, "--help"], world.env, runs))
+    print(
+        f"\n4. batos --help, median of {runs}     {help_ms:8.1f} ms"
+        f"  [target < 100 ms: {verdict(help_ms < 100)}]"
+    )
+
+
+if __name__ == "__main__":
+    main()
