@@ -12,7 +12,7 @@ _batos() {
     done
     if ((skip)); then COMPREPLY=($(compgen -f -- "$cur")); return; fi
     case "$cmd_path" in
-        "") words="send inspect history source revert replay repl ui daemon --image -i --help -h"; names=0 ;;
+        "") words="send inspect history source revert replay repl ui daemon model --image -i --help -h"; names=0 ;;
         "send") words="--json --review --help -h"; names=1 ;;
         "inspect") words="--json --help -h"; names=1 ;;
         "history") words="--selector -s --limit -n --json --export --help -h"; names=1 ;;
@@ -26,6 +26,10 @@ _batos() {
         "daemon status") words="--json --help -h"; names=0 ;;
         "daemon stop") words="--help -h"; names=0 ;;
         "daemon logs") words="--follow -f --lines -n --help -h"; names=0 ;;
+        "model") words="list info pull --help -h"; names=0 ;;
+        "model list") words="--json --help -h"; names=0 ;;
+        "model info") words="--json --help -h"; names=0 ;;
+        "model pull") words="--no-hub --help -h"; names=0 ;;
         *) words=""; names=0 ;;
     esac
     if [[ $cur != -* ]] && ((names && positional == 0)); then
@@ -37,7 +41,7 @@ _batos() {
 
 _batos_is_command() {
     case "$1" in
-        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"repl"|"ui"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs") return 0 ;;
+        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"repl"|"ui"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs"|"model"|"model list"|"model info"|"model pull") return 0 ;;
     esac
     return 1
 }
