@@ -89,7 +89,10 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
         line = _ready_line(read_end)
     finally:
         os.close(read_end)
-    assert line.startswith("ready"), f"daemon did not start: {line!r}; log: {base / 'daemon.log'}"
+    if not line.startswith("ready"):
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the daemon did not start: {line!r}; log: {base / 'daemon.log'}")
     running = RunningDaemon(image, runtime_dir, proc)
     try:
         yield running
