@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -107,3 +108,14 @@ def test_daemon_status_stop_and_logs(batos: Any) -> None:
     assert (stop.returncode, stop.stdout.strip()) == (0, f"stopped the daemon (pid {facts['pid']})")
     assert batos("daemon", "status").returncode == 3
     assert "no daemon is running" in batos("daemon", "stop").stdout
+
+
+def test_an_insecure_runtime_dir_is_one_line_and_starts_nothing(batos: Any, batos_dirs: Any) -> None:
+    os.chmod(batos_dirs.runtime_dir, 0o755)
+    done = batos("send", "genesis", "x")
+    assert done.returncode == 6
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert str(batos_dirs.runtime_dir) in lines[0] and "0755" in lines[0]
+    assert not list(batos_dirs.runtime_dir.iterdir())
+    assert not batos_dirs.image.exists()
