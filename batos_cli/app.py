@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import daemon, methods, objects, repl, ui
+from batos_cli.commands import daemon, methods, model, objects, repl, ui
 
 app = typer.Typer(
     name="batos",
@@ -47,6 +47,7 @@ def main_options(
 
 
 app.add_typer(daemon.app, name="daemon")
+app.add_typer(model.app, name="model")
 objects.register(app)
 methods.register(app)
 repl.register(app)

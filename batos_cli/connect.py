@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 START_TIMEOUT_S = 60.0
 
+# Daemons this process started. They run in their own session and outlive us;
+# holding the Popen objects keeps Python from warning that they still run
+# when a long-lived caller (the REPL, a test) drops them.
+_started: list[subprocess.Popen[bytes]] = []
+
 
 @dataclass
 class Target:
@@ -71,6 +76,10 @@ def running(config: DaemonConfig) -> ConnectionInfo | None:
 
 
 def _alive(pid: int) -> bool:
+    for proc in _started:
+        if proc.pid == pid:
+            # Our own child: a zombie still answers kill(pid, 0); poll() reaps it.
+            return proc.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -106,6 +115,7 @@ def start(
             close_fds=True,
         )
     os.close(write_end)
+    _started.append(proc)
     try:
         line = _read_ready_line(read_end, timeout)
     finally:

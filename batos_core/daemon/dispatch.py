@@ -62,11 +62,16 @@ _BAD_REQUEST = (
 
 def error_code_for(exc: BaseException) -> ErrorCode:
     """The protocol error code for an exception raised while handling a request."""
+    from batos_core.daemon.handlers.history import MethodNotFound
+    from batos_core.selfsyntax.errors import SelfSyntaxError
+
     if isinstance(exc, SlotNotFound):
         return ErrorCode.SLOT_NOT_FOUND
+    if isinstance(exc, MethodNotFound):
+        return ErrorCode.METHOD_NOT_FOUND
     if isinstance(exc, ObjectNotFound):
         return ErrorCode.OBJECT_NOT_FOUND
-    if isinstance(exc, MethodCompileError):
+    if isinstance(exc, (MethodCompileError, SelfSyntaxError)):
         return ErrorCode.SYNTAX_ERROR
     if isinstance(exc, _BAD_REQUEST):
         return ErrorCode.BAD_REQUEST
