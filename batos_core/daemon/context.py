@@ -12,6 +12,7 @@ from batos_core.protocol.values import WireValue, decode_value, encode_value
 if TYPE_CHECKING:
     from batos_core.daemon.config import DaemonConfig
     from batos_core.image import Session
+    from batos_core.jit.review import ReviewBoard
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -38,6 +39,8 @@ class HandlerContext:
     config: DaemonConfig
     info: DaemonInfo
     emit: Emit
+    #: The daemon's pending proposals (review of generated methods); None outside a daemon.
+    reviews: ReviewBoard | None = None
 
     def encode(self, value: object) -> WireValue:
         """Encode a result for the wire. New objects get an oid (and are stored)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batos_core.image import Session
-from batos_core.jit.backends.base import Backend, BackendError
+from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled
 from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
@@ -29,6 +29,7 @@ from batos_core.jit.prompt import (
     repair_messages,
     ui_messages,
 )
+from batos_core.jit.review import DEFAULT_REVIEW_TIMEOUT_S, Decision, ReviewBoard, ReviewClosed
 from batos_core.jit.snapshot import ReceiverSnapshot
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
@@ -67,6 +68,28 @@ class GenerationFailed(JitError):
         self.attempts = attempts
 
 
+class ProposalRejected(GenerationFailed):
+    """A reviewer rejected the proposal, or nobody decided in time (nothing was installed)."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A method asked for on purpose (the autotelic loop) rather than by a miss.
+
+    ``text``: one line the prompt shows as what the method is for. ``check``:
+    vetted source of a function ``check(self)`` the trial runs after loading
+    the method; the method is installed only if it returns true. ``cancel``:
+    set it to stop the generation (GenerationCancelled propagates; nothing is
+    installed). ``provenance``: extra keys recorded with the install or the
+    rejection.
+    """
+
+    text: str
+    check: str | None = None
+    cancel: threading.Event | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
 class NotGeneratable(JitError):
     """A receiver or selector the JIT refuses to generate for (reserved names, no stored holder)."""
 
@@ -79,6 +102,7 @@ class JitSettings:
     max_new_tokens: int = 400
     ui_max_new_tokens: int = 1500
     review: bool = False
+    review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S
 
 
 @dataclass
@@ -110,12 +134,35 @@ class JitCompiler:
 
     def on_miss(self, miss: SlotNotFound, ctx: Any, request: Any) -> bool:
         """Fill `miss` with a generated method. True when installed (the request
-        re-runs); raises GenerationFailed / NotGeneratable otherwise."""
-        outcome = self.compile(ctx.session, miss, ctx.emit)
+        re-runs); raises GenerationFailed / NotGeneratable otherwise.
+
+        With review on (daemon setting, or the request's ``review`` flag) the
+        method waits on the daemon's review board (``ctx.reviews``) for approval.
+        """
+        reviews = None
+        if self.settings.review or getattr(request, "review", False):
+            reviews = getattr(ctx, "reviews", None)
+            if reviews is None:
+                raise NotGeneratable("review was asked for, but this daemon takes no proposals")
+        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews)
         self.outcomes.append(outcome)
         return True
 
-    def compile(self, session: Session, miss: SlotNotFound, emit: Emit) -> Outcome:
+    def compile(
+        self,
+        session: Session,
+        miss: SlotNotFound,
+        emit: Emit,
+        *,
+        reviews: ReviewBoard | None = None,
+        intent: Intent | None = None,
+    ) -> Outcome:
+        """Generate, vet, try and install `miss.selector`; with `reviews`, only after approval.
+
+        Raises GenerationFailed when every attempt failed, ProposalRejected when
+        a reviewer said no (or nobody decided in time), NotGeneratable for
+        reserved names and receivers that were never stored.
+        """
         started = time.perf_counter()
         selector = miss.selector
         if selector.startswith("_"):
@@ -129,10 +176,14 @@ class JitCompiler:
             messages = ui_messages(snapshot)
         else:
             try:
-                messages = method_messages(selector, snapshot, args, policy=vet_policy)
+                messages = method_messages(
+                    selector, snapshot, args, policy=vet_policy, intent=intent.text if intent else None
+                )
             except ValueError as exc:
                 raise NotGeneratable(str(exc)) from None
         first_hash = prompt_hash(messages)
+        prompt = [dict(m) for m in messages]  # kept with the install: the fine-tuning dataset's input
+        extra = dict(intent.provenance) if intent else {}
         code = ""
         reason = ""
         for attempt in range(1, self.settings.attempts + 1):
@@ -146,14 +197,18 @@ class JitCompiler:
                     "model": self.backend.model_id,
                 },
             )
-            text, tokens, seconds = self._generate(messages, selector, attempt, ui, emit)
+            text, tokens, seconds = self._generate(
+                messages, selector, attempt, ui, emit, cancel=intent.cancel if intent else None
+            )
             outcome.tokens += tokens
             outcome.model_seconds += seconds
             try:
                 code = extract_code(text, selector)
                 emit("phase", {"phase": "vetting", "selector": selector})
                 vetted = vet(code, selector, vet_policy)
-                trial = self._trial(vetted, snapshot, args, trial_policy, emit)
+                trial = self._trial(
+                    vetted, snapshot, args, trial_policy, emit, check=intent.check if intent else None
+                )
             except (ExtractionError, VetError) as failure:
                 reason = str(failure)
                 outcome.failures.append(reason)
@@ -161,7 +216,19 @@ class JitCompiler:
                 emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
                 messages = repair_messages(messages, code, failure, attempt=attempt)
                 continue
-            if _trial_passed(trial, args):
+            if _trial_passed(trial, args) and (trial.ok or intent is None or intent.check is None):
+                approver = "vetted+trial"
+                if reviews is not None:
+                    decision = self._review(reviews, holder_oid, snapshot, vetted, trial, emit)
+                    if not decision.approved:
+                        outcome.failures.append(decision.reason)
+                        self._record_rejection(
+                            session, miss, holder_oid, vetted.source, decision.reason, outcome
+                        )
+                        raise ProposalRejected(selector, decision.reason, vetted.source, attempt)
+                    approver = decision.approver
+                if intent is not None and intent.cancel is not None and intent.cancel.is_set():
+                    raise GenerationCancelled(vetted.source)
                 outcome.source = vetted.source
                 outcome.version = self._install(
                     session,
@@ -177,7 +244,9 @@ class JitCompiler:
                         "tokens": outcome.tokens,
                         "model_seconds": round(outcome.model_seconds, 3),
                         "trial": _trial_summary(trial),
-                        "approver": "vetted+trial",
+                        "approver": approver,
+                        "prompt": prompt,
+                        **extra,
                     },
                 )
                 outcome.total_seconds = time.perf_counter() - started
@@ -198,7 +267,7 @@ class JitCompiler:
             outcome.failures.append(reason)
             emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
             messages = repair_messages(messages, vetted.source, trial, attempt=attempt)
-        self._record_rejection(session, miss, holder_oid, code, reason, outcome)
+        self._record_rejection(session, miss, holder_oid, code, reason, outcome, extra)
         raise GenerationFailed(selector, reason, code, outcome.attempts)
 
     # -- steps -------------------------------------------------------------
@@ -222,7 +291,14 @@ class JitCompiler:
         args: list[Any] | None,
         policy: TrialPolicy,
         emit: Emit,
+        *,
+        check: str | None = None,
     ) -> TrialResult:
+        if check is not None:
+            # An intended method: the check calls it (its arguments are the check's).
+            emit("phase", {"phase": "trial", "selector": vetted.selector, "check": True})
+            with _Heartbeat(emit, "trial"):
+                return run_trial(vetted, snapshot, args or (), policy, check=check, call=args is not None)
         if args is None and vetted.signature.arity > 0:
             # A miss from a plain attribute read has no arguments to try the
             # method with: vetting is the check, and the re-sent message the test.
@@ -238,10 +314,69 @@ class JitCompiler:
                 ok=True, value_repr=None, error_name=None, error_message=None, traceback=None, duration_s=0.0
             )
         emit("phase", {"phase": "trial", "selector": vetted.selector})
-        return run_trial(vetted, snapshot, args or (), policy)
+        with _Heartbeat(emit, "trial"):
+            return run_trial(vetted, snapshot, args or (), policy)
+
+    def _review(
+        self,
+        reviews: ReviewBoard,
+        holder_oid: str,
+        snapshot: ReceiverSnapshot,
+        vetted: VettedMethod,
+        trial: TrialResult,
+        emit: Emit,
+    ) -> Decision:
+        """File a proposal and wait for its decision, with no transaction open."""
+        try:
+            proposal = reviews.propose(
+                target=holder_oid,
+                target_name=snapshot.name if snapshot.name != holder_oid else "",
+                selector=vetted.selector,
+                source=vetted.source,
+                trial=_trial_summary(trial),
+                timeout_s=self.settings.review_timeout_s,
+            )
+        except ReviewClosed as closed:
+            return Decision(False, "shutdown", str(closed))
+        log.info("proposal %s: %s on %s waits for review", proposal.id, vetted.selector, holder_oid)
+        emit("proposal", proposal.to_wire())
+        with _Heartbeat(emit, "awaiting approval"):
+            decision = reviews.wait(proposal)
+        log.info(
+            "proposal %s: %s by %s",
+            proposal.id,
+            "approved" if decision.approved else "rejected",
+            decision.approver,
+        )
+        return decision
+
+    def generate_text(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int,
+        on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[str, int, float]:
+        """One free-form generation (the autotelic proposal), serialised with the JIT's own.
+
+        Returns (text, tokens, seconds). Raises GenerationCancelled when
+        `cancel` is set, BackendError for any other backend failure.
+        """
+        with self._generate_lock:
+            generation = self.backend.generate(
+                messages, max_new_tokens=max_new_tokens, temperature=0.0, on_token=on_token, cancel=cancel
+            )
+        return generation.text, generation.tokens, generation.seconds
 
     def _generate(
-        self, messages: Sequence[dict[str, str]], selector: str, attempt: int, ui: bool, emit: Emit
+        self,
+        messages: Sequence[dict[str, str]],
+        selector: str,
+        attempt: int,
+        ui: bool,
+        emit: Emit,
+        cancel: threading.Event | None = None,
     ) -> tuple[str, int, float]:
         def on_token(text: str) -> None:
             emit("token", {"text": text})
@@ -255,8 +390,11 @@ class JitCompiler:
                     max_new_tokens=max_new,
                     temperature=temperature,
                     on_token=on_token,
+                    cancel=cancel,
                     selector=selector,
                 )
+            except GenerationCancelled:
+                raise  # an intended method's cancel switch, not a backend failure
             except BackendError as exc:
                 raise GenerationFailed(selector, f"the model backend failed: {exc}", "", attempt) from exc
         return generation.text, generation.tokens, generation.seconds
@@ -280,7 +418,14 @@ class JitCompiler:
         return version
 
     def _record_rejection(
-        self, session: Session, miss: SlotNotFound, holder_oid: str, code: str, reason: str, outcome: Outcome
+        self,
+        session: Session,
+        miss: SlotNotFound,
+        holder_oid: str,
+        code: str,
+        reason: str,
+        outcome: Outcome,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         tm = session.transaction_manager
         try:
@@ -301,6 +446,7 @@ class JitCompiler:
                             "reason": reason,
                             "attempts": outcome.attempts,
                             "failures": outcome.failures,
+                            **(extra or {}),
                         },
                     )
         except Exception:
