@@ -99,6 +99,19 @@ class ShutdownRequestDict(TypedDict):
     id: str
 
 
+class ProposalsRequestDict(TypedDict):
+    type: Literal["proposals_request"]
+    id: str
+
+
+class ApproveRequestDict(TypedDict):
+    type: Literal["approve_request"]
+    id: str
+    proposal: str
+    approve: bool
+    approver: str
+
+
 RequestDict = (
     SendRequestDict
     | EvalRequestDict
@@ -111,6 +124,8 @@ RequestDict = (
     | RevertRequestDict
     | StatusRequestDict
     | ShutdownRequestDict
+    | ProposalsRequestDict
+    | ApproveRequestDict
 )
 
 
@@ -248,3 +263,21 @@ def status_request(*, request_id: str | None = None) -> StatusRequestDict:
 def shutdown_request(*, request_id: str | None = None) -> ShutdownRequestDict:
     """Ask the daemon to drain and exit."""
     return {"type": "shutdown_request", "id": _id(request_id)}
+
+
+def proposals_request(*, request_id: str | None = None) -> ProposalsRequestDict:
+    """The generated methods waiting for approval."""
+    return {"type": "proposals_request", "id": _id(request_id)}
+
+
+def approve_request(
+    proposal: str, approve: bool, approver: str, *, request_id: str | None = None
+) -> ApproveRequestDict:
+    """Install (``approve=True``) or drop a pending proposal, as ``approver``."""
+    return {
+        "type": "approve_request",
+        "id": _id(request_id),
+        "proposal": proposal,
+        "approve": approve,
+        "approver": approver,
+    }

@@ -166,9 +166,11 @@ class Client:
                 continue
             if message["type"] != "event":
                 return message
-            deadline = time.monotonic() + wait  # the daemon is alive and working
             if on_event is not None:
                 on_event(message)
+            # The daemon is alive and working. Restarted after the callback: time
+            # the callback spends (e.g. asking a person to approve) is not silence.
+            deadline = time.monotonic() + wait
         return None
 
     def _receive(self, socket: zmq.Socket[bytes], request_id: str) -> dict[str, Any] | None:

@@ -37,6 +37,13 @@ from batos_core.protocol.messages.objects import (
     SendRequest,
     SlotInfo,
 )
+from batos_core.protocol.messages.review import (
+    ApproveReply,
+    ApproveRequest,
+    ProposalInfo,
+    ProposalsReply,
+    ProposalsRequest,
+)
 from batos_core.protocol.messages.streaming import ErrorReply, Event
 from batos_core.protocol.messages.unions import (
     REPLY_TYPE,
@@ -50,6 +57,8 @@ from batos_core.protocol.messages.unions import (
 
 __all__ = [
     "REPLY_TYPE",
+    "ApproveReply",
+    "ApproveRequest",
     "CompleteReply",
     "CompleteRequest",
     "CreateMethodReply",
@@ -68,6 +77,9 @@ __all__ = [
     "InspectRequest",
     "Message",
     "MethodInfo",
+    "ProposalInfo",
+    "ProposalsReply",
+    "ProposalsRequest",
     "Reply",
     "Request",
     "RevertReply",

@@ -35,6 +35,12 @@ from batos_core.protocol.messages.objects import (
     SendReply,
     SendRequest,
 )
+from batos_core.protocol.messages.review import (
+    ApproveReply,
+    ApproveRequest,
+    ProposalsReply,
+    ProposalsRequest,
+)
 from batos_core.protocol.messages.streaming import ErrorReply, Event
 
 Request = Annotated[
@@ -47,6 +53,8 @@ Request = Annotated[
     | HistoryRequest
     | SourceRequest
     | RevertRequest
+    | ProposalsRequest
+    | ApproveRequest
     | StatusRequest
     | ShutdownRequest,
     Field(discriminator="type"),
@@ -62,6 +70,8 @@ Reply = Annotated[
     | HistoryReply
     | SourceReply
     | RevertReply
+    | ProposalsReply
+    | ApproveReply
     | StatusReply
     | ShutdownReply
     | ErrorReply,
@@ -82,6 +92,8 @@ REPLY_TYPE: dict[str, str] = {
     "history_request": "history_reply",
     "source_request": "source_reply",
     "revert_request": "revert_reply",
+    "proposals_request": "proposals_reply",
+    "approve_request": "approve_reply",
     "status_request": "status_reply",
     "shutdown_request": "shutdown_reply",
 }

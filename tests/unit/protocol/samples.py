@@ -56,6 +56,14 @@ REQUESTS: dict[str, dict[str, Any]] = {
     },
     "status_request": {"type": "status_request", "id": RID},
     "shutdown_request": {"type": "shutdown_request", "id": RID},
+    "proposals_request": {"type": "proposals_request", "id": RID},
+    "approve_request": {
+        "type": "approve_request",
+        "id": RID,
+        "proposal": "3f2a9c0d",
+        "approve": True,
+        "approver": "ada",
+    },
 }
 
 PROVENANCE = {"author": "llm", "model": "qwen2.5-coder-0.5b", "created": 1700000000.5}
@@ -132,6 +140,23 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "model": "",
     },
     "shutdown_reply": {"type": "shutdown_reply", "id": RID},
+    "proposals_reply": {
+        "type": "proposals_reply",
+        "id": RID,
+        "proposals": [
+            {
+                "proposal": "3f2a9c0d",
+                "target": "0x1a",
+                "target_name": "genesis",
+                "selector": "double_",
+                "source": "def double_(self, n):\n    return n + n\n",
+                "trial": {"ok": True, "value": "4", "seconds": 0.125},
+                "created": 1700000000.5,
+                "expires": 1700000600.5,
+            },
+        ],
+    },
+    "approve_reply": {"type": "approve_reply", "id": RID, "proposal": "3f2a9c0d", "approved": True},
     "event": {"type": "event", "id": RID, "kind": "phase", "data": {"phase": "generating"}},
     "error_reply": {
         "type": "error_reply",

@@ -83,6 +83,29 @@ GOLDEN: dict[str, str] = {
         "82a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
         "797065b073687574646f776e5f72657175657374"
     ),
+    "proposals_request": (
+        "82a26964d9203566306336613965326237643465316638613363396430623165326633613462a474"
+        "797065b170726f706f73616c735f72657175657374"
+    ),
+    "approve_request": (
+        "85a7617070726f7665c3a8617070726f766572a3616461a26964d920356630633661396532623764"
+        "3465316638613363396430623165326633613462a870726f706f73616ca83366326139633064a474"
+        "797065af617070726f76655f72657175657374"
+    ),
+    "proposals_reply": (
+        "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a970"
+        "726f706f73616c739188a763726561746564cb41d954fc40200000a765787069726573cb41d954fc"
+        "d6200000a870726f706f73616ca83366326139633064a873656c6563746f72a7646f75626c655fa6"
+        "736f75726365d92764656620646f75626c655f2873656c662c206e293a0a2020202072657475726e"
+        "206e202b206e0aa6746172676574a430783161ab7461726765745f6e616d65a767656e65736973a5"
+        "747269616c83a26f6bc3a77365636f6e6473cb3fc0000000000000a576616c7565a134a474797065"
+        "af70726f706f73616c735f7265706c79"
+    ),
+    "approve_reply": (
+        "84a8617070726f766564c3a26964d920356630633661396532623764346531663861336339643062"
+        "3165326633613462a870726f706f73616ca83366326139633064a474797065ad617070726f76655f"
+        "7265706c79"
+    ),
     "send_reply": (
         "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a672"
         "6573756c7482a424726566a430783161a472657072a161a474797065aa73656e645f7265706c79"
@@ -223,6 +246,8 @@ BUILT: dict[str, dict[str, Any]] = {
     "revert_request": dict(builders.revert_request("genesis", "double_", 1, request_id=RID)),
     "status_request": dict(builders.status_request(request_id=RID)),
     "shutdown_request": dict(builders.shutdown_request(request_id=RID)),
+    "proposals_request": dict(builders.proposals_request(request_id=RID)),
+    "approve_request": dict(builders.approve_request("3f2a9c0d", True, "ada", request_id=RID)),
 }
 
 
@@ -261,6 +286,15 @@ def test_builders_choose_fresh_ids() -> None:
 def test_invalid_requests_are_refused(change: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         parse_request({**REQUESTS["send_request"], **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"approver": ""}, {"approve": 1}, {"proposal": ""}, {"proposal": "x" * 65}, {"reason": "no"}],
+)
+def test_invalid_approve_requests_are_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        parse_request({**REQUESTS["approve_request"], **change})
 
 
 def test_unknown_type_is_refused() -> None:
