@@ -3,14 +3,15 @@
 Order of events for a request (on a worker thread, with the worker's own
 Connection and TransactionManager):
 
-1. a stored reply for the request id (exactly-once) is answered as is;
-2. the handler runs inside ``TransactionManager.attempts()``: a ConflictError
-   aborts and retries; any other exception aborts and becomes an error reply;
+1. a transaction begins inside ``TransactionManager.attempts()``; a reply
+   stored for the request id (exactly-once) is answered as is;
+2. otherwise the handler runs: a ConflictError aborts and retries from 1;
+   any other exception aborts and becomes an error reply;
 3. if the handler wrote to the image, its reply is stored in the same
    transaction, then the transaction commits;
 4. a SlotNotFound goes to the miss hook (the JIT compiler for intent) *after*
    the abort, outside any transaction; if the hook installed a method, the
-   request runs again from step 2.
+   request runs again from step 1.
 
 Nothing here awaits: workers are threads, the event loop never sees a
 transaction.
@@ -102,10 +103,6 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
             request.id, NotImplementedError(f"no handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
         )
     session = ctx.session
-    stored = _stored(ctx, request.id)
-    if stored is not None:
-        log.info("request %s: answering the stored reply (retry)", request.id)
-        return stored
     for _round in range(MAX_MISS_ROUNDS):
         try:
             return _run_transaction(ctx, handler, request)
@@ -135,6 +132,13 @@ def _run_transaction(
     tm = session.transaction_manager
     for attempt in tm.attempts(ctx.config.max_attempts):
         with attempt:
+            # Looked up in the request's own transaction: the view is fresh (each
+            # attempt begins one) and a concurrent first run that stores the
+            # same id makes this one conflict, retry, and find its reply.
+            stored = reply_table.stored_reply(session.root, request.id)
+            if stored is not None:
+                log.info("request %s: answering the stored reply (retry)", request.id)
+                return stored
             reply = dump_message(handler(ctx, request))
             if _wrote(session):
                 reply_table.store_reply(session.root, request.id, reply)
@@ -152,17 +156,6 @@ def _wrote(session: Any) -> bool:
     # ZODB keeps the objects modified in this transaction on the connection;
     # it is the cheapest exact answer to "did this request change the image?".
     return bool(session.connection._registered_objects)
-
-
-def _stored(ctx: HandlerContext, request_id: str) -> dict[str, Any] | None:
-    # begin() syncs the connection with the storage. Without it the worker reads
-    # the table as of its own last transaction and misses replies that other
-    # workers stored since then, so a retry would run a second time.
-    ctx.session.transaction_manager.begin()
-    try:
-        return reply_table.stored_reply(ctx.session.root, request_id)
-    finally:
-        ctx.session.abort()
 
 
 def _error(
