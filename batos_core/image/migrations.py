@@ -53,11 +53,19 @@ def add_type_traits(root: MutableMapping[str, Any]) -> None:
     ensure_type_traits(root[LOBBY_KEY])
 
 
+def add_autotelic_state(root: MutableMapping[str, Any]) -> None:
+    """The autotelic record of self-improvement acts."""
+    from batos_core.autotelic.state import create_state
+
+    create_state(root)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "bootstrap lobby, traits and genesis", bootstrap),
     (2, "exactly-once reply table", add_reply_table),
     (3, "method change log", add_change_log),
     (4, "per-type traits for numbers, strings, lists, nil and booleans", add_type_traits),
+    (5, "autotelic record of self-improvement acts", add_autotelic_state),
 ]
 
 FORMAT_VERSION = MIGRATIONS[-1][0]

@@ -145,8 +145,16 @@ def run_trial(
     receiver: ReceiverSnapshot,
     args: Sequence[object] = (),
     policy: TrialPolicy | None = None,
+    *,
+    check: str | None = None,
+    call: bool = True,
 ) -> TrialResult:
     """Run ``method`` once on a throwaway copy of ``receiver`` with ``args``.
+
+    ``check``: source of one function ``check(self)`` (vetted by the caller)
+    run on the same receiver after the call; the trial fails as
+    ``CheckFailed`` unless it returns a true value, or with its exception.
+    ``call=False`` skips the plain call (the check then exercises the method).
 
     Never runs generated code in this process. Every outcome of the method
     (a value, an exception, a limit hit, a kill) is a ``TrialResult``; raises
@@ -154,7 +162,10 @@ def run_trial(
     temp dir cannot be made (a host fault, not the method's).
     """
     policy = policy or TrialPolicy.default()
-    payload = marshal.dumps(_request(method, receiver, args, policy))
+    request = _request(method, receiver, args, policy)
+    if check is not None:
+        request.update(check=check, call=call)
+    payload = marshal.dumps(request)
     started = time.perf_counter()
     warm = not policy.site_packages
     try:

@@ -389,7 +389,9 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         report["skipped_methods"] = skipped
         started = time.perf_counter()
         signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
-        value = method(receiver, *decode(request["args"]))
+        value = method(receiver, *decode(request["args"])) if request.get("call", True) else None
+        if request.get("check") is not None:
+            value = run_check(request["check"], receiver, request["stubs"])
         signal.alarm(0)
         report.update(ok=True, value_repr=clip(safe_repr(value), limit), value_type=type(value).__name__)
     except BaseException as error:  # the method's failure is the report, whatever it is
@@ -402,6 +404,23 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
     report["call_s"] = time.perf_counter() - started
     report["stdout"] = clip(captured.getvalue(), limit)
     return report
+
+
+CHECK_NAME = "check"
+
+
+class CheckFailed(AssertionError):
+    """The method's check (the autotelic act's executable test) returned a false value."""
+
+
+def run_check(source: str, receiver: Any, stubs: list[str]) -> Any:
+    """Load ``check(self)`` from ``source`` and call it on ``receiver``; CheckFailed unless true."""
+    namespace = method_globals(stubs)
+    compile_into(source, f"{GENERATED_PREFIX}{CHECK_NAME}>", namespace)
+    result = namespace[CHECK_NAME](receiver)
+    if not result:
+        raise CheckFailed(f"the check returned {safe_repr(result)}, not a true value")
+    return result
 
 
 def default_message(error: BaseException, request: dict[str, Any]) -> str:

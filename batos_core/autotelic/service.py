@@ -1,0 +1,242 @@
+"""What the daemon holds: activity, the image tracker, the heartbeat and the act in progress.
+
+The daemon makes one `AutotelicService` when it opens the image, feeds it
+every request (`on_request`) and every miss (through `activity.observe_misses`),
+runs `heartbeat.run()` as a task while serving, and calls `close()` before
+closing the image. Handlers reach it as ``ctx.info.autotelic``.
+
+Pre-emption: any user request (not the monitoring ones) sets the running
+act's cancel switch; the act stops at its next safe point (between tokens,
+or before installing) and is recorded as cancelled. `set_enabled(False)`
+does the same, so ``off`` stops an act at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from batos_core.autotelic.act import Act
+from batos_core.autotelic.activity import ActivityTracker
+from batos_core.autotelic.budget import BudgetStatus, budget_status
+from batos_core.autotelic.cem import CemReading, combine
+from batos_core.autotelic.config import AutotelicConfig
+from batos_core.autotelic.heartbeat import Heartbeat
+from batos_core.autotelic.state import autotelic_state
+from batos_core.autotelic.tracker import ImageTracker
+from batos_core.image import Image
+from batos_core.jit.pipeline import JitCompiler
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+JOIN_TIMEOUT_S = 30.0
+
+
+def compiler_of(hook: Any) -> JitCompiler | None:
+    """The JitCompiler behind a daemon's miss hook (its bound ``on_miss``), if there is one."""
+    owner = getattr(hook, "__self__", None)
+    return owner if isinstance(owner, JitCompiler) else None
+
+
+class _Running:
+    def __init__(self, seq: int, cancel: threading.Event, thread: threading.Thread) -> None:
+        self.seq = seq
+        self.cancel = cancel
+        self.thread = thread
+
+
+class AutotelicService:
+    """See the module docstring. Thread-safe."""
+
+    def __init__(
+        self,
+        image: Image,
+        compiler: JitCompiler | None,
+        config: AutotelicConfig | None = None,
+        *,
+        enabled: bool = False,
+        clock: Clock = time.time,
+    ) -> None:
+        self.image = image
+        self.compiler = compiler
+        self.config = config or AutotelicConfig()
+        self.enabled = enabled
+        self._clock = clock
+        self.activity = ActivityTracker(clock, self.config.recent_messages)
+        self.tracker = ImageTracker(image.db, recent_installs=self.config.recent_installs)
+        self.heartbeat = Heartbeat(self)
+        self.trend: deque[tuple[float, float]] = deque(maxlen=self.config.trend_size)
+        self._lock = threading.Lock()
+        self._running: _Running | None = None
+        self._closed = False
+        self._recover()
+
+    # -- clock ---------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        """Replace the clock everywhere (tests drive time with it)."""
+        self._clock = clock
+        self.activity.clock = clock
+        self.activity.touch()
+
+    # -- the metric ----------------------------------------------------------
+
+    def reading(self) -> CemReading:
+        """The CEM now (refreshing the image summary incrementally). ZODB errors propagate."""
+        summary = self.tracker.refresh()
+        diversity, competence, facts = self.activity.components()
+        components = {
+            "structural": summary.structural_entropy(),
+            "novelty": summary.solution_novelty(),
+            "diversity": diversity,
+            "competence": competence,
+        }
+        facts.update(
+            objects=float(summary.objects),
+            slots=float(summary.slots),
+            methods=float(summary.methods),
+            installs_seen=float(summary.installs_seen),
+            scan_seconds=round(self.tracker.scan_seconds, 3),
+        )
+        return combine(components, self.config.weights, self.clock(), facts)
+
+    def sample(self) -> CemReading:
+        """A reading, appended to the trend."""
+        reading = self.reading()
+        self.trend.append((reading.time, reading.value))
+        return reading
+
+    # -- requests ------------------------------------------------------------
+
+    def on_request(self, request_type: str, request_id: str, selector: str | None = None) -> None:
+        """Called by the daemon for every request (event-loop thread); user requests pre-empt acts."""
+        if self.activity.on_request(request_type, request_id, selector):
+            self.preempt()
+
+    def preempt(self) -> None:
+        """Ask the running act, if any, to stop."""
+        with self._lock:
+            running = self._running
+        if running is not None and not running.cancel.is_set():
+            log.info("autotelic act %d pre-empted", running.seq)
+            running.cancel.set()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch the heartbeat on or off; off also stops a running act at once."""
+        self.enabled = enabled
+        if not enabled:
+            self.preempt()
+        else:
+            self.heartbeat.poke()
+
+    # -- acts ----------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        """The seq of the act in progress, or 0."""
+        with self._lock:
+            return self._running.seq if self._running is not None else 0
+
+    def budget(self) -> BudgetStatus:
+        """What the budgets allow now (reads the act record)."""
+        with self.image.session() as session:
+            return budget_status(
+                autotelic_state(session.root).since(self.clock() - 86400.0),
+                self.clock(),
+                self.config.max_acts_per_hour,
+                self.config.max_tokens_per_day,
+            )
+
+    def start_act(self, trigger: str) -> tuple[int | None, str]:
+        """Start one act on its own thread; returns (seq, message) or (None, why not). Never raises."""
+        if self._closed:
+            return None, "the daemon is stopping"
+        if self.compiler is None:
+            return None, "no model backend: this daemon runs without a JIT (--backend none)"
+        with self._lock:
+            if self._running is not None:
+                return None, f"act {self._running.seq} is still running"
+            try:
+                exhausted = self.budget().exhausted
+                if exhausted:
+                    return None, exhausted
+                seq = self._begin(trigger)
+            except Exception as exc:
+                log.exception("could not start an autotelic act")
+                return None, f"could not start an act: {exc}"
+            cancel = threading.Event()
+            act = Act(
+                self.image,
+                self.compiler,
+                seq,
+                cem=lambda: self.sample().value,
+                proposal_max_tokens=self.config.proposal_max_tokens,
+                cancel=cancel,
+                clock=self.clock,
+            )
+            thread = threading.Thread(target=self._run_act, args=(act,), name=f"batos-act-{seq}", daemon=True)
+            self._running = _Running(seq, cancel, thread)
+            thread.start()
+        log.info("autotelic act %d started (%s)", seq, trigger)
+        return seq, f"act {seq} started ({trigger})"
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for the running act (if any) to end; True if none runs now."""
+        with self._lock:
+            running = self._running
+        if running is None:
+            return True
+        running.thread.join(timeout)
+        return not running.thread.is_alive()
+
+    def _begin(self, trigger: str) -> int:
+        with self.image.session() as session:
+            for attempt in session.transaction_manager.attempts(10):
+                with attempt:
+                    seq = autotelic_state(session.root).begin({"started": self.clock(), "trigger": trigger})
+        return seq
+
+    def _run_act(self, act: Act) -> None:
+        try:
+            act.run()
+        finally:
+            with self._lock:
+                self._running = None
+            self.activity.touch()  # the next act needs a fresh idle period
+
+    def _recover(self) -> None:
+        """Close acts a previous daemon left ``running``."""
+        try:
+            with self.image.session() as session:
+                for attempt in session.transaction_manager.attempts(10):
+                    with attempt:
+                        count = autotelic_state(session.root).mark_interrupted(self.clock())
+            if count:
+                log.info("marked %d unfinished autotelic act(s) as interrupted", count)
+        except Exception:  # read-only or foreign image: nothing to recover, the daemon still serves
+            log.exception("could not check for unfinished autotelic acts")
+
+    # -- status --------------------------------------------------------------
+
+    def recent_acts(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest act records (plain dicts)."""
+        with self.image.session() as session:
+            return list(autotelic_state(session.root).newest_first(limit))
+
+    def close(self) -> None:
+        """Stop: cancel and join the running act, release the tracker. Never raises."""
+        self._closed = True
+        self.preempt()
+        if not self.wait_idle(JOIN_TIMEOUT_S):
+            log.warning("the autotelic act did not stop within %g s", JOIN_TIMEOUT_S)
+        self.tracker.close()

@@ -1,0 +1,100 @@
+"""The image tracker: a full scan of a hand-built image, then incremental updates that match a rescan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batos_core.autotelic.cem import normalized_entropy
+from batos_core.autotelic.tracker import ImageTracker
+from batos_core.image import Image, Session, open_image
+from batos_core.jit.pipeline import install_method
+from batos_core.objects import Method, UvmObject, set_slot, slot_items
+
+
+@pytest.fixture
+def memory_image() -> Iterator[Image]:
+    img = open_image("memory://")
+    try:
+        yield img
+    finally:
+        img.close()
+
+
+def _all_counts(session: Session) -> list[tuple[int, int]]:
+    """Slot and method counts of every UvmObject in the image, the slow way (for comparison)."""
+    counts = []
+    conn = session.connection
+    seen: set[bytes] = set()
+    stack = [session.lobby]
+    while stack:
+        obj = stack.pop()
+        if obj._p_oid in seen:
+            continue
+        seen.add(obj._p_oid)
+        items = slot_items(obj)
+        counts.append((len(items), sum(1 for _, v in items if isinstance(v, Method))))
+        stack.extend(v for _, v in items if isinstance(v, UvmObject))
+    del conn
+    return counts
+
+
+def _add_objects(session: Session, slot_counts: list[int]) -> None:
+    for index, n in enumerate(slot_counts):
+        set_slot(session.lobby, f"o{index}", UvmObject(**{f"s{i}": i for i in range(n)}))
+    session.commit()
+
+
+def _expected(session: Session) -> float:
+    counts = _all_counts(session)
+    return 0.5 * normalized_entropy([c[0] for c in counts]) + 0.5 * normalized_entropy([c[1] for c in counts])
+
+
+@pytest.mark.parametrize("uri", ["memory", "file"])
+def test_full_scan_matches_the_known_entropy(uri: str, memory_image: Image, image: Image) -> None:
+    img = memory_image if uri == "memory" else image
+    with img.session() as session:
+        _add_objects(session, [4] * 20)
+        tracker = ImageTracker(img.db)
+        try:
+            summary = tracker.refresh()
+            assert summary.objects == len(_all_counts(session))
+            assert summary.structural_entropy() == pytest.approx(_expected(session))
+        finally:
+            tracker.close()
+
+
+def test_uniform_image_scores_above_a_skewed_one(tmp_path: Path) -> None:
+    values = {}
+    for name, counts in {"uniform": [5] * 30, "skewed": [150] + [0] * 29}.items():
+        with open_image(tmp_path / f"{name}.fs") as img, img.session() as session:
+            _add_objects(session, counts)
+            tracker = ImageTracker(img.db)
+            values[name] = tracker.refresh().structural_entropy()
+            tracker.close()
+    assert values["uniform"] > values["skewed"]
+
+
+def test_incremental_updates_equal_a_fresh_scan(image: Image) -> None:
+    tracker = ImageTracker(image.db)
+    with image.session() as session:
+        _add_objects(session, [2, 2, 2])
+        tracker.refresh()
+        # Changes from another connection: new objects, new slots, a method install.
+        set_slot(session.lobby.o0, "extra", [1, 2, 3])
+        set_slot(session.lobby, "late", UvmObject(a=1, b=2, c=3, d=4))
+        install_method(
+            session, session.lobby.o1, "double", "def double(self):\n    return 2\n", {}, action="install"
+        )
+        session.commit()
+        incremental = tracker.refresh()
+        fresh_tracker = ImageTracker(image.db)
+        fresh = fresh_tracker.refresh()
+        assert incremental.counts == fresh.counts
+        assert incremental.structural_entropy() == pytest.approx(fresh.structural_entropy())
+        assert incremental.structural_entropy() == pytest.approx(_expected(session))
+        assert incremental.installs_seen == 1
+        fresh_tracker.close()
+    tracker.close()
