@@ -28,11 +28,17 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(PY) bench/bench_objects.py
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The main job: the model writes the UI. With no display, the window is
+# rendered offscreen to batos-ui.png instead.
 demo: $(STAMP)
 	$(VENV)/bin/batos model pull
-	$(VENV)/bin/batos send genesis display_yourself
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/batos send genesis display_yourself; \
+	else \
+		$(VENV)/bin/batos send genesis display_yourself --screenshot batos-ui.png; \
+	fi
 
 completions: $(STAMP)
 	$(PY) -m batos_cli.completions_gen completions

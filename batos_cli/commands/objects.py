@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from batos_cli import connect, render, state
+from batos_cli.commands import review
 from batos_cli.env import current
 from batos_cli.progress import EventView
 from batos_cli.status import CliError, ExitStatus
@@ -14,7 +16,7 @@ from batos_cli.values import parse_word, split_keyword_send
 
 
 def register(app: typer.Typer) -> None:
-    app.command(context_settings={"allow_interspersed_args": False})(send)
+    app.command()(send)
     app.command()(inspect)
 
 
@@ -30,6 +32,10 @@ def send(
     review: Annotated[
         bool, typer.Option("--review", help="Approve a generated method before it is installed.")
     ] = False,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option("--screenshot", help="display_yourself only: render offscreen and save the UI as PNG."),
+    ] = None,
 ) -> None:
     """Send a message to an object; a selector it does not understand is written by the model.
 
@@ -50,7 +56,24 @@ def send(
         raise_for_error(reply)
         return
     raise_for_error(reply)
-    render.print_value(env, reply["result"])
+    result = reply["result"]
+    if isinstance(result, dict) and result.get("ui") == "display_yourself":
+        _open_ui(receiver, result, screenshot)
+        return
+    render.print_value(env, result)
+
+
+def _open_ui(receiver: str, result: dict[str, Any], screenshot: Path | None) -> None:
+    """The UI method exists (or was just written): show it in its own process."""
+    from batos_cli.commands.ui import launch_ui
+    from batos_core.gui.display import HOW_TO_VIEW, has_display
+
+    env = current()
+    env.notice(f"{receiver} display_yourself is version {result.get('version')}; opening the UI")
+    if screenshot is None and not has_display():
+        env.notice(HOW_TO_VIEW)
+        return
+    launch_ui(receiver, screenshot=screenshot)
 
 
 def inspect(
@@ -74,4 +97,5 @@ def _request(request: Any, *, quiet: bool) -> dict[str, Any]:
     env = current()
     target = state.target()
     with connect.client(target, env.notice) as client, EventView(env, enabled=not quiet) as view:
-        return client.request(request, on_event=view.on_event)
+        # A daemon in review mode may stop to ask for approval (batos_cli/commands/review.py).
+        return client.request(request, on_event=review.ReviewEvents(env, view).on_event)

@@ -46,9 +46,16 @@ def ui(
     ] = None,
 ) -> None:
     """Open the UI the model wrote for the image (genesis display_yourself), in its own window."""
-    env = current()
     if screenshot is None and report is None and not has_display():
         raise CliError(HOW_TO_VIEW, ExitStatus.USAGE)
+    launch_ui(target, screenshot=screenshot, fallback=fallback, report=report)
+
+
+def launch_ui(
+    target: str, *, screenshot: Path | None = None, fallback: bool = False, report: Path | None = None
+) -> None:
+    """Run the UI process for `target` (its own process; the CLI never imports Kivy)."""
+    env = current()
     where = state.target()
     connect.ensure(where, env.notice)
     command = [

@@ -11,6 +11,7 @@ from batos_core.objects import (
     all_selectors,
     format_oid,
     is_constant_slot,
+    lookup,
     print_string,
     python_to_self,
     self_to_python,
@@ -30,11 +31,27 @@ from batos_core.protocol.messages import (
 from batos_core.protocol.messages.objects import MethodInfo, SlotInfo
 from batos_core.protocol.values import WireValue
 
+#: The UI message: its method is looked up (and generated on a miss) here, but
+#: runs only in the UI process (`batos ui`), never in the daemon (seed defect 9).
+UI_SELECTOR = "display_yourself"
+
 
 def handle_send(ctx: HandlerContext, request: SendRequest) -> SendReply:
     """Send a message; a miss propagates as SlotNotFound (the JIT's trigger)."""
     receiver = ctx.session.resolve(request.receiver)
     selector = self_to_python(request.selector)
+    if selector == UI_SELECTOR:
+        found = lookup(receiver, selector)
+        version = found.value.version if isinstance(found.value, Method) else 0
+        return SendReply(
+            id=request.id,
+            result={
+                "ui": selector,
+                "target": format_oid(receiver),
+                "holder": format_oid(found.holder),
+                "version": version,
+            },
+        )
     args = [ctx.decode(a) for a in request.args]
     result = send(receiver, selector, *args)
     return SendReply(id=request.id, result=ctx.encode(result))
