@@ -327,6 +327,8 @@ def start_daemon(
             proc.kill()
         proc.wait()
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
+        stderr = dirs.state_dir / "daemon.stderr"  # tracebacks from before logging was set up
+        log += stderr.read_text(errors="replace") if stderr.exists() else ""
         raise DaemonStartError(line, proc.returncode, log)
     info = read_connection_file(daemon_config(dirs, image).connection_path())
     assert info.endpoint == line.split(" ", 1)[1]
