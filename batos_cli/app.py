@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import daemon, methods, model, objects, repl, ui
+from batos_cli.commands import daemon, methods, model, objects, repl, review, ui
 
 app = typer.Typer(
     name="batos",
@@ -50,5 +50,6 @@ app.add_typer(daemon.app, name="daemon")
 app.add_typer(model.app, name="model")
 objects.register(app)
 methods.register(app)
+review.register(app)
 repl.register(app)
 ui.register(app)

@@ -27,8 +27,10 @@ from pydantic import ValidationError
 from batos_core.daemon import dispatch, reply_table
 from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon.handlers import LOOP_HANDLERS
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session, open_image
+from batos_core.jit.review import ReviewBoard
 from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.connection import (
     ConnectionInfo,
@@ -62,6 +64,7 @@ class Daemon:
     def __init__(self, config: DaemonConfig, *, on_miss: dispatch.MissHook | None = None) -> None:
         self.config = config
         self.on_miss = on_miss
+        self.reviews = ReviewBoard()  # generated methods waiting for approval (--review)
         self.image: Image | None = None
         self.pool: WorkerPool | None = None
         self.info = DaemonInfo(
@@ -136,10 +139,14 @@ class Daemon:
 
     async def _drain(self) -> None:
         assert self.pool is not None and self.image is not None
+        # A proposal waiting for review would hold its worker, and so the drain,
+        # for up to the review timeout: reject the waiting ones (and any filed now).
+        self.reviews.close("the daemon is stopping")
         await asyncio.to_thread(self.pool.drain)
         # Replies of the last jobs were scheduled with call_soon_threadsafe: let them run.
         await asyncio.sleep(0)
         self.image.close()
+        self.reviews = ReviewBoard()  # a daemon that serves on (a rolled-back upgrade) reviews again
 
     def _connection_info(self) -> ConnectionInfo:
         runtime = self.config.resolved_runtime_dir()
@@ -206,6 +213,10 @@ class Daemon:
         if request.type == "shutdown_request":
             self._reply_now(identity, ShutdownReply(id=request.id))
             self.request_stop()
+            return
+        review_handler = LOOP_HANDLERS.get(request.type)
+        if review_handler is not None:
+            self._reply_now(identity, review_handler(self.reviews, request))
             return
         pending = self._inflight.get(request.id)
         if pending is not None:
@@ -283,7 +294,9 @@ class Daemon:
     # -- workers -----------------------------------------------------------
 
     def _run_job(self, session: Session, job: Job) -> dict[str, Any]:
-        ctx = HandlerContext(session=session, config=self.config, info=self.info, emit=job.event)
+        ctx = HandlerContext(
+            session=session, config=self.config, info=self.info, emit=job.event, reviews=self.reviews
+        )
         try:
             return dispatch.execute(ctx, job.request, self.on_miss)
         except BaseException as exc:
@@ -316,6 +329,9 @@ def _discard(_: object) -> None:
 
 def _known_type(value: object) -> bool:
     from batos_core.daemon.handlers import HANDLERS
+
+    if isinstance(value, str) and value in LOOP_HANDLERS:
+        return True
 
     return isinstance(value, str) and (value in HANDLERS or value in ("status_request", "shutdown_request"))
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from batos_core.daemon.context import HandlerContext
-from batos_core.daemon.handlers import history, methods, objects
+from batos_core.daemon.handlers import history, methods, objects, review
 
 Handler = Callable[[HandlerContext, Any], BaseModel]
 
@@ -26,6 +26,15 @@ HANDLERS: dict[str, Handler] = {
     "history_request": history.handle_history,
     "source_request": history.handle_source,
     "revert_request": history.handle_revert,
+}
+
+
+#: Requests answered on the event loop thread, with the daemon's review board:
+#: they never touch the image, so they are answered even while every worker is
+#: busy (one may be waiting for the approval such a request carries).
+LOOP_HANDLERS: dict[str, review.LoopHandler] = {
+    "proposals_request": review.handle_proposals,
+    "approve_request": review.handle_approve,
 }
 
 

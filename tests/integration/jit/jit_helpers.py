@@ -129,7 +129,9 @@ class BatosCli:
             [*BATOS, *prefix, *args], env=self.env(env), capture_output=True, text=True, timeout=timeout
         )
 
-    def popen(self, *args: str, env: Mapping[str, str] | None = None, **options: Any) -> subprocess.Popen[str]:
+    def popen(
+        self, *args: str, env: Mapping[str, str] | None = None, **options: Any
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen([*BATOS, *args], env=self.env(env), text=True, **options)
 
     def close(self) -> None:

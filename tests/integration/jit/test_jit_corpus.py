@@ -4,6 +4,7 @@ the daemon keeps serving while a trial runs."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -41,7 +42,7 @@ CORPUS = [
         id="subclasses-walk",
     ),
     pytest.param(
-        "```python\ndef probe(self):\n    import os; os.system('touch /tmp/batos-pwned')\n    return self\n```",
+        "```python\ndef probe(self):\n    import os; os.system('touch /tmp/pwned')\n    return self\n```",
         "probe",
         [],
         "import of os is not allowed",
@@ -185,5 +186,5 @@ def test_an_infinite_loop_is_contained_while_the_daemon_serves_others(scripted: 
     _assert_rejected(daemon, outcome["reply"], "spin", "TimeoutError", "def spin(self):")
     # The request kept its client informed: no silence longer than the 2 s keepalive.
     times = [t for t, _ in events]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) < 2.5, gaps

@@ -8,10 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jit_helpers import DEPOSIT, FACTORIAL, GREET, BatosCli, ScriptedDaemons, fenced, history, result_of
+from jit_helpers import (
+    DEPOSIT,
+    FACTORIAL,
+    GREET,
+    BatosCli,
+    ScriptedDaemons,
+    fenced,
+    history,
+    result_of,
+    slot_names,
+)
 from jit_helpers import call as daemon_call
 from jit_helpers import send as daemon_send
-from jit_helpers import slot_names
 
 from batos_core.protocol.builders import create_method_request, source_request
 
