@@ -43,7 +43,8 @@ class BackendConfig:
 
     * ``transformers``: ``model`` (catalog name, hub id, directory or
       ``.gguf``; default: the catalog default for the device), ``device``
-      (auto/cpu/cuda), ``quantize_4bit`` (CUDA only).
+      (auto/cpu/cuda), ``dtype`` (auto/bfloat16/float32; auto picks bf16
+      only where it is fast), ``quantize_4bit`` (CUDA only).
     * ``openai``: ``base_url``, ``model``, ``api_key`` or the name of the
       environment variable holding it in ``api_key_env``.
     * ``replay``: ``log`` (a JSONL change log).
@@ -53,6 +54,7 @@ class BackendConfig:
     backend: str = "transformers"
     model: str | None = None
     device: str = "auto"
+    dtype: str = "auto"
     quantize_4bit: bool = True
     base_url: str | None = None
     api_key: str | None = None
@@ -106,7 +108,9 @@ def make_backend(config: BackendConfig | Mapping[str, Any]) -> Backend:
         from batos_core.jit.backends.transformers_backend import TransformersBackend
 
         model = config.model or default_model(config.device)
-        return TransformersBackend(model, device=config.device, quantize_4bit=config.quantize_4bit)
+        return TransformersBackend(
+            model, device=config.device, dtype=config.dtype, quantize_4bit=config.quantize_4bit
+        )
     if config.backend == "openai":
         from batos_core.jit.backends.openai_backend import OpenAIBackend
 

@@ -37,9 +37,12 @@ class TransformersBackend:
 
     name = "transformers"
 
-    def __init__(self, model: str, *, device: str = "auto", quantize_4bit: bool = True) -> None:
+    def __init__(
+        self, model: str, *, device: str = "auto", dtype: str = "auto", quantize_4bit: bool = True
+    ) -> None:
         self.model_id = model
         self._device = device
+        self._dtype = dtype
         self._quantize_4bit = quantize_4bit
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
@@ -60,6 +63,11 @@ class TransformersBackend:
     def dtype(self) -> str | None:
         """The weights' dtype once loaded (e.g. ``bfloat16``)."""
         return self._loaded.dtype if self._loaded else None
+
+    @property
+    def runtime(self) -> LoadedModel | None:
+        """The loaded model and tokenizer (for benchmarks and diagnostics), or None."""
+        return self._loaded
 
     def load(self) -> None:
         """Resolve, convert (a GGUF, once) and load the model; idempotent.
@@ -96,7 +104,7 @@ class TransformersBackend:
         if location.endswith(".gguf") and Path(location).is_file():
             location = str(ensure_converted(Path(location)))
         device = hf_runtime.pick_device(self._device)
-        return hf_runtime.load(location, device, self._quantize_4bit)
+        return hf_runtime.load(location, device, self._quantize_4bit, self._dtype)
 
     def generate(
         self,

@@ -50,6 +50,14 @@ def test_loading_is_lazy_and_happens_once(tiny_model: TinyModel) -> None:
     assert backend.device == "cpu" and backend.dtype in ("bfloat16", "float32")
 
 
+def test_dtype_can_be_chosen(tiny_model: TinyModel) -> None:
+    backend = TransformersBackend(str(tiny_model.directory), device="cpu", dtype="float32")
+    backend.load()
+    assert backend.dtype == "float32"
+    with pytest.raises(BackendError, match="not a floating-point torch dtype"):
+        TransformersBackend(str(tiny_model.directory), device="cpu", dtype="int8").load()
+
+
 def test_generates_only_new_tokens_and_streams_them(tiny_model: TinyModel) -> None:
     backend = TransformersBackend(str(tiny_model.directory), device="cpu")
     pieces: list[str] = []
