@@ -1,0 +1,1 @@
+"""The doesNotUnderstand: JIT: prompt, model backends, extraction, vetting, trial run, install."""
