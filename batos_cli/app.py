@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import daemon, methods, model, objects, repl, review, ui
+from batos_cli.commands import autotelic, daemon, methods, model, objects, repl, review, ui
 
 app = typer.Typer(
     name="batos",
@@ -53,3 +53,4 @@ methods.register(app)
 review.register(app)
 repl.register(app)
 ui.register(app)
+autotelic.register(app)

@@ -53,6 +53,7 @@ class Target:
         config.backend = self.settings.backend
         config.model = self.settings.model
         config.review = self.settings.review
+        config.autotelic = self.settings.autotelic
         return config
 
 
@@ -145,6 +146,8 @@ def daemon_args(config: DaemonConfig) -> list[str]:
         args += ["--model", config.model]
     if config.review:
         args.append("--review")
+    if config.autotelic:
+        args.append("--autotelic")
     return args
 
 

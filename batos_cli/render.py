@@ -99,5 +99,7 @@ def print_source(env: Environment, reply: dict[str, Any]) -> None:
     prov = reply["provenance"] if isinstance(reply["provenance"], dict) else {}
     env.out.print(f"# {reply['target']} {reply['selector']} v{reply['version']}", markup=False)
     for key in sorted(prov):
+        if key == "prompt":  # the model's whole prompt (kept for the dataset export): too long to show
+            continue
         env.out.print(f"#   {key}: {value_text(prov[key])}", markup=False, highlight=False)
     env.out.print(Syntax(reply["source"].rstrip(), "python", theme="ansi_dark", background_color="default"))

@@ -25,6 +25,9 @@ def start(
         str | None, typer.Option(help="Model name from `batos model list`, a directory or a .gguf.")
     ] = None,
     review: Annotated[bool, typer.Option("--review", help="Generated methods wait for approval.")] = False,
+    autotelic: Annotated[
+        bool, typer.Option("--autotelic", help="Self-improve when idle (off by default).")
+    ] = False,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker threads.")] = None,
 ) -> None:
     """Start the daemon in the background (prints where its log is)."""
@@ -39,6 +42,8 @@ def start(
         settings.model = model
     if review:
         settings.review = True
+    if autotelic:
+        settings.autotelic = True
     if workers:
         settings.workers = workers
     config = target.config()

@@ -66,6 +66,7 @@ class DaemonConfig:
     backend: str = "none"
     model: str = ""
     review: bool = False
+    autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
 
     @property
     def image_id(self) -> str:

@@ -29,6 +29,8 @@ class DaemonInfo:
     backend: str = "none"
     model: str = ""
     queue_depth: Callable[[], int] = field(default=lambda: 0)
+    #: The autotelic service (batos_core.autotelic.service); None outside a daemon.
+    autotelic: Any = None
 
 
 @dataclass

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="model name, directory or .gguf file")
     parser.add_argument("--review", action="store_true", help="generated methods wait for approval")
     parser.add_argument(
+        "--autotelic", action="store_true", help="self-improve when idle (off by default; docs/autotelic.md)"
+    )
+    parser.add_argument(
         "--ready-fd", type=int, default=None, help="write 'ready <endpoint>' here when serving"
     )
     parser.add_argument("--log-file", default=None, help="log here instead of stderr")
@@ -67,6 +70,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "transformers"
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
+    config.autotelic = args.autotelic
     return config
 
 

@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
@@ -48,6 +48,9 @@ from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
 from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
 
+if TYPE_CHECKING:
+    from batos_core.autotelic.service import AutotelicService
+
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_S = 60.0
@@ -64,6 +67,9 @@ class Daemon:
     def __init__(self, config: DaemonConfig, *, on_miss: dispatch.MissHook | None = None) -> None:
         self.config = config
         self.on_miss = on_miss
+        self.autotelic: AutotelicService | None = None
+        self._observed_miss: dispatch.MissHook | None = on_miss
+        self._heartbeat: asyncio.Task[None] | None = None
         self.reviews = ReviewBoard()  # generated methods waiting for approval (--review)
         self.image: Image | None = None
         self.pool: WorkerPool | None = None
@@ -93,6 +99,24 @@ class Daemon:
         self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
         self.info.queue_depth = self.pool.depth
         self.pool.start()
+        self._start_autotelic()
+
+    def _start_autotelic(self) -> None:
+        """The autotelic service: fed every request and miss; its heartbeat runs while serving."""
+        from batos_core.autotelic.config import load_autotelic_config
+        from batos_core.autotelic.service import AutotelicService, compiler_of
+
+        assert self.image is not None
+        try:
+            settings = load_autotelic_config()
+        except ValueError as exc:
+            log.error("autotelic settings: %s; autotelic stays off", exc)
+            settings, self.config.autotelic = None, False
+        self.autotelic = AutotelicService(
+            self.image, compiler_of(self.on_miss), settings, enabled=self.config.autotelic
+        )
+        self.info.autotelic = self.autotelic
+        self._observed_miss = self.autotelic.activity.observe_misses(self.on_miss)
 
     async def serve(self, ready: Callable[[ConnectionInfo], None] | None = None) -> None:
         """Bind, announce readiness, serve until a shutdown request or SIGTERM, then drain."""
@@ -122,9 +146,13 @@ class Daemon:
             ready(info)
         receiver = asyncio.create_task(self._receive_loop(verifier))
         pruner = asyncio.create_task(self._prune_loop())
+        if self.autotelic is not None:
+            self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
         await self._stopping.wait()
         receiver.cancel()
         pruner.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         await self._drain()
         sock.close()
         ctx.term()
@@ -142,6 +170,8 @@ class Daemon:
         # A proposal waiting for review would hold its worker, and so the drain,
         # for up to the review timeout: reject the waiting ones (and any filed now).
         self.reviews.close("the daemon is stopping")
+        if self.autotelic is not None:  # cancels and joins a running act (its own session)
+            await asyncio.to_thread(self.autotelic.close)
         await asyncio.to_thread(self.pool.drain)
         # Replies of the last jobs were scheduled with call_soon_threadsafe: let them run.
         await asyncio.sleep(0)
@@ -218,6 +248,8 @@ class Daemon:
         if review_handler is not None:
             self._reply_now(identity, review_handler(self.reviews, request))
             return
+        if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
+            self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
         pending = self._inflight.get(request.id)
         if pending is not None:
             # A retry of a request still running: answer both when it finishes.
@@ -298,7 +330,7 @@ class Daemon:
             session=session, config=self.config, info=self.info, emit=job.event, reviews=self.reviews
         )
         try:
-            return dispatch.execute(ctx, job.request, self.on_miss)
+            return dispatch.execute(ctx, job.request, self._observed_miss)
         except BaseException as exc:
             log.exception("internal error on %s", job.request.id)
             session.abort()

@@ -112,6 +112,25 @@ class ApproveRequestDict(TypedDict):
     approver: str
 
 
+class CemRequestDict(TypedDict):
+    type: Literal["cem_request"]
+    id: str
+    acts: int
+
+
+class AutotelicRequestDict(TypedDict):
+    type: Literal["autotelic_request"]
+    id: str
+    action: Literal["on", "off", "status", "run_once"]
+
+
+class DatasetRequestDict(TypedDict):
+    type: Literal["dataset_request"]
+    id: str
+    after_seq: int
+    limit: int
+
+
 RequestDict = (
     SendRequestDict
     | EvalRequestDict
@@ -126,6 +145,9 @@ RequestDict = (
     | ShutdownRequestDict
     | ProposalsRequestDict
     | ApproveRequestDict
+    | CemRequestDict
+    | AutotelicRequestDict
+    | DatasetRequestDict
 )
 
 
@@ -281,3 +303,22 @@ def approve_request(
         "approve": approve,
         "approver": approver,
     }
+
+
+def cem_request(acts: int = 10, *, request_id: str | None = None) -> CemRequestDict:
+    """The CEM now, its trend and the last ``acts`` autotelic acts."""
+    return {"type": "cem_request", "id": _id(request_id), "acts": acts}
+
+
+def autotelic_request(
+    action: Literal["on", "off", "status", "run_once"] = "status", *, request_id: str | None = None
+) -> AutotelicRequestDict:
+    """Switch the autotelic heartbeat on/off, ask its status, or force one act."""
+    return {"type": "autotelic_request", "id": _id(request_id), "action": action}
+
+
+def dataset_request(
+    after_seq: int = 0, limit: int = 100, *, request_id: str | None = None
+) -> DatasetRequestDict:
+    """One page of accepted generations (chat format) after change-log seq ``after_seq``."""
+    return {"type": "dataset_request", "id": _id(request_id), "after_seq": after_seq, "limit": limit}

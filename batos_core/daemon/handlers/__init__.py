@@ -43,4 +43,5 @@ def register(request_type: str, handler: Handler) -> None:
     HANDLERS[request_type] = handler
 
 
+from batos_core.daemon.handlers import autotelic as _autotelic  # noqa: E402,F401  (cem, autotelic, dataset)
 from batos_core.daemon.handlers import evaluate as _evaluate  # noqa: E402,F401  (registers eval_request)

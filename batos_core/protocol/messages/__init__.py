@@ -5,6 +5,14 @@ Each message has a ``type`` literal; :data:`Request`, :data:`Reply` and
 ``docs/protocol.md``.
 """
 
+from batos_core.protocol.messages.autotelic import (
+    AutotelicReply,
+    AutotelicRequest,
+    CemReply,
+    CemRequest,
+    DatasetReply,
+    DatasetRequest,
+)
 from batos_core.protocol.messages.base import Message, WireValue
 from batos_core.protocol.messages.control import (
     ShutdownReply,
@@ -59,11 +67,17 @@ __all__ = [
     "REPLY_TYPE",
     "ApproveReply",
     "ApproveRequest",
+    "AutotelicReply",
+    "AutotelicRequest",
+    "CemReply",
+    "CemRequest",
     "CompleteReply",
     "CompleteRequest",
     "CreateMethodReply",
     "CreateMethodRequest",
     "DaemonMessage",
+    "DatasetReply",
+    "DatasetRequest",
     "ErrorReply",
     "EvalReply",
     "EvalRequest",

@@ -7,6 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from batos_core.protocol.messages.autotelic import (
+    AutotelicReply,
+    AutotelicRequest,
+    CemReply,
+    CemRequest,
+    DatasetReply,
+    DatasetRequest,
+)
 from batos_core.protocol.messages.control import (
     ShutdownReply,
     ShutdownRequest,
@@ -55,6 +63,9 @@ Request = Annotated[
     | RevertRequest
     | ProposalsRequest
     | ApproveRequest
+    | CemRequest
+    | AutotelicRequest
+    | DatasetRequest
     | StatusRequest
     | ShutdownRequest,
     Field(discriminator="type"),
@@ -72,6 +83,9 @@ Reply = Annotated[
     | RevertReply
     | ProposalsReply
     | ApproveReply
+    | CemReply
+    | AutotelicReply
+    | DatasetReply
     | StatusReply
     | ShutdownReply
     | ErrorReply,
@@ -94,6 +108,9 @@ REPLY_TYPE: dict[str, str] = {
     "revert_request": "revert_reply",
     "proposals_request": "proposals_reply",
     "approve_request": "approve_reply",
+    "cem_request": "cem_reply",
+    "autotelic_request": "autotelic_reply",
+    "dataset_request": "dataset_reply",
     "status_request": "status_reply",
     "shutdown_request": "shutdown_reply",
 }

@@ -56,6 +56,9 @@ REQUESTS: dict[str, dict[str, Any]] = {
     },
     "status_request": {"type": "status_request", "id": RID},
     "shutdown_request": {"type": "shutdown_request", "id": RID},
+    "cem_request": {"type": "cem_request", "id": RID, "acts": 10},
+    "autotelic_request": {"type": "autotelic_request", "id": RID, "action": "run_once"},
+    "dataset_request": {"type": "dataset_request", "id": RID, "after_seq": 0, "limit": 100},
     "proposals_request": {"type": "proposals_request", "id": RID},
     "approve_request": {
         "type": "approve_request",
@@ -140,6 +143,45 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "model": "",
     },
     "shutdown_reply": {"type": "shutdown_reply", "id": RID},
+    "cem_reply": {
+        "type": "cem_reply",
+        "id": RID,
+        "value": 0.425,
+        "components": {"structural": 0.7, "novelty": 0.0, "diversity": 0.0, "competence": 1.0},
+        "weights": {"structural": 0.25, "novelty": 0.25, "diversity": 0.25, "competence": 0.25},
+        "facts": {"objects": 8.0, "messages": 0.0},
+        "threshold": 0.5,
+        "trend": [[1700000000.5, 0.425]],
+        "acts": [{"seq": 1, "outcome": "installed", "selector": "double", "cem_before": 0.4}],
+        "enabled": False,
+        "running": 0,
+    },
+    "autotelic_reply": {
+        "type": "autotelic_reply",
+        "id": RID,
+        "enabled": True,
+        "running": 3,
+        "started": 3,
+        "message": "act 3 started (run-once requested)",
+        "budget": {"acts_last_hour": 1, "max_acts_per_hour": 4, "exhausted": ""},
+        "settings": {"idle_s": 300.0, "threshold": 0.5},
+        "acts": [],
+    },
+    "dataset_reply": {
+        "type": "dataset_reply",
+        "id": RID,
+        "records": [
+            {
+                "messages": [
+                    {"role": "user", "content": "Write double."},
+                    {"role": "assistant", "content": "def double(self):\n    return 2\n"},
+                ],
+                "metadata": {"seq": 7, "selector": "double"},
+            }
+        ],
+        "next_seq": 7,
+        "done": True,
+    },
     "proposals_reply": {
         "type": "proposals_reply",
         "id": RID,
