@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from batos_cli.status import ExitStatus
@@ -57,7 +58,13 @@ def _report(environment: object, exc: Exception, status: ExitStatus) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    status = main()
+    # Interpreter shutdown runs a full cyclic collection over everything the
+    # imports allocated (typer, pydantic, rich): 0.2-0.4 s of a 1 s `batos send`
+    # on a busy 2-core machine. Sockets and files are closed explicitly and
+    # stdout is flushed at exit regardless, so that pass buys nothing: skip it.
+    gc.freeze()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
