@@ -159,7 +159,12 @@ def test_stopping_the_daemon_rejects_what_waits_instead_of_hanging(scripted: Scr
 def _read_until(stream: Any, pattern: re.Pattern[str], timeout: float) -> tuple[re.Match[str], str]:
     """Read `stream` line by line (in a thread) until `pattern` matches; returns the match and the text."""
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     seen = ""
     deadline = time.monotonic() + timeout
     while (remaining := deadline - time.monotonic()) > 0:
