@@ -74,6 +74,8 @@ class ReplayBackend:
         self._fence = fence
         self._sources: dict[str, str] = {}
         for record in records:
+            if record.get("action") == "reject":
+                continue  # a rejected proposal's code must never come back through replay
             selector, source = record.get("selector"), record.get("source")
             if isinstance(selector, str) and isinstance(source, str):
                 self._sources[self_to_python(selector)] = source
