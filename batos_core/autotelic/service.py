@@ -75,6 +75,8 @@ class AutotelicService:
         self._running: _Running | None = None
         self._closed = False
         self._recover()
+        if enabled:
+            self.warm_up()
 
     # -- clock ---------------------------------------------------------------
 
@@ -110,6 +112,18 @@ class AutotelicService:
         )
         return combine(components, self.config.weights, self.clock(), facts)
 
+    def warm_up(self) -> None:
+        """Do the tracker's one full scan now, on a background thread, so the first
+        `batos cem` or heartbeat sample does not pay for it. Errors are logged."""
+
+        def scan() -> None:
+            try:
+                self.tracker.refresh()
+            except Exception:
+                log.exception("the CEM tracker's first scan failed (it is retried on the next reading)")
+
+        threading.Thread(target=scan, name="batos-cem-scan", daemon=True).start()
+
     def sample(self) -> CemReading:
         """A reading, appended to the trend."""
         reading = self.reading()
@@ -137,6 +151,7 @@ class AutotelicService:
         if not enabled:
             self.preempt()
         else:
+            self.warm_up()
             self.heartbeat.poke()
 
     # -- acts ----------------------------------------------------------------
