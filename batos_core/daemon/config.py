@@ -67,6 +67,7 @@ class DaemonConfig:
     model: str = ""
     review: bool = False
     autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
+    log_file: str | None = None  # passed on to a successor by `batos upgrade`
 
     @property
     def image_id(self) -> str:

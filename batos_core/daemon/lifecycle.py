@@ -21,6 +21,7 @@ from batos_core.daemon.dispatch import MissHook
 from batos_core.image import ImageError, ImageLocked
 from batos_core.protocol.connection import check_private, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
+from batos_core.protocol.replay import ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ready-fd", type=int, default=None, help="write 'ready <endpoint>' here when serving"
     )
     parser.add_argument("--log-file", default=None, help="log here instead of stderr")
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="batos upgrade: load everything, write 'standby', open the image on --go-fd's go line",
+    )
+    parser.add_argument("--go-fd", type=int, default=None, help="with --standby: the old daemon's go pipe")
     parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
     return parser
 
@@ -71,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
     config.autotelic = args.autotelic
+    config.log_file = args.log_file
     return config
 
 
@@ -87,12 +95,13 @@ def setup_logging(log_file: str | None, level: str) -> None:
     root.setLevel(level.upper())
 
 
-def _signal_ready(fd: int | None, line: str) -> None:
+def _signal_ready(fd: int | None, line: str, *, close: bool = True) -> None:
     if fd is None:
         return
     with contextlib.suppress(OSError):
         os.write(fd, (line.rstrip("\n") + "\n").encode())
-        os.close(fd)
+        if close:
+            os.close(fd)
 
 
 def write_pidfile(path: Path) -> None:
@@ -132,8 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
     daemon = Daemon(config, on_miss=_miss_hook(config))
+    handover = None
+    if args.standby:
+        from batos_core.upgrade.handover import await_go
+
+        _signal_ready(ready_fd, "standby", close=False)
+        if args.go_fd is None or (handover := await_go(args.go_fd)) is None:
+            log.info("standby: the old daemon did not hand over; exiting")
+            return EXIT_OK
     try:
-        daemon.open()
+        daemon.open(handover)
     except ImageLocked as exc:
         log.error("%s", exc)
         _signal_ready(ready_fd, f"error {exc}")
@@ -144,16 +161,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_IMAGE_ERROR
     pid_path = config.pid_path()
     write_pidfile(pid_path)
+    guard = None if handover is None else ReplayGuard.from_state(handover.guard, skew_ns=0)
     try:
-        asyncio.run(daemon.serve(ready=lambda info: _signal_ready(ready_fd, f"ready {info.endpoint}")))
+        asyncio.run(
+            daemon.serve(ready=lambda info: _signal_ready(ready_fd, f"ready {info.endpoint}"), guard=guard)
+        )
     except Exception as exc:
         log.exception("daemon failed")
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            pid_path.unlink()
+        _remove_own_pidfile(pid_path)
     return EXIT_OK
+
+
+def _remove_own_pidfile(path: Path) -> None:
+    # After a hand-over the file already names the successor: leave it.
+    with contextlib.suppress(OSError, ValueError):
+        if int(path.read_text().strip()) == os.getpid():
+            path.unlink()
 
 
 def _miss_hook(config: DaemonConfig) -> MissHook | None:

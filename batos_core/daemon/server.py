@@ -47,6 +47,8 @@ from batos_core.protocol.messages import ErrorReply, ShutdownReply, StatusReply
 from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
 from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
+from batos_core.upgrade import incarnations
+from batos_core.upgrade.handover import HandoverGo
 
 if TYPE_CHECKING:
     from batos_core.autotelic.service import AutotelicService
@@ -84,22 +86,97 @@ class Daemon:
         self._inflight: dict[str, _InFlight] = {}
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ctx: zmq.asyncio.Context | None = None
+        self._info: ConnectionInfo | None = None
         self._socket: zmq.asyncio.Socket | None = None
         self._signer: Signer | None = None
+        self._verifier: Verifier | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self._retired = False  # a successor serves the image (after `batos upgrade`)
+        self._upgrade_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
-    def open(self) -> None:
-        """Open the image, record this incarnation, start the workers."""
+    def open(self, handover: HandoverGo | None = None) -> None:
+        """Open the image, record this incarnation (and, after a hand-over, the
+        upgrade's reply for its request id), start the workers."""
         self.image = open_image(self.config.image)
         with self.image.session() as session:
             for attempt in session.transaction_manager.attempts():
                 with attempt:
-                    self.info.incarnation = session.meta.record_incarnation(_incarnation_facts(self.config))
+                    facts = _incarnation_facts(self.config)
+                    self.info.incarnation = incarnations.begin(session, facts, handover)
+        self._start_pool()
+
+    def _start_pool(self) -> None:
+        assert self.image is not None
+        self._start_autotelic()
         self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
         self.info.queue_depth = self.pool.depth
         self.pool.start()
-        self._start_autotelic()
+
+    async def serve(
+        self, ready: Callable[[ConnectionInfo], None] | None = None, *, guard: ReplayGuard | None = None
+    ) -> None:
+        """Bind, announce readiness, serve until a shutdown request or SIGTERM, then drain.
+
+        `guard` continues a predecessor's replay guard (a hand-over); by default
+        nothing signed before this daemon started is accepted.
+        """
+        if self.pool is None:
+            self.open()
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        info = self._info = self._connection_info()
+        ctx = self._ctx = zmq.asyncio.Context()
+        self._bind(info)
+        self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
+        self._verifier = Verifier(
+            info.key, guard or ReplayGuard(skew_ns=0), max_frame_bytes=self.config.max_frame_bytes
+        )
+        write_connection_file(self.config.connection_path(), info)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self.request_stop)
+        log.info("daemon %d serving %s on %s", os.getpid(), self.config.image_uri, info.endpoint)
+        if ready is not None:
+            ready(info)
+        self._start_tasks()
+        await self._stopping.wait()
+        if self._upgrade_task is not None:
+            await self._upgrade_task  # a stop during a hand-over waits for its outcome
+        if self._retired:
+            # Already drained and closed by `suspend`; the socket path is the successor's now.
+            ctx.term()
+            log.info("daemon %d handed the image over and stopped", os.getpid())
+            return
+        self._stop_tasks()
+        await self._drain()
+        assert self._socket is not None
+        self._socket.close()
+        ctx.term()
+        self._cleanup_files(info)
+        log.info("daemon %d stopped", os.getpid())
+
+    def _bind(self, info: ConnectionInfo) -> None:
+        assert self._ctx is not None
+        sock = self._ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 1000)
+        # libzmq drops (and disconnects) a peer whose frame exceeds this, before
+        # we ever see it: huge declared lengths never allocate.
+        sock.setsockopt(zmq.MAXMSGSIZE, self.config.max_frame_bytes + 4096)
+        sock.bind(info.endpoint)
+        if info.transport == "ipc":
+            os.chmod(info.endpoint[len("ipc://") :], 0o600)
+        self._socket = sock
+
+    def _start_tasks(self) -> None:
+        assert self._verifier is not None
+        self._receiver = asyncio.create_task(self._receive_loop(self._verifier))
+        self._pruner = asyncio.create_task(self._prune_loop())
+        if self.autotelic is not None:
+            self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
 
     def _start_autotelic(self) -> None:
         """The autotelic service: fed every request and miss; its heartbeat runs while serving."""
@@ -118,46 +195,10 @@ class Daemon:
         self.info.autotelic = self.autotelic
         self._observed_miss = self.autotelic.activity.observe_misses(self.on_miss)
 
-    async def serve(self, ready: Callable[[ConnectionInfo], None] | None = None) -> None:
-        """Bind, announce readiness, serve until a shutdown request or SIGTERM, then drain."""
-        if self.pool is None:
-            self.open()
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        info = self._connection_info()
-        ctx = zmq.asyncio.Context()
-        sock = ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 1000)
-        # libzmq drops (and disconnects) a peer whose frame exceeds this, before
-        # we ever see it: huge declared lengths never allocate.
-        sock.setsockopt(zmq.MAXMSGSIZE, self.config.max_frame_bytes + 4096)
-        sock.bind(info.endpoint)
-        if info.transport == "ipc":
-            os.chmod(info.endpoint[len("ipc://") :], 0o600)
-        self._socket = sock
-        self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
-        verifier = Verifier(info.key, ReplayGuard(skew_ns=0), max_frame_bytes=self.config.max_frame_bytes)
-        write_connection_file(self.config.connection_path(), info)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                self._loop.add_signal_handler(sig, self.request_stop)
-        log.info("daemon %d serving %s on %s", os.getpid(), self.config.image_uri, info.endpoint)
-        if ready is not None:
-            ready(info)
-        receiver = asyncio.create_task(self._receive_loop(verifier))
-        pruner = asyncio.create_task(self._prune_loop())
-        if self.autotelic is not None:
-            self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
-        await self._stopping.wait()
-        receiver.cancel()
-        pruner.cancel()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-        await self._drain()
-        sock.close()
-        ctx.term()
-        self._cleanup_files(info)
-        log.info("daemon %d stopped", os.getpid())
+    def _stop_tasks(self) -> None:
+        for task in (self._receiver, self._pruner, self._heartbeat):
+            if task is not None:
+                task.cancel()
 
     def request_stop(self) -> None:
         """Stop reading requests; in-flight ones finish and are answered, then exit."""
@@ -177,6 +218,44 @@ class Daemon:
         await asyncio.sleep(0)
         self.image.close()
         self.reviews = ReviewBoard()  # a daemon that serves on (a rolled-back upgrade) reviews again
+
+    # -- hand-over (batos upgrade; see batos_core.upgrade.handover) --------
+
+    async def suspend(self) -> dict[str, Any]:
+        """Stop reading, finish and answer in-flight requests, close the image and
+        the socket; returns the replay guard's state for the successor.
+
+        The ipc socket file stays (libzmq leaves it on close; `_cleanup_files` is
+        skipped), so until the successor binds over it, clients and `batos`
+        commands still see a daemon and wait instead of starting another.
+        """
+        assert self._socket is not None and self._verifier is not None and self._info is not None
+        self._stop_tasks()
+        await self._drain()
+        self.pool = None
+        self.image = None
+        info = self._info
+        self._socket.close(linger=1000)  # the last replies still go out
+        self._socket = None
+        log.info("daemon %d suspended for a hand-over (endpoint %s)", os.getpid(), info.endpoint)
+        return self._verifier.guard.export_state()
+
+    async def resume(self) -> None:
+        """Undo `suspend` (rollback): reopen the image, rebind, read again. Raises
+        ImageError if the image cannot be reopened."""
+        assert self._info is not None
+        self.image = await asyncio.to_thread(open_image, self.config.image)
+        self._start_pool()
+        self._bind(self._info)
+        # A successor that failed late may have rewritten it with its own pid.
+        write_connection_file(self.config.connection_path(), self._info)
+        self._start_tasks()
+
+    def retire(self) -> None:
+        """A successor serves the image: leave `serve` without draining again."""
+        self._retired = True
+        if self._stopping is not None:
+            self._stopping.set()
 
     def _connection_info(self) -> ConnectionInfo:
         runtime = self.config.resolved_runtime_dir()
@@ -256,6 +335,10 @@ class Daemon:
             pending.identities.append(identity)
             return
         self._inflight[request.id] = _InFlight([identity])
+        if request.type == "upgrade_request":
+            # Runs on the loop: it stops and restarts the loop's own reading.
+            self._upgrade_task = asyncio.create_task(self._upgrade(request))
+            return
         assert self.pool is not None and self._loop is not None
         loop = self._loop
         rid = request.id
@@ -266,6 +349,20 @@ class Daemon:
                 event=lambda kind, data: _discard(loop.call_soon_threadsafe(self._event, rid, kind, data)),
             )
         )
+
+    async def _upgrade(self, request: Any) -> None:
+        from batos_core.upgrade.handover import hand_over
+
+        rid = request.id
+        try:
+            reply = await hand_over(self, request, lambda kind, data: self._event(rid, kind, data))
+        except Exception as exc:
+            log.exception("upgrade %s failed", rid)
+            reply = dump_message(ErrorReply.from_exception(rid, exc, ErrorCode.INTERNAL))
+        if reply is None:
+            self._inflight.pop(rid, None)  # the successor answers it from the reply table
+        else:
+            self._finish(rid, reply)
 
     def _status(self, request_id: str) -> StatusReply:
         assert self.pool is not None
@@ -337,13 +434,13 @@ class Daemon:
             return dump_message(ErrorReply.from_exception(job.request.id, exc, ErrorCode.INTERNAL))
 
     async def _prune_loop(self) -> None:
-        assert self.image is not None
         while True:
             await asyncio.sleep(PRUNE_INTERVAL_S)
             await asyncio.to_thread(self._prune_once)
 
     def _prune_once(self) -> None:
-        assert self.image is not None
+        if self.image is None:  # closed for a hand-over
+            return
         with self.image.session() as session:
             try:
                 for attempt in session.transaction_manager.attempts(5):
@@ -365,7 +462,9 @@ def _known_type(value: object) -> bool:
     if isinstance(value, str) and value in LOOP_HANDLERS:
         return True
 
-    return isinstance(value, str) and (value in HANDLERS or value in ("status_request", "shutdown_request"))
+    return isinstance(value, str) and (
+        value in HANDLERS or value in ("status_request", "shutdown_request", "upgrade_request")
+    )
 
 
 def _validation_summary(exc: ValidationError) -> str:

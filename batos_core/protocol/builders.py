@@ -112,6 +112,21 @@ class ApproveRequestDict(TypedDict):
     approver: str
 
 
+class UpgradeRequestDict(TypedDict):
+    type: Literal["upgrade_request"]
+    id: str
+    python: str
+    environment: str
+    requirements: list[str]
+    ready_timeout_s: float
+
+
+class IncarnationsRequestDict(TypedDict):
+    type: Literal["incarnations_request"]
+    id: str
+    limit: int
+
+
 class CemRequestDict(TypedDict):
     type: Literal["cem_request"]
     id: str
@@ -145,6 +160,8 @@ RequestDict = (
     | ShutdownRequestDict
     | ProposalsRequestDict
     | ApproveRequestDict
+    | UpgradeRequestDict
+    | IncarnationsRequestDict
     | CemRequestDict
     | AutotelicRequestDict
     | DatasetRequestDict
@@ -303,6 +320,30 @@ def approve_request(
         "approve": approve,
         "approver": approver,
     }
+
+
+def upgrade_request(
+    python: str = "",
+    *,
+    environment: str = "",
+    requirements: Sequence[str] = (),
+    ready_timeout_s: float = 60.0,
+    request_id: str | None = None,
+) -> UpgradeRequestDict:
+    """Hand the image to a new daemon process running ``python`` ("" = the same interpreter)."""
+    return {
+        "type": "upgrade_request",
+        "id": _id(request_id),
+        "python": python,
+        "environment": environment,
+        "requirements": list(requirements),
+        "ready_timeout_s": float(ready_timeout_s),
+    }
+
+
+def incarnations_request(limit: int = 50, *, request_id: str | None = None) -> IncarnationsRequestDict:
+    """The image's incarnations, newest first."""
+    return {"type": "incarnations_request", "id": _id(request_id), "limit": limit}
 
 
 def cem_request(acts: int = 10, *, request_id: str | None = None) -> CemRequestDict:

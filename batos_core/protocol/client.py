@@ -13,6 +13,7 @@ the stored reply, so a retry never executes twice.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +40,13 @@ EventCallback = Callable[[dict[str, Any]], None]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
+#: Immediate re-sends of one request after the daemon dropped the connection
+#: (a restart or a `batos upgrade` hand-over); they do not use up `retries`.
+MAX_RESENDS_ON_DISCONNECT = 8
+
+
+class _Dropped(Exception):
+    """The daemon closed the connection while a request was pending."""
 
 
 class Client:
@@ -68,6 +76,7 @@ class Client:
         self._signer = Signer(key, max_frame_bytes=max_frame_bytes)
         self._verifier = Verifier(key, ReplayGuard(), max_frame_bytes=max_frame_bytes)
         self._socket: zmq.Socket[bytes] | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
 
     @classmethod
     def from_connection_info(cls, info: ConnectionInfo, **options: Any) -> Client:
@@ -97,6 +106,11 @@ class Client:
 
     def close(self) -> None:
         """Close the socket (pending messages are dropped). Idempotent."""
+        if self._monitor is not None:
+            if self._socket is not None:
+                self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
@@ -123,9 +137,8 @@ class Client:
         attempts = 1 + (self.retries if retries is None else retries)
         for attempt in range(1, attempts + 1):
             socket = self._connected()
-            # A fresh envelope per attempt: the daemon's guard refuses a re-sent counter.
-            socket.send_multipart(self._signer.sign(message))
-            reply = self._await_reply(socket, request_id, wait, on_event)
+            self._drain_monitor()  # drops that happened while no request was pending
+            reply = self._send_and_await(socket, message, request_id, wait, on_event)
             if reply is not None:
                 return reply
             log.warning(
@@ -140,6 +153,30 @@ class Client:
             self.close()
         raise DaemonUnavailable(self.endpoint, request_id, attempts, wait)
 
+    def _send_and_await(
+        self,
+        socket: zmq.Socket[bytes],
+        message: Mapping[str, Any],
+        request_id: str,
+        wait: float,
+        on_event: EventCallback | None,
+    ) -> dict[str, Any] | None:
+        for resend in range(1, MAX_RESENDS_ON_DISCONNECT + 2):
+            # A fresh envelope per send: the daemon's guard refuses a re-sent counter.
+            socket.send_multipart(self._signer.sign(message))
+            try:
+                return self._await_reply(socket, request_id, wait, on_event)
+            except _Dropped:
+                # A request the old connection carried may be lost; the same id is
+                # safe to send again (exactly-once), and the socket reconnects by
+                # itself, so the copy waits in it until a daemon listens again.
+                log.info("%s dropped the connection; re-sending %s (%d)", self.endpoint, request_id, resend)
+        return None
+
+    def _drain_monitor(self) -> None:
+        while self._monitor is not None and self._monitor.poll(0):
+            self._monitor.recv_multipart()
+
     def _connected(self) -> zmq.Socket[bytes]:
         if self._socket is None:
             socket = self._context.socket(zmq.DEALER)
@@ -148,6 +185,16 @@ class Client:
             socket.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
             socket.connect(self.endpoint)
             self._socket = socket
+            # Learn at once when the daemon drops the connection, rather than
+            # after `timeout` seconds of silence. A unique address: pyzmq's
+            # default names it after the fd, which a socket still being closed
+            # may hold ("Address already in use").
+            address = f"inproc://batos-client-monitor-{secrets.token_hex(8)}"
+            socket.monitor(address, zmq.EVENT_DISCONNECTED)
+            monitor = self._context.socket(zmq.PAIR)
+            monitor.setsockopt(zmq.LINGER, 0)
+            monitor.connect(address)
+            self._monitor = monitor
         return self._socket
 
     def _await_reply(
@@ -157,10 +204,18 @@ class Client:
         wait: float,
         on_event: EventCallback | None,
     ) -> dict[str, Any] | None:
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        if self._monitor is not None:
+            poller.register(self._monitor, zmq.POLLIN)
         deadline = time.monotonic() + wait
         while (remaining := deadline - time.monotonic()) > 0:
-            if not socket.poll(max(1, int(remaining * 1000))):
+            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            if not ready:
                 return None
+            if socket not in ready:  # only the monitor: the daemon dropped us
+                self._drain_monitor()
+                raise _Dropped
             message = self._receive(socket, request_id)
             if message is None:
                 continue

@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from batos_core.protocol.constants import DEFAULT_SKEW_NS, DEFAULT_WINDOW_NS
 from batos_core.protocol.errors import Replayed, Stale
@@ -63,6 +64,36 @@ class ReplayGuard:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def export_state(self) -> dict[str, Any]:
+        """What another process needs to continue this guard (JSON-compatible).
+
+        A daemon hand-over (``batos upgrade``) passes it to the new daemon, whose
+        guard then accepts exactly what this one would have: envelopes signed
+        during the hand-over get through at once, and nothing this guard
+        accepted can be replayed to its successor.
+        """
+        return {
+            "start_ns": self.start_ns,
+            "floor_ns": self._floor_ns,
+            "sessions": [[name, s.counter, s.max_ts_ns] for name, s in self._sessions.items()],
+        }
+
+    @classmethod
+    def from_state(cls, state: Any, **options: Any) -> ReplayGuard:
+        """A guard continuing :meth:`export_state`'s ``state``; ``options`` as for the
+        constructor (``start_ns`` comes from the state). Raises ``ValueError`` if
+        ``state`` is not such a mapping."""
+        try:
+            guard = cls(start_ns=_int(state["start_ns"]), **options)
+            guard._floor_ns = _int(state["floor_ns"])
+            for name, counter, max_ts_ns in state["sessions"]:
+                if not isinstance(name, str):
+                    raise ValueError("session names are strings")
+                guard._sessions[name] = _SessionState(_int(counter), _int(max_ts_ns))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a replay guard state: {exc!r}") from None
+        return guard
+
     def check(self, envelope: Envelope) -> None:
         """Accept ``envelope`` and record it, or raise :class:`Stale` / :class:`Replayed`.
 
@@ -100,3 +131,9 @@ class ReplayGuard:
             _, evicted = self._sessions.popitem(last=False)
             if evicted.max_ts_ns >= expired_before:
                 self._floor_ns = max(self._floor_ns, evicted.max_ts_ns)
+
+
+def _int(value: object) -> int:
+    if type(value) is not int:
+        raise ValueError(f"expected an integer, got {type(value).__name__}")
+    return value

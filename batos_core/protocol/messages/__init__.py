@@ -62,6 +62,14 @@ from batos_core.protocol.messages.unions import (
     parse_daemon_message,
     parse_request,
 )
+from batos_core.protocol.messages.upgrade import (
+    IncarnationRecord,
+    IncarnationsReply,
+    IncarnationsRequest,
+    RollbackRecord,
+    UpgradeReply,
+    UpgradeRequest,
+)
 
 __all__ = [
     "REPLY_TYPE",
@@ -87,6 +95,9 @@ __all__ = [
     "HistoryEntry",
     "HistoryReply",
     "HistoryRequest",
+    "IncarnationRecord",
+    "IncarnationsReply",
+    "IncarnationsRequest",
     "InspectReply",
     "InspectRequest",
     "Message",
@@ -98,6 +109,7 @@ __all__ = [
     "Request",
     "RevertReply",
     "RevertRequest",
+    "RollbackRecord",
     "SendReply",
     "SendRequest",
     "ShutdownReply",
@@ -107,6 +119,8 @@ __all__ = [
     "SourceRequest",
     "StatusReply",
     "StatusRequest",
+    "UpgradeReply",
+    "UpgradeRequest",
     "WireValue",
     "dump_message",
     "parse_daemon_message",

@@ -50,6 +50,12 @@ from batos_core.protocol.messages.review import (
     ProposalsRequest,
 )
 from batos_core.protocol.messages.streaming import ErrorReply, Event
+from batos_core.protocol.messages.upgrade import (
+    IncarnationsReply,
+    IncarnationsRequest,
+    UpgradeReply,
+    UpgradeRequest,
+)
 
 Request = Annotated[
     SendRequest
@@ -67,7 +73,9 @@ Request = Annotated[
     | AutotelicRequest
     | DatasetRequest
     | StatusRequest
-    | ShutdownRequest,
+    | ShutdownRequest
+    | UpgradeRequest
+    | IncarnationsRequest,
     Field(discriminator="type"),
 ]
 
@@ -88,6 +96,8 @@ Reply = Annotated[
     | DatasetReply
     | StatusReply
     | ShutdownReply
+    | UpgradeReply
+    | IncarnationsReply
     | ErrorReply,
     Field(discriminator="type"),
 ]
@@ -113,6 +123,8 @@ REPLY_TYPE: dict[str, str] = {
     "dataset_request": "dataset_reply",
     "status_request": "status_reply",
     "shutdown_request": "shutdown_reply",
+    "upgrade_request": "upgrade_reply",
+    "incarnations_request": "incarnations_reply",
 }
 
 _REQUEST = TypeAdapter[Request](Request)
