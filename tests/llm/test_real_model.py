@@ -27,7 +27,8 @@ MESSAGES = [
     {
         "role": "user",
         "content": "The receiver got the message factorial: with one argument, the int 5. "
-        "Write the method with this header:\ndef factorial_(self, n):",
+        "Compute the factorial with a loop. Write the method with this header:\n"
+        "def factorial_(self, n):",
     },
 ]
 
@@ -42,7 +43,7 @@ def backend() -> TransformersBackend:
 
 def test_generates_a_working_factorial(backend: TransformersBackend) -> None:
     pieces: list[str] = []
-    generation = backend.generate(MESSAGES, max_new_tokens=200, on_token=pieces.append)
+    generation = backend.generate(MESSAGES, max_new_tokens=160, on_token=pieces.append)
     assert "".join(pieces) == generation.text
     assert not generation.text.lstrip().startswith(("system", "user", "You write"))
     fenced = re.search(r"```(?:python)?\n(.*?)```", generation.text, re.DOTALL)
@@ -55,8 +56,8 @@ def test_generates_a_working_factorial(backend: TransformersBackend) -> None:
         def factorial_(self, n: int) -> int:
             return factorial(self, n)
 
-    assert factorial(Receiver(), 5) == 120
-    assert factorial(Receiver(), 0) == 1
+    assert factorial(Receiver(), 5) == 120, generation.text
+    assert factorial(Receiver(), 0) == 1, generation.text
 
 
 def test_greedy_decoding_repeats_itself(backend: TransformersBackend) -> None:
