@@ -5,6 +5,9 @@
 model loads lazily, once, under a lock; generations are serialised, since
 one model instance is not safe to run from two threads at once. torch and
 transformers are imported only when loading.
+
+Weights: NF4 4-bit on CUDA (bitsandbytes), else bf16 on CUDA and on CPUs with
+native bf16 kernels, float32 on other CPUs (``hf_runtime.pick_dtype``).
 """
 
 from __future__ import annotations
