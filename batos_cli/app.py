@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import autotelic, daemon, methods, model, objects, repl, review, ui
+from batos_cli.commands import autotelic, daemon, methods, model, objects, repl, review, ui, upgrade
 
 app = typer.Typer(
     name="batos",
@@ -54,3 +54,4 @@ review.register(app)
 repl.register(app)
 ui.register(app)
 autotelic.register(app)
+upgrade.register(app)
