@@ -68,7 +68,12 @@ class AutotelicService:
         self.enabled = enabled
         self._clock = clock
         self.activity = ActivityTracker(clock, self.config.recent_messages)
-        self.tracker = ImageTracker(image.db, recent_installs=self.config.recent_installs)
+        path = image.path
+        self.tracker = ImageTracker(
+            image.db,
+            recent_installs=self.config.recent_installs,
+            cache_path=path.with_name(path.name + ".cem") if path is not None else None,
+        )
         self.heartbeat = Heartbeat(self)
         self.trend: deque[tuple[float, float]] = deque(maxlen=self.config.trend_size)
         self._lock = threading.Lock()

@@ -7,9 +7,14 @@ oids, reloads just those objects, and reads change-log records newer than the
 last one seen. So `batos cem` on an image of 100,000 objects costs the work of
 the objects changed since the last reading, not a walk of the image.
 
-Objects are the UvmObjects reachable from the lobby at the full scan, plus
-every UvmObject committed since; one that later becomes unreachable is still
-counted until the next full scan (a daemon restart). Thread-safe: one lock.
+Objects are every stored UvmObject record. Thread-safe: one lock.
+
+Across restarts (FileStorage images): `close()` saves the summary beside the
+image (``image.fs.cem``, like FileStorage's own ``.index``) with the last
+transaction id it reflects; the next tracker loads it and reads only the
+transactions committed since (the storage's iterator), so even the first
+reading after a restart costs the changes, not the image. A missing, foreign
+or unreadable file just means one full scan.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import os
+import pickle
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from persistent.list import PersistentList
@@ -29,6 +37,7 @@ from ZODB.POSException import POSKeyError
 
 from batos_core.autotelic.summary import MAX_CORPUS, ImageSummary
 from batos_core.image import Session
+from batos_core.image.meta import META_KEY
 from batos_core.jit.changelog import LOG_KEY, ChangeLog
 from batos_core.objects import Method, UvmObject, slot_items
 from batos_core.objects.primordials import PRIMORDIAL_SOURCES
@@ -36,13 +45,16 @@ from batos_core.objects.primordials import PRIMORDIAL_SOURCES
 log = logging.getLogger(__name__)
 
 _MAX_VALUE_DEPTH = 8
+CACHE_FORMAT = 1
 
 
 class ImageTracker:
     """The image side of the CEM. `refresh()` before reading `summary`."""
 
-    def __init__(self, db: Any, *, recent_installs: int = 20) -> None:
+    def __init__(self, db: Any, *, recent_installs: int = 20, cache_path: Path | None = None) -> None:
         self._db = db
+        self._cache_path = cache_path
+        self.loaded_from_cache = False
         self._lock = threading.Lock()
         self._session: Session | None = None
         self._watch: Any = None
@@ -71,8 +83,16 @@ class ImageTracker:
             return self.summary
 
     def close(self) -> None:
-        """Release the session and the storage instance. Never raises."""
+        """Save the summary (if it has a cache path and is current), release the session
+        and the storage instance. Never raises."""
         with self._lock:
+            if self._watch is not None and self._cache_path is not None:
+                try:
+                    tid = self._db.storage.lastTransaction()
+                    self._incremental()
+                    self._save(tid)
+                except Exception:  # the next daemon scans once instead; nothing is lost
+                    log.warning("could not save the CEM summary to %s", self._cache_path, exc_info=True)
             self._forget()
 
     # -- internals ---------------------------------------------------------
@@ -101,6 +121,8 @@ class ImageTracker:
         session = self._session
         session.transaction_manager.begin()
         try:
+            if self._load(session):
+                return
             self.summary.reset_objects()
             self._scan_change_log(session, full=True)
             for source in PRIMORDIAL_SOURCES.values():
@@ -123,19 +145,97 @@ class ImageTracker:
             self.scan_seconds,
         )
 
+    def _load(self, session: Session) -> bool:
+        """Take the saved summary and read the transactions since; False (nothing changed) if unusable."""
+        path = self._cache_path
+        if path is None or not path.is_file():
+            return False
+        started = time.perf_counter()
+        storage = self._db.storage
+        try:
+            with path.open("rb") as fh:
+                saved = pickle.load(fh)
+            meta = session.root.get(META_KEY)
+            usable = (
+                isinstance(saved, dict)
+                and saved.get("format") == CACHE_FORMAT
+                and meta is not None
+                and saved.get("created") == meta.created
+                and saved.get("tid", b"\xff" * 8) <= storage.lastTransaction()
+                and saved.get("inode") == _inode(path)  # a pack writes a new file: rescan
+                and hasattr(storage, "iterator")
+            )
+            if not usable:
+                log.info("CEM summary %s does not match this image; scanning it", path)
+                return False
+            summary = saved["summary"]
+            summary.recent_installs = self.summary.recent_installs
+            start = (int.from_bytes(saved["tid"], "big") + 1).to_bytes(8, "big")
+            changed = self._replay(storage, start, summary)
+        except Exception:  # a damaged cache is only a slower start
+            log.warning("could not use the CEM summary %s; scanning the image", path, exc_info=True)
+            return False
+        self.summary = summary
+        self._last_seq = int(saved.get("last_seq", 0))
+        self._scan_change_log(session, full=False)
+        self.loaded_from_cache = True
+        self.scan_seconds = time.perf_counter() - started
+        log.info("CEM summary loaded, %d records since it applied in %.2f s", changed, self.scan_seconds)
+        return True
+
+    def _replay(self, storage: Any, start: bytes, summary: ImageSummary) -> int:
+        """Apply every record committed at or after `start` to `summary`; returns how many."""
+        count = 0
+        iterator = storage.iterator(start)
+        try:
+            for transaction in iterator:
+                for record in transaction:
+                    count += 1
+                    self._apply_record(summary, record.oid, record.data)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        return count
+
+    def _save(self, tid: bytes) -> None:
+        assert self._cache_path is not None and self._session is not None
+        meta = self._session.root.get(META_KEY)
+        data = {
+            "format": CACHE_FORMAT,
+            "created": getattr(meta, "created", None),
+            "tid": tid,
+            "last_seq": self._last_seq,
+            "inode": _inode(self._cache_path),
+            "summary": self.summary,
+        }
+        self._session.abort()
+        tmp = self._cache_path.with_name(self._cache_path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self._cache_path)
+
     def _scan_records(self, storage: Any) -> None:
         """Read every current record's pickle without building objects (~20x faster than loading them)."""
         for oid, data in _current_records(storage):
-            decoded = _decode(data)
-            if decoded is None:
-                continue
-            klass, state = decoded
-            if klass is UvmObject:
-                slots = state.get("_slots", {}) if isinstance(state, dict) else {}
-                methods = sum(1 for v in slots.values() if isinstance(v, _Ref) and v.klass is Method)
-                self.summary.set_object(int.from_bytes(oid, "big"), len(slots), methods)
-            elif klass is Method and isinstance(state, dict):
-                self.summary.know_method(str(state.get("source", "")))
+            self._apply_record(self.summary, oid, data)
+
+    @staticmethod
+    def _apply_record(summary: ImageSummary, oid: bytes, data: bytes | None) -> None:
+        key = int.from_bytes(oid, "big")
+        decoded = _decode(data) if data else None
+        if decoded is None:
+            if key in summary.counts:
+                summary.drop_object(key)
+            return
+        klass, state = decoded
+        if klass is UvmObject:
+            slots = state.get("_slots", {}) if isinstance(state, dict) else {}
+            methods = sum(1 for v in slots.values() if isinstance(v, _Ref) and v.klass is Method)
+            summary.set_object(key, len(slots), methods)
+        elif klass is Method and isinstance(state, dict):
+            summary.know_method(str(state.get("source", "")))
 
     def _incremental(self) -> None:
         assert self._session is not None
@@ -287,3 +387,11 @@ def _current_records(storage: Any) -> Iterator[tuple[bytes, bytes]]:
         yield oid, data
         if cursor is None:
             return
+
+
+def _inode(cache_path: Path) -> int | None:
+    """The inode of the image file the cache belongs to (``image.fs`` for ``image.fs.cem``)."""
+    try:
+        return cache_path.with_suffix("").stat().st_ino
+    except OSError:
+        return None

@@ -98,3 +98,50 @@ def test_incremental_updates_equal_a_fresh_scan(image: Image) -> None:
         assert incremental.installs_seen == 1
         fresh_tracker.close()
     tracker.close()
+
+
+def test_the_summary_survives_a_restart_and_reads_only_what_changed(tmp_path: Path) -> None:
+    path, cache = tmp_path / "image.fs", tmp_path / "image.fs.cem"
+    with open_image(path) as img:
+        with img.session() as session:
+            _add_objects(session, [3] * 10)
+        tracker = ImageTracker(img.db, cache_path=cache)
+        tracker.refresh()
+        with img.session() as session:  # seen by the final refresh at close
+            set_slot(session.lobby.o0, "extra", 1)
+            session.commit()
+        tracker.close()
+    assert cache.is_file()
+    with open_image(path) as img:
+        with img.session() as session:  # committed while no tracker ran
+            set_slot(session.lobby, "late", UvmObject(a=1, b=2))
+            set_slot(session.lobby.o1, "more", 2)
+            session.commit()
+            expected = _expected(session)
+        restarted = ImageTracker(img.db, cache_path=cache)
+        summary = restarted.refresh()
+        assert restarted.loaded_from_cache
+        fresh = ImageTracker(img.db)
+        assert summary.counts == fresh.refresh().counts
+        assert summary.structural_entropy() == pytest.approx(expected)
+        fresh.close()
+        restarted.close()
+
+
+def test_a_summary_saved_for_another_image_is_not_used(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.fs", tmp_path / "b.fs"
+    with open_image(first) as img:
+        tracker = ImageTracker(img.db, cache_path=tmp_path / "a.fs.cem")
+        tracker.refresh()
+        tracker.close()
+    (tmp_path / "b.fs.cem").write_bytes((tmp_path / "a.fs.cem").read_bytes())
+    with open_image(second) as img:
+        other = ImageTracker(img.db, cache_path=tmp_path / "b.fs.cem")
+        other.refresh()
+        assert not other.loaded_from_cache
+        other.close()
+    (tmp_path / "a.fs.cem").write_bytes(b"not a pickle")
+    with open_image(first) as img:
+        damaged = ImageTracker(img.db, cache_path=tmp_path / "a.fs.cem")
+        assert damaged.refresh().objects > 0 and not damaged.loaded_from_cache
+        damaged.close()
