@@ -1,0 +1,1 @@
+"""Integration tests of `batos upgrade` (a package, so its modules share helpers)."""
