@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,llm,ui]'
+	# compat mode: a .pth path entry instead of an import hook (the hook costs
+	# tens of ms on every `batos` start).
+	$(PY) -m pip install -q -e '.[dev,llm,ui]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -268,7 +268,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in generate(typer.main.get_command(app)).items():
         (directory / name).write_text(text)
+    from batos_cli.fastpath import HELP_FILE
+
+    HELP_FILE.parent.mkdir(parents=True, exist_ok=True)
+    HELP_FILE.write_text(render_top_help())
     return 0
+
+
+def render_top_help() -> str:
+    """`batos --help` as typer prints it at 80 columns (served pre-rendered by the fast path)."""
+    import io
+    import os
+    from contextlib import redirect_stdout
+
+    from batos_cli.app import app
+
+    out = io.StringIO()
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        with redirect_stdout(out):
+            try:
+                app(args=["--help"], prog_name="batos", standalone_mode=False)
+            except SystemExit:
+                pass
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved
+    return out.getvalue()
 
 
 if __name__ == "__main__":

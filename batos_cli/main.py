@@ -17,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     environment = env_module.current()
     args = sys.argv[1:] if argv is None else argv
     try:
+        from batos_cli.fastpath import try_run
+
+        status = try_run(args, environment)
+        if status is not None:
+            return status
         from batos_cli.app import app
 
         # With standalone_mode=False click returns a `typer.Exit(code)`'s code
@@ -38,15 +43,17 @@ def _report(environment: object, exc: Exception, status: ExitStatus) -> int:
     from batos_cli.status import CliError
 
     assert isinstance(environment, Environment)
-    import click
-
-    if isinstance(exc, click.exceptions.Exit):
-        return int(exc.exit_code)
-    if isinstance(exc, click.ClickException):
-        exc.show(file=environment.stderr)
-        return ExitStatus.USAGE
-    if isinstance(exc, click.exceptions.Abort):
-        return ExitStatus.INTERRUPTED
+    # typer ships its own click; its exceptions exist only if typer was loaded
+    # (the fast path never loads it).
+    typer = sys.modules.get("typer")
+    if typer is not None:
+        if isinstance(exc, typer.Exit):
+            return int(exc.exit_code)
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
+            exc.show(file=environment.stderr)  # usage line + the problem, as click prints it
+            return ExitStatus.USAGE
+        if isinstance(exc, typer.Abort):
+            return ExitStatus.INTERRUPTED
     hint = exc.hint if isinstance(exc, CliError) else ""
     message = getattr(exc, "message", None) if type(exc).__name__ == "RemoteError" else None
     if message is not None:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from batos_cli import connect, state
 from batos_cli.env import current
-
-if TYPE_CHECKING:
-    from batos_cli.repl.remote import Remote
-    from batos_cli.repl.session import ReplSession
 
 #: Longest wait for a shell completion's daemon round trip (seconds).
 NAMES_TIMEOUT_S = 0.3
@@ -28,31 +24,9 @@ def repl() -> None:
 
     Reads from a pipe too: `echo "3 + 4" | batos repl` runs each input and exits.
     """
-    from batos_cli.repl.remote import Remote
+    from batos_cli.repl.entry import run_repl
 
-    env = current()
-    target = state.target()
-    info = connect.ensure(target, env.notice)
-    _quiet_client_log()
-    remote = Remote(info, timeout=target.settings.timeout)
-    try:
-        session = _session(remote)
-        if env.interactive:
-            session.run()
-        else:
-            session.run_lines(env.stdin)
-    finally:
-        remote.close()
-
-
-def _session(remote: Remote) -> ReplSession:
-    from prompt_toolkit.history import FileHistory
-
-    from batos_cli.repl.history import history_path
-    from batos_cli.repl.session import ReplSession
-
-    env = current()
-    return ReplSession(remote, env, history=FileHistory(str(history_path())) if env.interactive else None)
+    run_repl()
 
 
 def complete_names(
