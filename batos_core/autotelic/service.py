@@ -143,9 +143,8 @@ class AutotelicService:
             self.preempt()
 
     def preempt(self) -> None:
-        """Ask the running act, if any, to stop."""
-        with self._lock:
-            running = self._running
+        """Ask the running act, if any, to stop. Lock-free: it runs on the event loop."""
+        running = self._running  # one attribute read; start_act rechecks after publishing
         if running is not None and not running.cancel.is_set():
             log.info("autotelic act %d pre-empted", running.seq)
             running.cancel.set()
@@ -183,6 +182,7 @@ class AutotelicService:
             return None, "the daemon is stopping"
         if self.compiler is None:
             return None, "no model backend: this daemon runs without a JIT (--backend none)"
+        requests_seen = self.activity.requests
         with self._lock:
             if self._running is not None:
                 return None, f"act {self._running.seq} is still running"
@@ -206,6 +206,8 @@ class AutotelicService:
             )
             thread = threading.Thread(target=self._run_act, args=(act,), name=f"batos-act-{seq}", daemon=True)
             self._running = _Running(seq, cancel, thread)
+            if self.activity.requests != requests_seen:
+                cancel.set()  # a user request came in while this act was being set up
             thread.start()
         log.info("autotelic act %d started (%s)", seq, trigger)
         return seq, f"act {seq} started ({trigger})"
