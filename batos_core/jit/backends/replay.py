@@ -4,7 +4,8 @@ The records come from a change log: a JSONL file (one JSON object a line) or
 the image's in-memory log handed in as a list of mappings. Each record has at
 least ``selector`` and ``source`` (``receiver`` and the rest are ignored
 here). For a selector recorded several times the last record wins, as in a
-Smalltalk ``.changes`` file replayed in order.
+Smalltalk ``.changes`` file replayed in order; records whose ``action`` is
+``reject`` (a vetoed proposal) are skipped.
 
 The reply is the source in a fenced ``python`` block, so it goes through the
 same extraction as a model's reply.
