@@ -162,9 +162,9 @@ class AutotelicService:
 
     @property
     def running(self) -> int:
-        """The seq of the act in progress, or 0."""
-        with self._lock:
-            return self._running.seq if self._running is not None else 0
+        """The seq of the act in progress, or 0 (lock-free: the heartbeat reads it on the event loop)."""
+        running = self._running
+        return running.seq if running is not None else 0
 
     def budget(self) -> BudgetStatus:
         """What the budgets allow now (reads the act record)."""

@@ -7,7 +7,9 @@ oids, reloads just those objects, and reads change-log records newer than the
 last one seen. So `batos cem` on an image of 100,000 objects costs the work of
 the objects changed since the last reading, not a walk of the image.
 
-Objects are every stored UvmObject record. Thread-safe: one lock.
+Objects are every stored UvmObject record (on storages that cannot list their
+records, e.g. ``memory://``, the UvmObjects reachable from the lobby, plus any
+committed later). Thread-safe: one lock.
 
 Across restarts (FileStorage images): `close()` saves the summary beside the
 image (``image.fs.cem``, like FileStorage's own ``.index``) with the last

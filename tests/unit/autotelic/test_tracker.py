@@ -26,7 +26,6 @@ def memory_image() -> Iterator[Image]:
 def _all_counts(session: Session) -> list[tuple[int, int]]:
     """Slot and method counts of every UvmObject in the image, the slow way (for comparison)."""
     counts = []
-    conn = session.connection
     seen: set[bytes] = set()
     stack = [session.lobby]
     while stack:
@@ -37,7 +36,6 @@ def _all_counts(session: Session) -> list[tuple[int, int]]:
         items = slot_items(obj)
         counts.append((len(items), sum(1 for _, v in items if isinstance(v, Method))))
         stack.extend(v for _, v in items if isinstance(v, UvmObject))
-    del conn
     return counts
 
 
