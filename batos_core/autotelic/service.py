@@ -182,6 +182,9 @@ class AutotelicService:
             return None, "the daemon is stopping"
         if self.compiler is None:
             return None, "no model backend: this daemon runs without a JIT (--backend none)"
+        if self.compiler.settings.review:
+            # Acts have no one waiting to approve; with review on they would install unreviewed.
+            return None, "review is on (--review): autotelic acts are not started"
         requests_seen = self.activity.requests
         with self._lock:
             if self._running is not None:

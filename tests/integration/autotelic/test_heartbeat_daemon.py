@@ -202,3 +202,12 @@ def _load_jsonl(path: Path) -> list[dict[str, Any]]:
     except ImportError:
         return [json.loads(line) for line in path.read_text().splitlines()]
     return list(datasets.load_dataset("json", data_files=str(path), split="train"))
+
+
+def test_no_acts_while_generated_methods_need_review(live: list[LiveDaemon], batos_dirs: Any) -> None:
+    daemon = _start(live, batos_dirs, ScriptedBackend([PROPOSAL, DOUBLED]))
+    assert daemon.service.compiler is not None
+    daemon.service.compiler.settings.review = True
+    refused = daemon.request(autotelic_request("run_once"))
+    assert refused["started"] == 0 and "review is on" in refused["message"]
+    assert daemon.backend.calls == []
