@@ -21,7 +21,7 @@ STATE_KEY = "batos.autotelic"
 OUTCOMES = ("running", "installed", "rejected", "cancelled", "failed", "interrupted")
 
 
-class AutotelicState(persistent.Persistent):
+class AutotelicState(persistent.Persistent):  # type: ignore[misc]
     """Acts (seq -> dict) and a counter; see the module docstring."""
 
     def __init__(self) -> None:
