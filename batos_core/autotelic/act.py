@@ -6,7 +6,8 @@ generation is cancellable (the service sets `cancel` when a user request
 arrives or autotelic is switched off). Steps:
 
 1. choose the receiver (`choose_receiver`, rule below) and snapshot it;
-2. ask the model for a selector, a one-line intent and a check (`proposal`);
+2. ask the model for a selector, a one-line intent and a check (`proposal`;
+   up to three tries, the later ones sampled, since greedy decoding repeats);
 3. compile through `JitCompiler.compile` with that intent: the same
    extraction, vetting, sandboxed trial (which also runs the check), install
    and change-log provenance as a doesNotUnderstand: miss; installed only if
@@ -32,17 +33,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batos_core.autotelic.proposal import ProposalError, parse_proposal, proposal_messages
+from batos_core.autotelic.proposal import Proposal, ProposalError, parse_proposal, proposal_messages
 from batos_core.autotelic.state import autotelic_state
 from batos_core.image import Image, Session
 from batos_core.jit.backends.base import BackendError, GenerationCancelled
 from batos_core.jit.changelog import change_log
 from batos_core.jit.pipeline import GenerationFailed, Intent, JitCompiler, NotGeneratable, snapshot_of
+from batos_core.jit.snapshot import ReceiverSnapshot
 from batos_core.objects import Method, SlotNotFound, UvmObject, format_oid, slot_items
 
 log = logging.getLogger(__name__)
 
 EXCLUDED_RECEIVERS = frozenset({"lobby", "traits"})
+PROPOSAL_ATTEMPTS = 3
+PROPOSAL_TEMPERATURE = 0.8
 
 
 @dataclass
@@ -177,13 +181,7 @@ class Act:
         def count_token(_: str) -> None:
             result.tokens += 1
 
-        text, _, _ = self.compiler.generate_text(
-            proposal_messages(snapshot),
-            max_new_tokens=self.proposal_max_tokens,
-            on_token=count_token,
-            cancel=self.cancel,
-        )
-        proposal = parse_proposal(text, existing)
+        proposal = self._propose(snapshot, existing, count_token)
         result.selector, result.intent, result.check = proposal.selector, proposal.intent, proposal.expression
 
         def emit(kind: str, data: dict[str, Any]) -> None:
@@ -205,6 +203,28 @@ class Act:
         outcome = self.compiler.compile(session, miss, emit, intent=intent)
         result.outcome, result.version = "installed", outcome.version
         result.reason = f"installed v{outcome.version}; the check passed"
+
+    def _propose(
+        self, snapshot: ReceiverSnapshot, existing: set[str], on_token: Callable[[str], None]
+    ) -> Proposal:
+        """Ask for a proposal until one parses (greedy first, then sampled: greedy repeats itself)."""
+        messages = proposal_messages(snapshot)
+        failure: ProposalError | None = None
+        text = ""
+        for attempt in range(PROPOSAL_ATTEMPTS):
+            text, _, _ = self.compiler.generate_text(
+                messages,
+                max_new_tokens=self.proposal_max_tokens,
+                on_token=on_token,
+                cancel=self.cancel,
+                temperature=0.0 if attempt == 0 else PROPOSAL_TEMPERATURE,
+            )
+            try:
+                return parse_proposal(text, existing)
+            except ProposalError as exc:
+                failure = exc
+                log.info("act %d: proposal %d unusable: %s", self.seq, attempt + 1, exc)
+        raise ProposalError(f"{failure}; last reply: {' '.join(text.split())[:160]!r}")
 
     def _reject(self, session: Session, result: ActResult) -> None:
         """A change-log ``reject`` for an act the pipeline did not record itself."""

@@ -9,8 +9,12 @@ than to JSON):
 
 The check becomes the body of ``def check(self): return (<expression>)``,
 is vetted like a method (no underscores, no eval, allowed imports only), and
-must call the new method. Following shared/FINDINGS.md the prompt holds no
-code fragments a model could paste, only descriptions.
+must call the new method; a bare call ``area()`` is read as ``self.area()``.
+Small models (Qwen2.5-Coder 0.5B, measured) kept neither the format nor the
+check's rule from a description alone, so the system prompt shows one worked
+example from another domain (a rectangle's area): a model that copies it
+proposes a method whose check then fails in the trial, which costs one act,
+not a wrong install.
 """
 
 from __future__ import annotations
@@ -40,7 +44,12 @@ arguments besides self
 intent: one sentence saying what the method returns
 check: one Python expression, using self, that calls the new method and is \
 True when the method works; it may read the receiver's slots; it must not \
-print, import or use names starting with an underscore"""
+print, import or use names starting with an underscore
+
+For example, for an object with the slots width and height, a good reply is:
+selector: area
+intent: return the width multiplied by the height
+check: self.area() == self.width * self.height"""
 
 
 class ProposalError(ValueError):
@@ -103,6 +112,8 @@ def check_source(expression: str, selector: str) -> str:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
         raise ProposalError(f"the check is not one Python expression: {exc.msg}") from None
+    tree = _SelfCalls(selector).visit(tree)
+    expression = ast.unparse(tree)
     calls = [
         node
         for node in ast.walk(tree)
@@ -110,6 +121,8 @@ def check_source(expression: str, selector: str) -> str:
     ]
     if not calls:
         raise ProposalError(f"the check does not call self.{selector}()")
+    if any(call.args or call.keywords for call in calls):
+        raise ProposalError(f"the check passes arguments to self.{selector}(), which takes none")
     source = f"def {CHECK_NAME}(self):\n    return (\n        {expression}\n    )\n"
     try:
         vet(source, CHECK_NAME, VetPolicy.default())
@@ -128,3 +141,18 @@ def _selector(raw: str) -> str:
     if not python.isidentifier() or python.startswith("_") or python.endswith("_"):
         raise ProposalError(f"not a method name without arguments: {raw!r}")
     return python
+
+
+class _SelfCalls(ast.NodeTransformer):
+    """Rewrites a bare call of the new selector, ``area()``, as ``self.area()``."""
+
+    def __init__(self, selector: str) -> None:
+        self.selector = selector
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == self.selector:
+            node.func = ast.Attribute(
+                value=ast.Name(id="self", ctx=ast.Load()), attr=self.selector, ctx=ast.Load()
+            )
+        return node

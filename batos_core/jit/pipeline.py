@@ -357,6 +357,7 @@ class JitCompiler:
         max_new_tokens: int,
         on_token: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        temperature: float = 0.0,
     ) -> tuple[str, int, float]:
         """One free-form generation (the autotelic proposal), serialised with the JIT's own.
 
@@ -365,7 +366,11 @@ class JitCompiler:
         """
         with self._generate_lock:
             generation = self.backend.generate(
-                messages, max_new_tokens=max_new_tokens, temperature=0.0, on_token=on_token, cancel=cancel
+                messages,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                on_token=on_token,
+                cancel=cancel,
             )
         return generation.text, generation.tokens, generation.seconds
 

@@ -154,11 +154,13 @@ def test_a_failing_check_installs_nothing_and_is_recorded_rejected(
 
 
 def test_a_bad_proposal_is_a_failed_act_in_history(live: list[LiveDaemon], batos_dirs: Any) -> None:
-    backend = ScriptedBackend(["selector: balance\nintent: x\ncheck: self.balance()"])
+    backend = ScriptedBackend(["selector: balance\nintent: x\ncheck: self.balance()"] * 3)  # three tries
     daemon = _start(live, batos_dirs, backend)
     assert daemon.request(autotelic_request("run_once"))["started"] == 1
     act = daemon.wait_act_done()
     assert act["outcome"] == "failed" and "already understands balance" in act["reason"]
+    assert "last reply" in act["reason"] and len(backend.calls) == 3
+    assert [c.temperature for c in backend.calls] == [0.0, 0.8, 0.8]  # greedy, then sampled
     assert daemon.request(history_request())["entries"][0]["selector"] == "(proposal)"
 
 
@@ -172,7 +174,8 @@ def test_dataset_export_reads_back_one_record_per_accepted_generation(
     assert daemon.request(autotelic_request("run_once"))["started"] == 1
     assert daemon.wait_act_done()["outcome"] == "installed"
     assert daemon.send("genesis", "halved")["result"] == 10.5
-    backend.push("selector: x\nintent: y\ncheck: 1")
+    for _ in range(3):
+        backend.push("selector: x\nintent: y\ncheck: 1")
     assert daemon.request(autotelic_request("run_once"))["started"] == 2
     assert daemon.wait_act_done()["outcome"] == "failed"
     out = tmp_path / "dataset.jsonl"

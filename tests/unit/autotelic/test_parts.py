@@ -38,6 +38,7 @@ def test_a_proposal_is_parsed_and_its_check_vetted() -> None:
         (GOOD.replace("selector: doubled", "selector: double:"), "without arguments"),
         (GOOD.replace("selector: doubled", "selector: _secret"), "without arguments"),
         (GOOD.replace("== 2 * self.balance", "== eval('2')"), "refused"),
+        (GOOD.replace("self.doubled()", "self.doubled(2)"), "takes none"),
     ],
 )
 def test_unusable_proposals_say_why(text: str, reason: str) -> None:
@@ -187,3 +188,8 @@ def test_dataset_records_and_deduplication(tmp_path: Path) -> None:
     assert [r["metadata"]["seq"] for r in rows] == [1, 6]
     writer = DatasetWriter(io.StringIO())
     assert writer.add(rows[0]) and not writer.add(rows[0])
+
+
+def test_a_bare_call_of_the_new_selector_is_read_as_a_call_on_self() -> None:
+    proposal = parse_proposal("selector: area\nintent: the area\ncheck: area() == self.width * self.height")
+    assert "self.area() == self.width * self.height" in proposal.check_source
