@@ -152,8 +152,8 @@ class Act:
             result.seconds = time.perf_counter() - started
             try:
                 result.cem_after = self.cem()
-            except Exception:
-                log.exception("CEM after act %d", self.seq)
+            except Exception as exc:  # e.g. the daemon is stopping: the record keeps the value before
+                log.info("no CEM after act %d: %s", self.seq, exc)
                 result.cem_after = result.cem_before
             self._finish(session, result)
         log.info(

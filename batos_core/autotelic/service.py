@@ -99,7 +99,12 @@ class AutotelicService:
     # -- the metric ----------------------------------------------------------
 
     def reading(self) -> CemReading:
-        """The CEM now (refreshing the image summary incrementally). ZODB errors propagate."""
+        """The CEM now (refreshing the image summary incrementally).
+
+        ZODB errors propagate; RuntimeError once `close()` ran (the daemon is stopping).
+        """
+        if self._closed:
+            raise RuntimeError("the daemon is stopping")
         summary = self.tracker.refresh()
         diversity, competence, facts = self.activity.components()
         components = {
