@@ -11,6 +11,7 @@ vetting and the trial run happen with no transaction open.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], None]
 DEFAULT_ATTEMPTS = 3
+ATTEMPTS_ENV = "BATOS_JIT_ATTEMPTS"  # 1 turns repair off (measurements: docs/jit.md)
 REPAIR_TEMPERATURE = 0.7
 HEARTBEAT_S = 2.0
 
@@ -98,11 +100,26 @@ class NotGeneratable(JitError):
 class JitSettings:
     """Knobs of the pipeline (defaults from the design; batos.toml may override)."""
 
-    attempts: int = DEFAULT_ATTEMPTS
+    attempts: int = field(default_factory=lambda: _attempts_from_env(DEFAULT_ATTEMPTS))
     max_new_tokens: int = 400
     ui_max_new_tokens: int = 1500
     review: bool = False
     review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S
+
+
+def _attempts_from_env(default: int) -> int:
+    """``BATOS_JIT_ATTEMPTS`` as a positive int; `default` when unset or invalid (logged)."""
+    raw = os.environ.get(ATTEMPTS_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        log.warning("ignoring %s=%r: expected a positive integer", ATTEMPTS_ENV, raw)
+        return default
+    return value
 
 
 @dataclass
