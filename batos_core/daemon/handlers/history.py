@@ -49,7 +49,9 @@ def _entry(ctx: HandlerContext, record: ChangeRecord, include_source: bool) -> H
         target_name=record.target_name,
         selector=record.selector,
         version=record.version,
-        provenance=ctx.encode_map(record.provenance),
+        # The prompt (kept for `batos dataset export`) is ~2 KB a record: left
+        # out here so that a long history stays far below the frame cap.
+        provenance=ctx.encode_map({k: v for k, v in record.provenance.items() if k != "prompt"}),
         source=record.source if include_source else "",
     )
 
