@@ -179,7 +179,27 @@ class DaemonProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._stop_successor(timeout)
         return self.proc.returncode
+
+    def _stop_successor(self, timeout: float) -> None:
+        """After `batos upgrade` another process serves this image: stop it too."""
+        from batos_cli import connect
+
+        with contextlib.suppress(Exception):
+            successor = connect.running(daemon_config(self.dirs, self.image))
+            if successor is None or successor.pid == self.proc.pid:
+                return
+            with Client.from_connection_info(successor, timeout=5.0, retries=0) as client:
+                client.request(shutdown_request())
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(successor.pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
+            os.kill(successor.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL, and wait for the process to be gone (clients stay open: threads may use them)."""
