@@ -4,7 +4,13 @@ What the measurements taught, and where it shows here:
 
 * Small models wrote ``*args`` for one-argument selectors: the prompt states
   the exact header, one parameter per keyword part, with each argument's type
-  and value.
+  and an example value.
+* A parameter named after the selector (``def reversed_(self, reversed_)``)
+  made the 0.5B coder return it unchanged, and "this time 7" made it
+  special-case the value (``if n == 7``): the header shown names the first
+  parameter, and connective keywords (``with:``), by the argument's type
+  (vetting checks the arity, not the names), the value is an example, and the
+  task says the name tells what to compute (docs/jit.md: 0/8 -> 8/10).
 * They printed instead of returning: the prompt says the method returns its
   result, and that an action returns the receiver.
 * They copy prompt wording into code: apart from the header to write, the text
@@ -34,6 +40,17 @@ Failure = VetError | ExtractionError | TrialResult
 UI_WINDOW_TITLE = "BAT OS Entropic UI"
 UI_SELECTOR = "display_yourself"
 _MAX_LISTED_METHODS = 40
+# Parameter names by argument type, for the header the prompt shows.
+_TYPE_PARAMETERS = {
+    "int": "n",
+    "float": "x",
+    "str": "text",
+    "list": "items",
+    "dict": "mapping",
+    "bool": "flag",
+}
+# Keyword parts that name no value (``gcd:with:``): their parameter is named by type too.
+_CONNECTIVES = frozenset({"with", "and", "to", "by", "from", "of", "in", "at", "on", "put", "for", "or"})
 _MAX_LISTED_SLOTS = 30
 
 _SYSTEM = """\
@@ -206,23 +223,41 @@ def _task_section(signature: MethodSignature, receiver: ReceiverSnapshot) -> str
         sent = f"with {signature.arity} argument{'s' if signature.arity > 1 else ''}"
     return (
         f"The object {receiver.name} received the message {signature.self_form} {sent} "
-        f"and does not understand it. Its Python method name is {signature.selector}."
+        f"and does not understand it. Its Python method name is {signature.selector}. "
+        "Its name says what it asks for: do exactly that with the parameters and return the answer."
     )
 
 
 def _header_section(signature: MethodSignature, args: Sequence[object] | None) -> str:
-    lines = [f"The header to write, exactly:\n{signature.header()}"]
+    names = _parameter_names(signature, args)
+    header = f"def {signature.selector}({', '.join(('self', *names))}):"
+    lines = [f"The header to write, exactly:\n{header}"]
     if signature.arity == 0:
         lines.append("The method takes no arguments besides self.")
         return "\n".join(lines)
     lines.append("Its parameters, one per keyword of the message:")
-    for index, name in enumerate(signature.parameters):
+    for index, name in enumerate(names):
         if args is None:
             lines.append(f"- {name}: value not known in advance")
         else:
             value = args[index]
-            lines.append(f"- {name}: a {type_name(value)}, this time {short_repr(value)}")
+            lines.append(f"- {name}: a {type_name(value)}, for example {short_repr(value)}")
+    if args is not None:
+        lines.append("The method must work for any values of these types, not only the examples.")
     return "\n".join(lines)
+
+
+def _parameter_names(signature: MethodSignature, args: Sequence[object] | None) -> list[str]:
+    """The signature's names, except the first and connective ones named by the argument's type."""
+    names: list[str] = []
+    for index, name in enumerate(signature.parameters):
+        if args is not None and (index == 0 or name.rstrip("_") in _CONNECTIVES):
+            name = _TYPE_PARAMETERS.get(type_name(args[index]), "value")
+        candidate, suffix = name, 2
+        while candidate in names or candidate in signature.parameters[index + 1 :]:
+            candidate, suffix = f"{name}{suffix}", suffix + 1
+        names.append(candidate)
+    return names
 
 
 def _slots_section(receiver: ReceiverSnapshot) -> str:

@@ -38,9 +38,13 @@ def test_messages_are_a_system_and_a_user_turn() -> None:
 
 def test_the_exact_header_with_argument_types_and_values() -> None:
     user = method_messages("gcd:with:", ACCOUNT, [12, "18"])[1]["content"]
-    assert "def gcd_with_(self, gcd, with_):" in user
-    assert "- gcd: a int, this time 12" in user
-    assert "- with_: a str, this time '18'" in user
+    # The first and connective parameters are named by type (docs/jit.md: names
+    # like gcd or reversed_ made the 0.5B model return them unchanged).
+    assert "def gcd_with_(self, n, text):" in user
+    assert "- n: a int, for example 12" in user
+    assert "- text: a str, for example '18'" in user
+    clamp = method_messages("clamp:min:max:", ACCOUNT, [15, 0, 10])[1]["content"]
+    assert "def clamp_min_max_(self, n, min_, max_):" in clamp
     assert "gcd:with:" in user
 
 
@@ -73,7 +77,7 @@ def test_prompt_holds_no_code_but_the_header() -> None:
     assert not re.search(r"\bf['\"]", text), "no f-string examples"
     assert not re.search(r"self\.\w", text) and "print(" not in text
     code_lines = [line for line in text.splitlines() if line.startswith("def ")]
-    assert code_lines == ["def sumOf_(self, sum_of):"]
+    assert code_lines == ["def sumOf_(self, items):"]
 
 
 def test_intent_and_unknown_arguments() -> None:
