@@ -468,6 +468,8 @@ class JitCompiler:
                             "reason": reason,
                             "attempts": outcome.attempts,
                             "failures": outcome.failures,
+                            "tokens": outcome.tokens,
+                            "model_seconds": round(outcome.model_seconds, 3),
                             **(extra or {}),
                         },
                     )
