@@ -10,7 +10,7 @@ What the measurements taught, and where it shows here:
   special-case the value (``if n == 7``): the header shown names the first
   parameter, and connective keywords (``with:``), by the argument's type
   (vetting checks the arity, not the names), the value is an example, and the
-  task says the name tells what to compute (docs/jit.md: 0/8 -> 8/10).
+  task says the name tells what to compute (docs/jit.md: 0/8 -> 7/10).
 * They printed instead of returning: the prompt says the method returns its
   result, and that an action returns the receiver.
 * They copy prompt wording into code: apart from the header to write, the text
