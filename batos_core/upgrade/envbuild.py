@@ -42,7 +42,7 @@ for dist in metadata.distributions():
     name = dist.metadata["Name"]
     if name and name not in packages:
         packages[name] = dist.version
-print(json.dumps({
+sys.stdout.write(json.dumps({
     "executable": sys.executable,
     "version": "%d.%d.%d" % sys.version_info[:3],
     "abi": sys.implementation.cache_tag + "-" + sysconfig.get_platform(),
@@ -50,7 +50,7 @@ print(json.dumps({
     "sys_path": [p for p in sys.path if p],
     "site_packages": site.getsitepackages(),
     "packages": packages,
-}))
+}) + "\\n")
 """
 
 
