@@ -127,7 +127,11 @@ def _load_everything(img: Any, problems: list[str]) -> tuple[int, int, list[str]
     from batos_core.objects import Method
 
     storage = img.db.storage
-    oids = {record.oid for txn in storage.iterator() for record in txn}
+    # The daemon keeps committing while this runs: stop at the last
+    # transaction this read-only storage indexed, or oids written after it
+    # opened would be listed but not loadable (POSKeyError).
+    last = storage.lastTransaction()
+    oids = {record.oid for txn in storage.iterator(stop=last) for record in txn}
     connection = img.default_session.connection
     methods = 0
     imported: set[str] = set()
