@@ -1,7 +1,12 @@
 """The UVM daemon's event loop: a ROUTER socket, verification, dispatch to workers.
 
 The asyncio thread owns the socket and does only cheap work: frame checks,
-signature and replay verification, validation, and routing. Everything that
+signature and replay verification, validation, and routing. The socket is a
+plain (not ``zmq.asyncio``) ROUTER whose ``ZMQ_FD`` is watched with
+``loop.add_reader``; a readable signal drains every waiting message in one
+callback, with no future per message. That fd is edge-triggered: any operation
+on the socket, a send included, can consume the edge, so after each send the
+loop checks ``ZMQ_EVENTS`` and schedules a drain itself when input is waiting. Everything that
 touches the image runs on worker threads (`workers.WorkerPool`), each with its
 own Connection and TransactionManager; their replies and events come back to
 the loop through `call_soon_threadsafe`. A request id that is already in
@@ -21,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import zmq
-import zmq.asyncio
 from pydantic import ValidationError
 
 from batos_core.daemon import dispatch, reply_table
@@ -56,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_S = 60.0
+#: Messages read per readable callback before yielding to other loop callbacks.
+RECEIVE_BATCH = 64
 
 
 @dataclass
@@ -86,12 +92,13 @@ class Daemon:
         self._inflight: dict[str, _InFlight] = {}
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ctx: zmq.asyncio.Context | None = None
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._info: ConnectionInfo | None = None
-        self._socket: zmq.asyncio.Socket | None = None
+        self._socket: zmq.Socket[bytes] | None = None
         self._signer: Signer | None = None
         self._verifier: Verifier | None = None
-        self._receiver: asyncio.Task[None] | None = None
+        self._reading = False  # the socket's fd is watched (between _start_tasks and _stop_tasks)
+        self._drain_scheduled = False
         self._pruner: asyncio.Task[None] | None = None
         self._retired = False  # a successor serves the image (after `batos upgrade`)
         self._upgrade_task: asyncio.Task[None] | None = None
@@ -129,7 +136,7 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         info = self._info = self._connection_info()
-        ctx = self._ctx = zmq.asyncio.Context()
+        ctx = self._ctx = zmq.Context()
         self._bind(info)
         self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
         self._verifier = Verifier(
@@ -172,8 +179,10 @@ class Daemon:
         self._socket = sock
 
     def _start_tasks(self) -> None:
-        assert self._verifier is not None
-        self._receiver = asyncio.create_task(self._receive_loop(self._verifier))
+        assert self._socket is not None and self._loop is not None
+        self._loop.add_reader(self._socket.fileno(), self._on_readable)
+        self._reading = True
+        self._schedule_drain()  # anything that arrived before the fd was watched
         self._pruner = asyncio.create_task(self._prune_loop())
         if self.autotelic is not None:
             self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
@@ -196,7 +205,11 @@ class Daemon:
         self._observed_miss = self.autotelic.activity.observe_misses(self.on_miss)
 
     def _stop_tasks(self) -> None:
-        for task in (self._receiver, self._pruner, self._heartbeat):
+        if self._reading:
+            assert self._socket is not None and self._loop is not None
+            self._loop.remove_reader(self._socket.fileno())
+            self._reading = False
+        for task in (self._pruner, self._heartbeat):
             if task is not None:
                 task.cancel()
 
@@ -286,19 +299,36 @@ class Daemon:
 
     # -- receiving ---------------------------------------------------------
 
-    async def _receive_loop(self, verifier: Verifier) -> None:
-        assert self._socket is not None
-        while True:
-            frames = await self._socket.recv_multipart(copy=True)
+    def _on_readable(self) -> None:
+        """Read and handle what is waiting, up to a batch; reschedules itself for more."""
+        self._drain_scheduled = False
+        sock = self._socket
+        for _ in range(RECEIVE_BATCH):
+            if not self._reading or sock is None or not _input_waiting(sock):
+                return
             try:
-                identity, proto = split_route(frames)
-                received = verifier.verify(proto)
-            except WireError as exc:
-                # Bad signature, replay, oversize, malformed: drop without a
-                # word (answering would help an attacker probe) and go on.
-                log.warning("dropped a message: %s", getattr(exc, "reason", exc))
-                continue
-            self._accept(identity, received.message)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._receive(frames)
+        self._schedule_drain()  # more may wait: let replies and timers run first
+
+    def _schedule_drain(self) -> None:
+        if self._reading and not self._drain_scheduled and self._loop is not None:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._on_readable)
+
+    def _receive(self, frames: list[bytes]) -> None:
+        assert self._verifier is not None
+        try:
+            identity, proto = split_route(frames)
+            received = self._verifier.verify(proto)
+        except WireError as exc:
+            # Bad signature, replay, oversize, malformed: drop without a
+            # word (answering would help an attacker probe) and go on.
+            log.warning("dropped a message: %s", getattr(exc, "reason", exc))
+            return
+        self._accept(identity, received.message)
 
     def _accept(self, identity: list[bytes], body: dict[str, Any]) -> None:
         request_id = body.get("id") if isinstance(body.get("id"), str) else ""
@@ -414,11 +444,14 @@ class Daemon:
                 )
             )
         try:
-            # ROUTER sends never block (an unroutable peer is dropped), so the
-            # returned future is already done; nothing to await.
-            self._socket.send_multipart([*identity, *frames])
+            # A ROUTER send never blocks: a peer that is gone or over its high
+            # water mark loses the message (its client retries by id).
+            self._socket.send_multipart([*identity, *frames], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.warning("could not send a reply: %s", exc)
+        # The send may have consumed the fd's edge for input that is waiting.
+        if self._reading and _input_waiting(self._socket):
+            self._schedule_drain()
 
     # -- workers -----------------------------------------------------------
 
@@ -450,6 +483,12 @@ class Daemon:
                     log.info("pruned %d stored replies", dropped)
             except Exception:
                 log.exception("pruning the reply table failed")
+
+
+def _input_waiting(sock: zmq.Socket[bytes]) -> bool:
+    events = sock.getsockopt(zmq.EVENTS)
+    assert isinstance(events, int)
+    return bool(events & zmq.POLLIN)
 
 
 def _discard(_: object) -> None:

@@ -1,12 +1,22 @@
 """Worker threads: each owns one image Session (Connection + TransactionManager).
 
-Jobs come from a thread-safe queue; each job's reply and events go back to the
-event loop through the job's callbacks (the loop thread alone touches the
-socket). `drain()` lets queued and in-flight jobs finish, then closes sessions.
+Jobs reach the workers through the pool's queue; each job's reply and events go
+back to the event loop through the job's callbacks (the loop thread alone
+touches the socket). `drain()` lets queued and in-flight jobs finish, then
+closes sessions.
+
+Dispatch is last-in, first-out over idle workers: a job goes to the worker that
+became idle most recently. A Connection's object cache holds what its last
+transactions touched, and a commit by one worker invalidates those objects in
+every other worker's cache, so sending a client's next request to the worker
+that ran its previous one avoids reloading (unpickling) the receiver and the
+reply table's bucket on every request. Jobs that arrive while every worker is
+busy wait in a FIFO backlog and keep their arrival order.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -30,19 +40,26 @@ class Job:
 
 Runner = Callable[[Session, Job], dict[str, Any]]
 
+#: What a worker's own queue carries: a job, or None to stop.
+_Slot = queue.SimpleQueue[Job | None]
+
 
 class WorkerPool:
-    """N threads, each with its own Session, running jobs in arrival order."""
+    """N threads, each with its own Session; jobs start in arrival order."""
 
     def __init__(self, image: Image, size: int, run: Runner) -> None:
         self._image = image
         self._run = run
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._backlog: collections.deque[Job] = collections.deque()
+        self._idle: list[_Slot] = []  # a stack: the most recently idle worker last
+        self._stopping = False
+        self._slots: list[_Slot] = [queue.SimpleQueue() for _ in range(size)]
         self._threads = [
-            threading.Thread(target=self._work, name=f"batos-worker-{i}", daemon=True) for i in range(size)
+            threading.Thread(target=self._work, args=(slot,), name=f"batos-worker-{i}", daemon=True)
+            for i, slot in enumerate(self._slots)
         ]
-        self.busy = 0
-        self._busy_lock = threading.Lock()
+        self._unfinished = 0  # submitted and not yet run to the end
 
     def start(self) -> None:
         for thread in self._threads:
@@ -54,27 +71,43 @@ class WorkerPool:
 
     def depth(self) -> int:
         """Jobs waiting plus jobs running."""
-        return self._queue.qsize() + self.busy
+        return self._unfinished
 
     def submit(self, job: Job) -> None:
-        self._queue.put(job)
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("the worker pool is draining")
+            self._unfinished += 1
+            if not self._idle:
+                self._backlog.append(job)
+                return
+            slot = self._idle.pop()
+        slot.put(job)
 
     def drain(self, timeout: float | None = None) -> None:
         """Finish every queued job, then stop the threads and close their sessions."""
-        for _ in self._threads:
-            self._queue.put(None)
+        with self._lock:
+            self._stopping = True
+            idle, self._idle = self._idle, []
+        for slot in idle:
+            slot.put(None)  # busy workers see `_stopping` once the backlog is empty
         for thread in self._threads:
             thread.join(timeout)
 
-    def _work(self) -> None:
+    def _next(self, slot: _Slot) -> Job | None:
+        """The next job for the worker that owns `slot` (blocks while there is none)."""
+        with self._lock:
+            if self._backlog:
+                return self._backlog.popleft()
+            if self._stopping:
+                return None
+            self._idle.append(slot)
+        return slot.get()
+
+    def _work(self, slot: _Slot) -> None:
         session = self._image.session()
         try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                with self._busy_lock:
-                    self.busy += 1
+            while (job := self._next(slot)) is not None:
                 try:
                     reply = self._run(session, job)
                 except BaseException:  # the runner maps errors; this is a last resort
@@ -82,8 +115,8 @@ class WorkerPool:
                     session.abort()
                     continue
                 finally:
-                    with self._busy_lock:
-                        self.busy -= 1
+                    with self._lock:
+                        self._unfinished -= 1
                 job.reply(reply)
         finally:
             session.close()

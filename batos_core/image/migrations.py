@@ -60,12 +60,20 @@ def add_autotelic_state(root: MutableMapping[str, Any]) -> None:
     create_state(root)
 
 
+def repack_reply_table(root: MutableMapping[str, Any]) -> None:
+    """The reply table in small nodes with one bytes value per entry (cheaper commits)."""
+    from batos_core.daemon.reply_table import repack_table
+
+    repack_table(root)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "bootstrap lobby, traits and genesis", bootstrap),
     (2, "exactly-once reply table", add_reply_table),
     (3, "method change log", add_change_log),
     (4, "per-type traits for numbers, strings, lists, nil and booleans", add_type_traits),
     (5, "autotelic record of self-improvement acts", add_autotelic_state),
+    (6, "reply table in small nodes with packed entries", repack_reply_table),
 ]
 
 FORMAT_VERSION = MIGRATIONS[-1][0]
