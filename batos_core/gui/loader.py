@@ -82,7 +82,9 @@ def load_app_class(ui: UiSource, bridge: object, receiver: object) -> type:
 
     Raises UiError (with the line) when vetting refuses the source, when its
     top-level code or the function raises, or when it returns anything but a
-    subclass of ``kivy.app.App``. Imports Kivy: call after ``display.prepare``.
+    subclass of ``kivy.app.App`` (or an unstarted instance of one). The class
+    gets the bridge as its ``bridge`` attribute unless it defines one.
+    Imports Kivy: call after ``display.prepare``.
     """
     try:
         vet(ui.source, UI_SELECTOR, VetPolicy.ui())
@@ -99,7 +101,10 @@ def load_app_class(ui: UiSource, bridge: object, receiver: object) -> type:
         result = function(receiver)
     except Exception as exc:
         raise failure_in_source(exc, ui, f"{UI_SELECTOR} raised") from None
-    return _app_class(ui, result)
+    app_class = _app_class(ui, result)
+    if not hasattr(app_class, "bridge"):
+        setattr(app_class, "bridge", bridge)  # noqa: B010  (the prompt offers self.bridge too)
+    return app_class
 
 
 def _define(ui: UiSource, bridge: object) -> Any:
@@ -127,6 +132,10 @@ def _app_class(ui: UiSource, result: object) -> type:
 
     if isinstance(result, type) and issubclass(result, App):
         return result
+    if isinstance(result, App):
+        # Asked for the class, small models often end with `return TheApp()`. An
+        # App that has not been run is harmless: use its class.
+        return type(result)
     what = f"an instance of {type(result).__name__}" if not isinstance(result, type) else result.__name__
     raise UiError(
         f"{UI_SELECTOR} must return the App subclass {UI_CLASS_NAME} itself, but returned {what}",

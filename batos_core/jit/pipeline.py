@@ -29,6 +29,7 @@ from batos_core.jit.prompt import (
     prompt_hash,
     repair_messages,
     ui_messages,
+    ui_prefill,
 )
 from batos_core.jit.review import DEFAULT_REVIEW_TIMEOUT_S, Decision, ReviewBoard, ReviewClosed
 from batos_core.jit.snapshot import ReceiverSnapshot
@@ -198,8 +199,11 @@ class JitCompiler:
                 )
             except ValueError as exc:
                 raise NotGeneratable(str(exc)) from None
-        first_hash = prompt_hash(messages)
+        prefill = ui_prefill() if ui else ""
+        first_hash = prompt_hash(messages, prefill)
         prompt = [dict(m) for m in messages]  # kept with the install: the fine-tuning dataset's input
+        if prefill:
+            prompt.append({"role": "assistant", "content": prefill})
         extra = dict(intent.provenance) if intent else {}
         code = ""
         reason = ""
@@ -215,7 +219,13 @@ class JitCompiler:
                 },
             )
             text, tokens, seconds = self._generate(
-                messages, selector, attempt, ui, emit, cancel=intent.cancel if intent else None
+                messages,
+                selector,
+                attempt,
+                ui,
+                emit,
+                cancel=intent.cancel if intent else None,
+                prefill=prefill,
             )
             outcome.tokens += tokens
             outcome.model_seconds += seconds
@@ -230,6 +240,7 @@ class JitCompiler:
                 reason = str(failure)
                 outcome.failures.append(reason)
                 code = code or text
+                log.info("%s attempt %d rejected: %s", selector, attempt, reason)
                 emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
                 messages = repair_messages(messages, code, failure, attempt=attempt)
                 continue
@@ -282,6 +293,7 @@ class JitCompiler:
                 return outcome
             reason = f"trial: {trial.error_name}: {trial.error_message}"
             outcome.failures.append(reason)
+            log.info("%s attempt %d failed: %s\n%s", selector, attempt, reason, trial.traceback or "")
             emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
             messages = repair_messages(messages, vetted.source, trial, attempt=attempt)
         self._record_rejection(session, miss, holder_oid, code, reason, outcome, extra)
@@ -399,6 +411,7 @@ class JitCompiler:
         ui: bool,
         emit: Emit,
         cancel: threading.Event | None = None,
+        prefill: str = "",
     ) -> tuple[str, int, float]:
         def on_token(text: str) -> None:
             emit("token", {"text": text})
@@ -414,6 +427,7 @@ class JitCompiler:
                     on_token=on_token,
                     cancel=cancel,
                     selector=selector,
+                    prefill=prefill,
                 )
             except GenerationCancelled:
                 raise  # an intended method's cancel switch, not a backend failure

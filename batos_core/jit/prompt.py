@@ -88,7 +88,8 @@ build method returns the root widget and which sets the window title to \
 3. The function returns the class {cls} itself. It must not create an \
 instance and must not start the application.
 4. The interface talks to the system only through the object named bridge, \
-which already exists as a global name (do not import or create it). Its \
+which already exists as a global name and, inside the App's methods, as \
+self.bridge (do not import or create it). Its \
 methods: bridge.get_full_state(target, callback) asks for the state of the \
 object named by the string target and later calls callback with one argument, \
 a dict of slot names to values; bridge.send(text, callback) sends one message \
@@ -97,7 +98,13 @@ bridge.on_event(callback) registers callback to be called with each event \
 dict the system pushes. Callbacks arrive on the Kivy main thread.
 5. Show at least: a status label with the state of the object genesis, a text \
 input where the user types a message, a button that sends it through \
-bridge.send, and a scrolling area listing replies and events.
+bridge.send, and a scrolling area listing replies and events. Wire them in \
+build: call bridge.get_full_state("genesis", show_state) with a function \
+show_state(state) that sets the status label's text from the dict; the \
+button's on_press calls bridge.send with the text input's text and a function \
+show_reply(reply) that adds a Label with the reply to the list. build \
+returns the outermost layout, which has no parent. After the class, the \
+function ends by returning the class itself.
 6. Never use a name or attribute that starts with an underscore, except \
 calling the parent initialiser through super in a widget subclass."""
 
@@ -160,6 +167,34 @@ def ui_messages(receiver: ReceiverSnapshot, *, intent: str | None = None) -> lis
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+def ui_prefill() -> str:
+    """How the reply to ``ui_messages`` starts: the code fence, the header, the
+    Kivy imports, the App class with its title, and ``def build(self):``.
+
+    The model writes ``build`` and everything after it. Small models asked for
+    the whole function repeated the import block until the token limit
+    (Qwen2.5-Coder-0.5B, docs/jit.md); starting the reply past the imports
+    removes that loop. Backends that cannot continue a partial reply ignore it.
+    """
+    imports = "\n".join(
+        f"    from {module} import {name}"
+        for module, name in (
+            ("kivy.app", "App"),
+            ("kivy.uix.boxlayout", "BoxLayout"),
+            ("kivy.uix.button", "Button"),
+            ("kivy.uix.label", "Label"),
+            ("kivy.uix.scrollview", "ScrollView"),
+            ("kivy.uix.textinput", "TextInput"),
+        )
+    )
+    return (
+        f"```python\n{signature_for(UI_SELECTOR).header()}\n{imports}\n\n"
+        f"    class {UI_CLASS_NAME}(App):\n"
+        f'        title = "{UI_WINDOW_TITLE}"\n\n'
+        "        def build(self):\n"
+    )
+
+
 def repair_messages(
     messages: Sequence[Message],
     previous_code: str,
@@ -206,9 +241,11 @@ def describe_failure(failure: Failure) -> str:
     return text
 
 
-def prompt_hash(messages: Sequence[Message]) -> str:
-    """The sha256 hex digest of ``messages`` as canonical JSON (sorted keys, no spaces)."""
-    canonical = json.dumps(list(messages), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def prompt_hash(messages: Sequence[Message], prefill: str = "") -> str:
+    """The sha256 hex digest of ``messages`` as canonical JSON (sorted keys, no
+    spaces); a ``prefill`` counts as a final, partial assistant message."""
+    hashed = [*messages, {"role": "assistant", "content": prefill}] if prefill else list(messages)
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from batos_core.jit import trial_child
 from batos_core.jit.errors import TrialSetupError
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
-from batos_core.jit.vet import VettedMethod
+from batos_core.jit.vet import UI_CLASS_NAME, VettedMethod
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ UI_PRELOAD = (
     "kivy.uix.gridlayout",
     "kivy.uix.textinput",
     "kivy.uix.scrollview",
+    "kivy.uix.behaviors",
+    # The UI check builds the widget tree: the (offscreen) window is made here,
+    # before the audit hook, like any other library set-up.
+    "kivy.core.window",
+    "kivy.core.clipboard",  # its provider probe runs xclip/xsel as subprocesses
 )
 
 
@@ -74,6 +79,9 @@ class TrialPolicy:
     site-packages (needed to import kivy; slower start). ``allow_ctypes``:
     let ctypes through the audit hook (kivy needs it on import; UI only).
     ``preload``: trusted modules imported before the audit hook is installed.
+    ``ui_check``: the App class name a ``display_yourself`` must return; the
+    child then builds that App's widget tree and drives it once
+    (``trial_child.check_ui``).
     """
 
     memory_bytes: int = 512 * 1024 * 1024
@@ -85,6 +93,7 @@ class TrialPolicy:
     site_packages: bool = False
     allow_ctypes: bool = False
     preload: tuple[str, ...] = ()
+    ui_check: str | None = None
 
     @classmethod
     def default(cls) -> TrialPolicy:
@@ -102,6 +111,7 @@ class TrialPolicy:
             site_packages=True,
             allow_ctypes=True,
             preload=UI_PRELOAD,
+            ui_check=UI_CLASS_NAME,
         )
 
 
@@ -128,6 +138,8 @@ class TrialResult:
     stdout: str = ""
     blocked: tuple[str, ...] = ()
     skipped_methods: tuple[str, ...] = field(default=())
+    #: Why the UI check did not build the widget tree (no window provider), or "".
+    ui_check_skipped: str = ""
 
     @property
     def printed_instead_of_returning(self) -> bool:
@@ -263,6 +275,7 @@ def _request(
         "stubs": list(policy.stub_globals),
         "allow_ctypes": policy.allow_ctypes,
         "preload": list(policy.preload),
+        "ui_check": policy.ui_check,
         "limits": {
             "memory_bytes": policy.memory_bytes,
             "cpu_seconds": policy.cpu_seconds,
@@ -427,6 +440,7 @@ def _result_from_report(report: Mapping[str, object], duration: float) -> TrialR
         stdout=stdout,
         blocked=_texts(report, "blocked"),
         skipped_methods=_texts(report, "skipped_methods"),
+        ui_check_skipped=_text(report, "ui_check_skipped") or "",
     )
     if result.ok and result.blocked:
         # The method caught the sandbox's exception and carried on: still a failure.

@@ -109,14 +109,23 @@ class Opaque:
 
 
 class Stub:
-    """A namespace global (the UI ``bridge``) whose every method accepts anything."""
+    """A namespace global (the UI ``bridge``) whose every method accepts anything.
+
+    Calls are recorded (``calls``: method name, args, kwargs) so that the UI
+    check can answer the callbacks a UI passed, as the real bridge would.
+    """
+
+    #: The latest stub made for each name (one method, one trial).
+    made: dict[str, Stub] = {}
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        Stub.made[name] = self
 
     def __getattr__(self, attr: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> None:
-            return None
+            self.calls.append((attr, args, kwargs))
 
         return call
 
@@ -390,6 +399,8 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         started = time.perf_counter()
         signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
         value = method(receiver, *decode(request["args"])) if request.get("call", True) else None
+        if request.get("ui_check") is not None:
+            report["ui_check_skipped"] = check_ui(value, request)
         if request.get("check") is not None:
             value = run_check(request["check"], receiver, request["stubs"])
         signal.alarm(0)
@@ -407,6 +418,106 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
 
 
 CHECK_NAME = "check"
+
+#: What the UI check types into the first text input before pressing the buttons.
+UI_CHECK_MESSAGE = "genesis printString"
+
+
+class UICheckFailed(AssertionError):
+    """The generated UI does not do what the UI prompt requires."""
+
+
+def check_ui(value: Any, request: dict[str, Any]) -> str:
+    """Build the generated App's widget tree and drive it once, as the UI process would.
+
+    ``display_yourself`` returned ``value``; it must be the App subclass named
+    ``request["ui_check"]``. Its ``build()`` runs; the bridge callbacks the UI
+    registered are answered with the receiver's state (``get_full_state``) and
+    a reply (``send``); a message is typed into the first text input and every
+    button pressed. The UI must have asked for the state and sent a message.
+    Errors in generated code propagate with their line; the parts that need a
+    window are skipped (``ui_check_skipped``) when Kivy has no window provider,
+    so a machine without OpenGL does not blame the model. Returns why the
+    widget part was skipped, or "".
+    """
+    from kivy.app import App
+    from kivy.core.window import Window
+    from kivy.uix.behaviors import ButtonBehavior
+    from kivy.uix.textinput import TextInput
+    from kivy.uix.widget import Widget
+
+    name = request["ui_check"]
+    if isinstance(value, App):  # `return TheApp()`: accepted, as the UI process accepts it
+        value = type(value)
+    if not (isinstance(value, type) and issubclass(value, App)):
+        raise UICheckFailed(
+            f"display_yourself must return the App subclass {name} itself, not {safe_repr(value)}"
+        )
+    if value.__name__ != name:
+        raise UICheckFailed(f"the App subclass must be named {name}, not {value.__name__}")
+    bridge = Stub.made["bridge"]
+    if not hasattr(value, "bridge"):
+        setattr(value, "bridge", bridge)  # noqa: B010  (self.bridge, as in the UI process)
+    if Window is None:
+        return "Kivy has no window provider here"
+    root = value().build()
+    if not isinstance(root, Widget):
+        raise UICheckFailed(f"build must return the root widget, not {safe_repr(root)}")
+    if root.parent is not None:
+        raise UICheckFailed(
+            f"build returned a widget that is already inside a {type(root.parent).__name__}; "
+            "return the outermost widget, the one that has no parent"
+        )
+    state = _ui_state(request)
+    answered = _answer_bridge(bridge, 0, state)
+    widgets = list(root.walk(restrict=True))
+    inputs = [w for w in widgets if isinstance(w, TextInput)]
+    if inputs:
+        inputs[0].text = UI_CHECK_MESSAGE
+    for widget in widgets:
+        if isinstance(widget, ButtonBehavior):
+            widget.dispatch("on_press")
+            widget.dispatch("on_release")
+    _answer_bridge(bridge, answered, state)
+    used = {call[0] for call in bridge.calls}
+    if "get_full_state" not in used:
+        raise UICheckFailed(
+            "build never called bridge.get_full_state('genesis', callback), so the status label "
+            "cannot show the state of genesis"
+        )
+    if "send" not in used:
+        raise UICheckFailed(
+            "typing a message and pressing the buttons never called bridge.send(text, callback): "
+            "the send button's on_press must call bridge.send with the text input's text"
+        )
+    return ""
+
+
+def _ui_state(request: dict[str, Any]) -> dict[str, Any]:
+    """The receiver's slots as ``get_full_state`` delivers them: plain values, objects as text."""
+    state = {}
+    for slot, value in decode(request["slots"]).items():
+        plain = value is None or isinstance(value, str | int | float | bool | list | dict)
+        state[slot] = value if plain else repr(value)
+    return state
+
+
+def _answer_bridge(bridge: Stub, start: int, state: dict[str, Any]) -> int:
+    """Call back what the UI asked the bridge from call number ``start`` on; returns the next."""
+    index = start
+    while index < len(bridge.calls):  # a callback may ask again: answer that too
+        method, args, kwargs = bridge.calls[index]
+        index += 1
+        callback = kwargs.get("callback", args[1] if len(args) > 1 else None)
+        if method == "get_full_state" and callable(callback):
+            callback(dict(state))
+        elif method == "send" and callable(callback):
+            callback("a UvmObject")
+        elif method == "on_event" and args and callable(args[0]):
+            args[0]({"type": "event", "id": "trial", "kind": "phase", "data": {"phase": "trial"}})
+        if index > 200:
+            raise UICheckFailed("the UI keeps calling the bridge from its own callbacks (an endless loop?)")
+    return index
 
 
 class CheckFailed(AssertionError):

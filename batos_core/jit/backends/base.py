@@ -72,12 +72,17 @@ class Backend(Protocol):
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
         selector: str | None = None,
+        prefill: str = "",
     ) -> Generation:
         """Continue the chat with one assistant reply.
 
         Greedy at ``temperature == 0``, sampling above. ``selector`` (the
         Python-form selector being compiled) is a hint only the replay
-        backend needs; others ignore it. Raises ``GenerationCancelled`` when
+        backend needs; others ignore it. ``prefill``: text the reply must
+        start with (the UI prompt's skeleton). A backend that can continue a
+        partial reply (transformers) generates after it and returns
+        ``prefill + continuation`` as ``text``; the others ignore it and return
+        their whole reply, so ``text`` is always the complete reply. Raises ``GenerationCancelled`` when
         ``cancel`` is set, ``BackendError`` for every other failure.
         """
         ...

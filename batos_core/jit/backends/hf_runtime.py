@@ -197,15 +197,23 @@ def generate(
     temperature: float,
     on_token: TokenCallback | None,
     cancel: threading.Event | None,
+    prefill: str = "",
 ) -> tuple[str, int]:
-    """Generate one reply; return (text of the new tokens only, new token count)."""
-    inputs = loaded.tokenizer.apply_chat_template(
-        [dict(m) for m in messages],
-        add_generation_prompt=True,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-    ).to(loaded.model.device)
+    """Generate one reply; return (``prefill`` + the text of the new tokens, new token count).
+
+    With a ``prefill`` the assistant turn is opened by the chat template and
+    starts with that text, which the model continues.
+    """
+    chat = [dict(m) for m in messages]
+    if prefill:
+        prompt = loaded.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        # The template already holds the special tokens (BOS and turn markers).
+        inputs = loaded.tokenizer(prompt + prefill, add_special_tokens=False, return_tensors="pt")
+    else:
+        inputs = loaded.tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+        )
+    inputs = inputs.to(loaded.model.device)
     prompt_length = int(inputs["input_ids"].shape[1])
     criteria = StoppingCriteriaList([CancelCriteria(cancel)] if cancel is not None else [])
     streamer = CallbackStreamer(loaded.tokenizer, on_token) if on_token is not None else None
@@ -218,7 +226,7 @@ def generate(
         )
     new_ids = output[0, prompt_length:]
     text = loaded.tokenizer.decode(new_ids, skip_special_tokens=True)
-    return text, int(new_ids.shape[0])
+    return prefill + text, int(new_ids.shape[0])
 
 
 def _generation_config(loaded: LoadedModel, max_new_tokens: int, temperature: float) -> Any:

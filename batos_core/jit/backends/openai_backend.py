@@ -64,6 +64,7 @@ class OpenAIBackend:
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
         selector: str | None = None,
+        prefill: str = "",
     ) -> Generation:
         """Stream one assistant reply from the server.
 

@@ -109,6 +109,7 @@ class ReplayBackend:
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
         selector: str | None = None,
+        prefill: str = "",
     ) -> Generation:
         """Reply with the recorded source for ``selector``.
 

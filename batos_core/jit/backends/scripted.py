@@ -75,6 +75,7 @@ class ScriptedBackend:
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
         selector: str | None = None,
+        prefill: str = "",
     ) -> Generation:
         """Return the next scripted reply, cut to ``max_new_tokens`` pieces.
 

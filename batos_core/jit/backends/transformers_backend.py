@@ -118,12 +118,13 @@ class TransformersBackend:
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
         selector: str | None = None,
+        prefill: str = "",
     ) -> Generation:
         """Generate one reply from the chat template; loads the model first if needed.
 
-        Only the new tokens are decoded. Raises ``GenerationCancelled`` when
-        ``cancel`` is set (checked between tokens) and ``BackendError`` when
-        loading or generating fails.
+        Only the new tokens are decoded; the reply is ``prefill`` plus them.
+        Raises ``GenerationCancelled`` when ``cancel`` is set (checked between
+        tokens) and ``BackendError`` when loading or generating fails.
         """
         started = time.perf_counter()
         self.load()
@@ -132,9 +133,11 @@ class TransformersBackend:
         assert self._loaded is not None
         with self._generate_lock:
             check_cancel(cancel, "")
+            if prefill and on_token is not None:
+                on_token(prefill)  # the reply's first part, so a live view shows all of it
             try:
                 text, tokens = hf_runtime.generate(
-                    self._loaded, messages, max_new_tokens, temperature, on_token, cancel
+                    self._loaded, messages, max_new_tokens, temperature, on_token, cancel, prefill
                 )
             except (RuntimeError, ValueError) as error:
                 raise BackendError(f"generation failed: {error}") from error

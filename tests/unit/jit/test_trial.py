@@ -136,26 +136,84 @@ def test_ui_policy_provides_the_bridge_stub() -> None:
     assert run_trial(method, ACCOUNT, (), policy).value_repr == "'<stub bridge>'"
 
 
-@pytest.mark.slow
-def test_a_kivy_app_class_can_be_returned_in_the_ui_trial() -> None:
+WIRED_UI = """\
+def display_yourself(self):
+    from kivy.app import App
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.button import Button
+    from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
+
+    class BatOS_EntropicUI_App(App):
+        title = "BAT OS Entropic UI"
+
+        def build(self):
+            root = BoxLayout(orientation="vertical")
+            status = Label(text="...")
+            entry = TextInput()
+            replies = Label(text="")
+
+            def show_state(state):
+                status.text = ", ".join(sorted(state))
+
+            def show_reply(reply):
+                replies.text = reply
+
+            def on_send(button):
+                bridge.send(entry.text, show_reply)
+
+            root.add_widget(status)
+            root.add_widget(entry)
+            root.add_widget(Button(text="Send", on_press=on_send))
+            root.add_widget(replies)
+            bridge.get_full_state("genesis", show_state)
+            return root
+
+    return BatOS_EntropicUI_App
+"""
+
+
+def _ui_trial(source: str) -> TrialResult:
     if importlib.util.find_spec("kivy") is None:  # not importing it: kivy writes ~/.kivy on import
         pytest.skip("kivy is not installed")
     from batos_core.jit.vet import VetPolicy
 
-    source = (
-        "def display_yourself(self):\n"
-        "    from kivy.app import App\n"
-        "    from kivy.uix.label import Label\n"
-        "    class BatOS_EntropicUI_App(App):\n"
-        "        def build(self):\n"
-        "            self.title = 'BAT OS Entropic UI'\n"
-        "            return Label(text='hi')\n"
-        "    return BatOS_EntropicUI_App\n"
-    )
-    method = vet(source, "display_yourself", VetPolicy.ui())
-    result = run_trial(method, ACCOUNT, (), TrialPolicy.ui())
+    return run_trial(vet(source, "display_yourself", VetPolicy.ui()), ACCOUNT, (), TrialPolicy.ui())
+
+
+@pytest.mark.slow
+def test_a_ui_that_builds_and_uses_the_bridge_passes_the_ui_check() -> None:
+    result = _ui_trial(WIRED_UI)
     assert result.ok, result
     assert "BatOS_EntropicUI_App" in (result.value_repr or "")
+    assert result.ui_check_skipped == ""  # the widget tree was built (offscreen window)
+
+
+@pytest.mark.slow
+def test_the_ui_check_reports_a_root_widget_that_has_a_parent() -> None:
+    wrapped = "            outer = BoxLayout()\n            outer.add_widget(root)\n            return root\n"
+    source = WIRED_UI.replace("            return root\n", wrapped)
+    result = _ui_trial(source)
+    assert not result.ok
+    assert result.error_name == "UICheckFailed"
+    assert "already inside a BoxLayout" in (result.error_message or "")
+
+
+@pytest.mark.slow
+def test_the_ui_check_requires_the_state_request_and_a_send() -> None:
+    no_state = _ui_trial(WIRED_UI.replace('bridge.get_full_state("genesis", show_state)', "pass"))
+    assert no_state.error_name == "UICheckFailed"
+    assert "bridge.get_full_state" in (no_state.error_message or "")
+    no_send = _ui_trial(WIRED_UI.replace("bridge.send(entry.text, show_reply)", "pass"))
+    assert no_send.error_name == "UICheckFailed"
+    assert "bridge.send" in (no_send.error_message or "")
+
+
+@pytest.mark.slow
+def test_an_error_in_a_ui_callback_names_its_line() -> None:
+    result = _ui_trial(WIRED_UI.replace('", ".join(sorted(state))', "state['missing']"))
+    assert result.error_name == "KeyError"
+    assert "status.text = state['missing']" in (result.traceback or "")
 
 
 def test_the_child_report_encoder_is_valid_json() -> None:
