@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]
 DEFAULT_ATTEMPTS = 3
 ATTEMPTS_ENV = "BATOS_JIT_ATTEMPTS"  # 1 turns repair off (measurements: docs/jit.md)
+UI_ATTEMPTS_ENV = "BATOS_JIT_UI_ATTEMPTS"
+#: display_yourself gets more tries: the 1.5B coder's UI passed its trial on the 5th.
+DEFAULT_UI_ATTEMPTS = 6
 REPAIR_TEMPERATURE = 0.7
 HEARTBEAT_S = 2.0
 
@@ -102,15 +105,16 @@ class JitSettings:
     """Knobs of the pipeline (defaults from the design; batos.toml may override)."""
 
     attempts: int = field(default_factory=lambda: _attempts_from_env(DEFAULT_ATTEMPTS))
+    ui_attempts: int = field(default_factory=lambda: _attempts_from_env(DEFAULT_UI_ATTEMPTS, UI_ATTEMPTS_ENV))
     max_new_tokens: int = 400
     ui_max_new_tokens: int = 1500
     review: bool = False
     review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S
 
 
-def _attempts_from_env(default: int) -> int:
-    """``BATOS_JIT_ATTEMPTS`` as a positive int; `default` when unset or invalid (logged)."""
-    raw = os.environ.get(ATTEMPTS_ENV, "").strip()
+def _attempts_from_env(default: int, variable: str = ATTEMPTS_ENV) -> int:
+    """The environment `variable` as a positive int; `default` when unset or invalid (logged)."""
+    raw = os.environ.get(variable, "").strip()
     if not raw:
         return default
     try:
@@ -118,7 +122,7 @@ def _attempts_from_env(default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        log.warning("ignoring %s=%r: expected a positive integer", ATTEMPTS_ENV, raw)
+        log.warning("ignoring %s=%r: expected a positive integer", variable, raw)
         return default
     return value
 
@@ -199,6 +203,9 @@ class JitCompiler:
                 )
             except ValueError as exc:
                 raise NotGeneratable(str(exc)) from None
+        # A UI is ~500 tokens: its repairs see only the latest failed attempt,
+        # not every earlier one (a small model wandered off in the long context).
+        first_messages = messages
         prefill = ui_prefill() if ui else ""
         first_hash = prompt_hash(messages, prefill)
         prompt = [dict(m) for m in messages]  # kept with the install: the fine-tuning dataset's input
@@ -207,7 +214,7 @@ class JitCompiler:
         extra = dict(intent.provenance) if intent else {}
         code = ""
         reason = ""
-        for attempt in range(1, self.settings.attempts + 1):
+        for attempt in range(1, (self.settings.ui_attempts if ui else self.settings.attempts) + 1):
             outcome.attempts = attempt
             emit(
                 "phase",
@@ -242,7 +249,7 @@ class JitCompiler:
                 code = code or text
                 log.info("%s attempt %d rejected: %s", selector, attempt, reason)
                 emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
-                messages = repair_messages(messages, code, failure, attempt=attempt)
+                messages = repair_messages(first_messages if ui else messages, code, failure, attempt=attempt)
                 continue
             if _trial_passed(trial, args) and (trial.ok or intent is None or intent.check is None):
                 approver = "vetted+trial"
@@ -295,7 +302,9 @@ class JitCompiler:
             outcome.failures.append(reason)
             log.info("%s attempt %d failed: %s\n%s", selector, attempt, reason, trial.traceback or "")
             emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
-            messages = repair_messages(messages, vetted.source, trial, attempt=attempt)
+            messages = repair_messages(
+                first_messages if ui else messages, vetted.source, trial, attempt=attempt
+            )
         self._record_rejection(session, miss, holder_oid, code, reason, outcome, extra)
         raise GenerationFailed(selector, reason, code, outcome.attempts)
 

@@ -102,8 +102,10 @@ bridge.send, and a scrolling area listing replies and events. Wire them in \
 build: call bridge.get_full_state("genesis", show_state) with a function \
 show_state(state) that sets the status label's text from the dict; the \
 button's on_press calls bridge.send with the text input's text and a function \
-show_reply(reply) that adds a Label with the reply to the list. build \
-returns the outermost layout, which has no parent. After the class, the \
+show_reply(reply) that adds a Label with the reply to the list. A ScrollView \
+holds exactly one child: put a vertical BoxLayout with size_hint_y None in it \
+and add the reply labels to that BoxLayout. build returns the outermost \
+layout, which has no parent. After the class, the \
 function ends by returning the class itself.
 6. Never use a name or attribute that starts with an underscore, except \
 calling the parent initialiser through super in a widget subclass."""

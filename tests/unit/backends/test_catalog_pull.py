@@ -128,7 +128,7 @@ def test_missing_wheel_reports_every_source(model_cache: Path, tmp_path: Path) -
 
 
 def test_catalog_names_the_issue_models_and_defaults() -> None:
-    coder = catalog.get_entry("qwen2.5-coder-0.5b-instruct")
+    coder = catalog.get_entry("qwen2.5-coder-1.5b-instruct")
     assert coder.default_for == "cpu" and default_model("cpu") == coder.name
     assert default_model("cuda") == "llama-3.1-8b-instruct"
     pypi = next(s for s in coder.sources if isinstance(s, PypiParts))
@@ -152,7 +152,7 @@ def test_list_info_and_resolve(model_cache: Path, tmp_path: Path) -> None:
     assert model_dir() == model_cache
     statuses = {s.name: s for s in list_models()}
     assert not any(s.cached for s in statuses.values())
-    assert statuses["qwen2.5-coder-0.5b-instruct"].default == "cpu"
+    assert statuses["qwen2.5-coder-1.5b-instruct"].default == "cpu"
     assert info("smollm2-135m-instruct").size == 98362432
     with pytest.raises(ModelNotPulled, match="batos model pull smollm2-135m-instruct"):
         resolve_model("smollm2-135m-instruct")
