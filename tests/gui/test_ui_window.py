@@ -107,3 +107,18 @@ def test_fallback_inspector_shows_state_and_replies(daemon: RunningDaemon, tmp_p
     assert MOTTO in report["replies"][0]
     _w, _h, rows = read_png(shot)
     assert len({pixel[:3] for row in rows for pixel in row}) > 20
+
+
+def test_an_unstarted_app_instance_and_self_bridge_run(daemon: RunningDaemon, tmp_path: Path) -> None:
+    # Small models end with `return TheApp()` and write `self.bridge`; the UI process accepts both.
+    source = GOOD_UI.replace("    return BatOS_EntropicUI_App\n", "    return BatOS_EntropicUI_App()\n")
+    source = source.replace("bridge.get_full_state(", "self.bridge.get_full_state(", 1)
+    assert source.count("BatOS_EntropicUI_App()") == 1 and "self.bridge." in source
+    ui_file, report_path = tmp_path / "ui.py", tmp_path / "report.json"
+    ui_file.write_text(source)
+    shot = tmp_path / "ui.png"
+    args = ["--source-file", str(ui_file), "--screenshot", str(shot), "--report", str(report_path)]
+    done = run_ui(daemon, tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    assert report["state"]["motto"] == MOTTO

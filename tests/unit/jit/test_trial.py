@@ -264,3 +264,12 @@ def test_the_batos_api_global_works_on_the_throwaway_receiver() -> None:
     )
     result = trial(source, "rename_", "Bob")
     assert result.value_repr == "['Bob', True, ['balance', 'friend', 'owner']]", result
+
+
+@pytest.mark.slow
+def test_an_unstarted_app_instance_and_self_bridge_are_accepted() -> None:
+    # Small models end with `return TheApp()` and write `self.bridge`; both work in the UI process.
+    source = WIRED_UI.replace("    return BatOS_EntropicUI_App\n", "    return BatOS_EntropicUI_App()\n")
+    source = source.replace('bridge.get_full_state("genesis"', 'self.bridge.get_full_state("genesis"')
+    result = _ui_trial(source)
+    assert result.ok, result
