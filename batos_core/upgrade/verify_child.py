@@ -123,13 +123,19 @@ def _opened(image: str) -> Iterator[Any]:
 
 def _load_everything(img: Any, problems: list[str]) -> tuple[int, int, list[str]]:
     from ZODB.broken import Broken
+    from ZODB.POSException import POSKeyError
 
     from batos_core.objects import Method
 
     storage = img.db.storage
-    # The daemon keeps committing while this runs: stop at the last
-    # transaction this read-only storage indexed, or oids written after it
-    # opened would be listed but not loadable (POSKeyError).
+    # The daemon keeps committing while this runs, and the iterator reads the
+    # file to its current end: stop at the last transaction this read-only
+    # snapshot knows. That is not enough on its own: FileStorage's index scan
+    # reports as its last tid the tid of a transaction it found still being
+    # written (and did not index), so that transaction's new oids are listed
+    # but not in the snapshot. They raise POSKeyError below and are skipped:
+    # an oid the iterator lists has a record in the file, so POSKeyError can
+    # only mean "not in this snapshot", never a dangling reference.
     last = storage.lastTransaction()
     oids = {record.oid for txn in storage.iterator(stop=last) for record in txn}
     connection = img.default_session.connection
@@ -140,6 +146,8 @@ def _load_everything(img: Any, problems: list[str]) -> tuple[int, int, list[str]
         try:
             obj = connection.get(oid)
             obj._p_activate()
+        except POSKeyError:
+            continue  # committed after the snapshot was opened (see above)
         except Exception as exc:
             problems.append(f"object {label} does not load: {type(exc).__name__}: {exc}")
             continue
