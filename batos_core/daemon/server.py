@@ -311,7 +311,10 @@ class Daemon:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self._receive(frames)
+            try:
+                self._receive(frames)
+            except Exception:  # a bug in handling one message must not stall the rest
+                log.exception("failed to handle a message")
         self._schedule_drain()  # more may wait: let replies and timers run first
 
     def _schedule_drain(self) -> None:
