@@ -39,14 +39,7 @@ from intents import INTENTS, IntentResult, receiver_name, run_intent  # noqa: E4
 from batos_core.jit.pipeline import ATTEMPTS_ENV  # noqa: E402
 from batos_core.protocol.builders import create_method_request, eval_request, send_request  # noqa: E402
 from batos_core.protocol.client import Client  # noqa: E402
-from batos_core.protocol.connection import read_connection_file  # noqa: E402
-from tests.integration.conftest import (  # noqa: E402
-    DaemonProcess,
-    DaemonStartError,
-    daemon_config,
-    launch_daemon,
-    make_dirs,
-)
+from tests.integration.conftest import DaemonProcess, make_dirs, start_daemon  # noqa: E402
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
 INSTALLED = re.compile(
@@ -88,15 +81,8 @@ def installs(log_text: str) -> dict[tuple[str, str], Install]:
 
 
 def start(root: Path, model: str, attempts: int) -> DaemonProcess:
-    dirs = make_dirs(root)
     args = ["--backend", "transformers", "--model", model]
-    proc, line, log_path = launch_daemon(dirs, extra_args=args, env={ATTEMPTS_ENV: str(attempts)})
-    if not line.startswith("ready "):
-        proc.kill()
-        proc.wait()
-        raise DaemonStartError(line, proc.returncode, log_path.read_text() if log_path.exists() else "")
-    info = read_connection_file(daemon_config(dirs).connection_path())
-    return DaemonProcess(proc=proc, info=info, dirs=dirs, image=dirs.image, log_path=log_path, args=args)
+    return start_daemon(make_dirs(root), extra_args=args, env={ATTEMPTS_ENV: str(attempts)})
 
 
 def oid_of(client: Client, name: str) -> str:

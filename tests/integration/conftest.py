@@ -337,11 +337,13 @@ def start_daemon(
     *,
     image: Path | None = None,
     extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_S,
 ) -> DaemonProcess:
-    """Start a daemon and return it once it is ready; raises DaemonStartError otherwise."""
+    """Start a daemon (``env``: extra variables) and return it once it is ready;
+    raises DaemonStartError otherwise."""
     image = image or dirs.image
-    proc, line, log_path = launch_daemon(dirs, image=image, extra_args=extra_args, timeout=timeout)
+    proc, line, log_path = launch_daemon(dirs, image=image, extra_args=extra_args, env=env, timeout=timeout)
     if not line.startswith("ready "):
         if proc.poll() is None:
             proc.kill()

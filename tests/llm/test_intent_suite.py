@@ -26,14 +26,7 @@ from intents import INTENTS, IntentResult, pass_rate, receiver_name, run_intent,
 from batos_core.jit.model_cache import info
 from batos_core.jit.pipeline import ATTEMPTS_ENV, DEFAULT_ATTEMPTS
 from batos_core.protocol.client import Client
-from tests.integration.conftest import (
-    BatosDirs,
-    DaemonProcess,
-    DaemonStartError,
-    daemon_config,
-    launch_daemon,
-    make_dirs,
-)
+from tests.integration.conftest import BatosDirs, DaemonProcess, make_dirs, start_daemon
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +54,7 @@ pytestmark = [
 def start_model_daemon(dirs: BatosDirs, attempts: int) -> DaemonProcess:
     """A daemon on a fresh image whose JIT is the real model with `attempts` attempts."""
     args = ["--backend", "transformers", "--model", MODEL]
-    proc, line, log_path = launch_daemon(dirs, extra_args=args, env={ATTEMPTS_ENV: str(attempts)})
-    if not line.startswith("ready "):
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        raise DaemonStartError(line, proc.returncode, log_path.read_text() if log_path.exists() else "")
-    from batos_core.protocol.connection import read_connection_file
-
-    info_ = read_connection_file(daemon_config(dirs).connection_path())
-    return DaemonProcess(proc=proc, info=info_, dirs=dirs, image=dirs.image, log_path=log_path, args=args)
+    return start_daemon(dirs, extra_args=args, env={ATTEMPTS_ENV: str(attempts)})
 
 
 @pytest.fixture

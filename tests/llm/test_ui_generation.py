@@ -31,15 +31,7 @@ from batos_core.jit.model_cache import info
 from batos_core.jit.pipeline import DEFAULT_UI_ATTEMPTS, UI_ATTEMPTS_ENV
 from batos_core.protocol.builders import history_request, send_request
 from batos_core.protocol.client import Client
-from batos_core.protocol.connection import read_connection_file
-from tests.integration.conftest import (
-    BatosDirs,
-    DaemonProcess,
-    DaemonStartError,
-    daemon_config,
-    launch_daemon,
-    make_dirs,
-)
+from tests.integration.conftest import BatosDirs, DaemonProcess, make_dirs, start_daemon
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +76,8 @@ def offscreen(dirs: BatosDirs) -> dict[str, str]:
 
 @pytest.fixture
 def model_daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    dirs = make_dirs(tmp_path)
     args = ["--backend", "transformers", "--model", MODEL]
-    proc, line, log_path = launch_daemon(dirs, extra_args=args, env={UI_ATTEMPTS_ENV: str(ATTEMPTS)})
-    if not line.startswith("ready "):
-        proc.kill()
-        proc.wait()
-        raise DaemonStartError(line, proc.returncode, log_path.read_text() if log_path.exists() else "")
-    connection = read_connection_file(daemon_config(dirs).connection_path())
-    daemon = DaemonProcess(
-        proc=proc, info=connection, dirs=dirs, image=dirs.image, log_path=log_path, args=args
-    )
+    daemon = start_daemon(make_dirs(tmp_path), extra_args=args, env={UI_ATTEMPTS_ENV: str(ATTEMPTS)})
     try:
         yield daemon
     finally:
