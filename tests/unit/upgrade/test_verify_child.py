@@ -9,41 +9,36 @@ from batos_core.objects import UvmObject
 from batos_core.upgrade.verify_child import _check_image, _load_everything
 
 
-def test_objects_committed_after_the_read_only_open_are_not_reported(tmp_path: Path) -> None:
+def _walk_after_a_late_commit(tmp_path: Path, *, snapshot_knows_the_commit: bool = False) -> list[str]:
+    """Open a read-only snapshot, commit a new object through the writer, walk the snapshot.
+
+    ``snapshot_knows_the_commit`` gives the snapshot the writer's newer last tid:
+    FileStorage's index scan does that when it finds a transaction still being
+    written (status "c"), which it reports as its last but does not index.
+    """
     image = tmp_path / "image.fs"
+    problems: list[str] = []
     with open_image(image) as live:
         snapshot = open_image(image, read_only=True)
         try:
-            session = live.default_session
-            session.genesis.late = UvmObject()  # a new oid, written after the snapshot opened
-            session.commit()
-            problems: list[str] = []
+            live.default_session.genesis.late = UvmObject()  # a new oid, after the snapshot opened
+            live.default_session.commit()
+            if snapshot_knows_the_commit:
+                newer = live.db.storage.lastTransaction()
+                snapshot.db.storage.lastTransaction = lambda: newer  # type: ignore[method-assign]
             objects, _methods, _imports = _load_everything(snapshot, problems)
         finally:
             snapshot.close()
-    assert problems == []
     assert objects > 3
+    return problems
+
+
+def test_objects_committed_after_the_read_only_open_are_not_reported(tmp_path: Path) -> None:
+    assert _walk_after_a_late_commit(tmp_path) == []
 
 
 def test_a_transaction_being_written_when_the_snapshot_opened_is_skipped(tmp_path: Path) -> None:
-    # FileStorage's index scan returns, as the last tid, that of a transaction it
-    # found still being written (status "c") and did not index; the iterator,
-    # reading later, then lists that transaction's new oids. Simulated here by
-    # giving the snapshot the writer's newer last tid.
-    image = tmp_path / "image.fs"
-    with open_image(image) as live:
-        snapshot = open_image(image, read_only=True)
-        try:
-            session = live.default_session
-            session.genesis.late = UvmObject()
-            session.commit()
-            newer = live.db.storage.lastTransaction()
-            snapshot.db.storage.lastTransaction = lambda: newer  # type: ignore[method-assign]
-            problems: list[str] = []
-            _load_everything(snapshot, problems)
-        finally:
-            snapshot.close()
-    assert problems == []
+    assert _walk_after_a_late_commit(tmp_path, snapshot_knows_the_commit=True) == []
 
 
 def test_a_whole_image_loads_without_problems(tmp_path: Path) -> None:
