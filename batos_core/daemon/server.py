@@ -8,9 +8,13 @@ callback, with no future per message. That fd is edge-triggered: any operation
 on the socket, a send included, can consume the edge, so after each send the
 loop checks ``ZMQ_EVENTS`` and schedules a drain itself when input is waiting. Everything that
 touches the image runs on worker threads (`workers.WorkerPool`), each with its
-own Connection and TransactionManager; their replies and events come back to
-the loop through `call_soon_threadsafe`. A request id that is already in
-flight is not run twice: the retry is attached to the running request.
+own Connection and TransactionManager. A worker signs and sends its reply (and
+its events) itself, under the socket lock, instead of handing it back to the
+loop: libzmq allows a socket to move between threads across a full memory
+barrier, which the lock provides, and the hand-back cost a self-pipe wake-up
+and a contended GIL hand-over per frame sent (see docs/architecture.md,
+"Daemon speed"). A request id that is already in flight is not run twice: the
+retry is attached to the running request.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +96,12 @@ class Daemon:
             model=config.model,
         )
         self._inflight: dict[str, _InFlight] = {}
+        # Held around every use of the socket, the signer and `_inflight`: the
+        # loop receives, workers (and the loop) send.
+        self._lock = threading.Lock()
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0  # threading.get_ident() of the loop's thread
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._info: ConnectionInfo | None = None
         self._socket: zmq.Socket[bytes] | None = None
@@ -135,6 +144,7 @@ class Daemon:
         if self.pool is None:
             self.open()
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._stopping = asyncio.Event()
         info = self._info = self._connection_info()
         ctx = self._ctx = zmq.Context()
@@ -161,8 +171,10 @@ class Daemon:
             return
         self._stop_tasks()
         await self._drain()
-        assert self._socket is not None
-        self._socket.close()
+        with self._lock:
+            assert self._socket is not None
+            self._socket.close()
+            self._socket = None
         ctx.term()
         self._cleanup_files(info)
         log.info("daemon %d stopped", os.getpid())
@@ -177,7 +189,8 @@ class Daemon:
         sock.bind(info.endpoint)
         if info.transport == "ipc":
             os.chmod(info.endpoint[len("ipc://") :], 0o600)
-        self._socket = sock
+        with self._lock:
+            self._socket = sock
 
     def _start_tasks(self) -> None:
         assert self._socket is not None and self._loop is not None
@@ -227,9 +240,7 @@ class Daemon:
         self.reviews.close("the daemon is stopping")
         if self.autotelic is not None:  # cancels and joins a running act (its own session)
             await asyncio.to_thread(self.autotelic.close)
-        await asyncio.to_thread(self.pool.drain)
-        # Replies of the last jobs were scheduled with call_soon_threadsafe: let them run.
-        await asyncio.sleep(0)
+        await asyncio.to_thread(self.pool.drain)  # workers have sent their last replies
         self.image.close()
         self.reviews = ReviewBoard()  # a daemon that serves on (a rolled-back upgrade) reviews again
 
@@ -249,8 +260,9 @@ class Daemon:
         self.pool = None
         self.image = None
         info = self._info
-        self._socket.close(linger=1000)  # the last replies still go out
-        self._socket = None
+        with self._lock:
+            self._socket.close(linger=1000)  # the last replies still go out
+            self._socket = None
         log.info("daemon %d suspended for a hand-over (endpoint %s)", os.getpid(), info.endpoint)
         return self._verifier.guard.export_state()
 
@@ -303,14 +315,15 @@ class Daemon:
     def _on_readable(self) -> None:
         """Read and handle what is waiting, up to a batch; reschedules itself for more."""
         self._drain_scheduled = False
-        sock = self._socket
         for _ in range(RECEIVE_BATCH):
-            if not self._reading or sock is None or not _input_waiting(sock):
-                return
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+            with self._lock:
+                sock = self._socket
+                if not self._reading or sock is None or not _input_waiting(sock):
+                    return
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    return
             try:
                 self._receive(frames)
             except Exception:  # a bug in handling one message must not stall the rest
@@ -363,24 +376,24 @@ class Daemon:
             return
         if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
             self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
-        pending = self._inflight.get(request.id)
-        if pending is not None:
-            # A retry of a request still running: answer both when it finishes.
-            pending.identities.append(identity)
-            return
-        self._inflight[request.id] = _InFlight([identity])
+        with self._lock:
+            pending = self._inflight.get(request.id)
+            if pending is not None:
+                # A retry of a request still running: answer both when it finishes.
+                pending.identities.append(identity)
+                return
+            self._inflight[request.id] = _InFlight([identity])
         if request.type == "upgrade_request":
             # Runs on the loop: it stops and restarts the loop's own reading.
             self._upgrade_task = asyncio.create_task(self._upgrade(request))
             return
-        assert self.pool is not None and self._loop is not None
-        loop = self._loop
+        assert self.pool is not None
         rid = request.id
         self.pool.submit(
             Job(
                 request=request,
-                reply=lambda message: _discard(loop.call_soon_threadsafe(self._finish, rid, message)),
-                event=lambda kind, data: _discard(loop.call_soon_threadsafe(self._event, rid, kind, data)),
+                reply=lambda message: self._finish(rid, message),
+                event=lambda kind, data: self._event(rid, kind, data),
             )
         )
 
@@ -394,7 +407,8 @@ class Daemon:
             log.exception("upgrade %s failed", rid)
             reply = dump_message(ErrorReply.from_exception(rid, exc, ErrorCode.INTERNAL))
         if reply is None:
-            self._inflight.pop(rid, None)  # the successor answers it from the reply table
+            with self._lock:
+                self._inflight.pop(rid, None)  # the successor answers it from the reply table
         else:
             self._finish(rid, reply)
 
@@ -413,31 +427,34 @@ class Daemon:
             model=self.info.model,
         )
 
-    # -- replying ----------------------------------------------------------
+    # -- replying (any thread) ------------------------------------------------
 
     def _finish(self, request_id: str, message: dict[str, Any]) -> None:
-        pending = self._inflight.pop(request_id, None)
-        for identity in pending.identities if pending else []:
-            self._enqueue(identity, message)
+        """Answer every client waiting for `request_id` and forget it."""
+        body = self._encode(message)
+        with self._lock:
+            pending = self._inflight.pop(request_id, None)
+            self._send_locked(pending.identities if pending else [], body)
 
     def _event(self, request_id: str, kind: str, data: dict[str, Any]) -> None:
-        pending = self._inflight.get(request_id)
-        if pending is None:
-            return
         message = {"type": "event", "id": request_id, "kind": kind, "data": data}
-        for identity in pending.identities:
-            self._enqueue(identity, message)
+        body = self._encode(message)
+        with self._lock:
+            pending = self._inflight.get(request_id)
+            self._send_locked(pending.identities if pending else [], body)
 
     def _reply_now(self, identity: list[bytes], model: Any) -> None:
-        self._enqueue(identity, dump_message(model))
+        body = self._encode(dump_message(model))
+        with self._lock:
+            self._send_locked([identity], body)
 
-    def _enqueue(self, identity: list[bytes], message: dict[str, Any]) -> None:
-        """Sign and send now, on the loop thread (the only thread that touches the socket)."""
-        assert self._socket is not None and self._signer is not None
+    def _encode(self, message: dict[str, Any]) -> bytes:
+        """The body frame of `message`, or of an error saying it is too large to send."""
+        assert self._signer is not None
         try:
-            frames = self._signer.sign(message)
+            return self._signer.encode(message)
         except WireError:
-            frames = self._signer.sign(
+            return self._signer.encode(
                 dump_message(
                     ErrorReply(
                         id=str(message.get("id", ""))[:128],
@@ -447,15 +464,31 @@ class Daemon:
                     )
                 )
             )
-        try:
-            # A ROUTER send never blocks: a peer that is gone or over its high
-            # water mark loses the message (its client retries by id).
-            _send_frames(self._socket, [*identity, *frames])
-        except zmq.ZMQError as exc:
-            log.warning("could not send a reply: %s", exc)
+
+    def _send_locked(self, identities: list[list[bytes]], body: bytes) -> None:
+        """Sign `body` and send it to each identity; the caller holds `_lock`.
+
+        Signing happens here, under the lock, so the signer's counter rises in
+        the order messages leave (a client's replay guard requires that).
+        """
+        sock, signer = self._socket, self._signer
+        if not identities or sock is None or signer is None:
+            return  # nobody waits, or the socket is closed (a hand-over)
+        for identity in identities:
+            try:
+                # A ROUTER send never blocks: a peer that is gone or over its high
+                # water mark loses the message (its client retries by id).
+                _send_frames(sock, [*identity, *signer.sign_body(body)])
+            except zmq.ZMQError as exc:
+                log.warning("could not send a reply: %s", exc)
         # The send may have consumed the fd's edge for input that is waiting.
-        if self._reading and _input_waiting(self._socket):
-            self._schedule_drain()
+        if self._reading and _input_waiting(sock):
+            loop = self._loop
+            assert loop is not None
+            if threading.get_ident() == self._loop_thread:
+                self._schedule_drain()
+            else:
+                loop.call_soon_threadsafe(self._schedule_drain)
 
     # -- workers -----------------------------------------------------------
 
@@ -509,10 +542,6 @@ def _send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
     last = len(frames) - 1
     for index, frame in enumerate(frames):
         _BackendSocket.send(sock, frame, _NOBLOCK if index == last else _MORE_NOBLOCK)
-
-
-def _discard(_: object) -> None:
-    return None
 
 
 def _known_type(value: object) -> bool:

@@ -1,12 +1,12 @@
 """Worker threads: each owns one image Session (Connection + TransactionManager).
 
 Jobs reach the workers through the pool's queue; each job's reply and events go
-back to the event loop through the job's callbacks (the loop thread alone
-touches the socket). `drain()` lets queued and in-flight jobs finish, then
-closes sessions.
+out through the job's callbacks, on the worker's thread. `drain()` lets queued
+and in-flight jobs finish, then closes sessions.
 
 Dispatch is last-in, first-out over idle workers: a job goes to the worker that
-became idle most recently. A Connection's object cache holds what its last
+became idle most recently (a worker counts as idle from the moment its
+transaction is over, before it sends the reply). A Connection's object cache holds what its last
 transactions touched, and a commit by one worker invalidates those objects in
 every other worker's cache, so sending a client's next request to the worker
 that ran its previous one avoids reloading (unpickling) the receiver and the
@@ -17,6 +17,7 @@ busy wait in a FIFO backlog and keep their arrival order.
 from __future__ import annotations
 
 import collections
+import enum
 import logging
 import queue
 import threading
@@ -42,6 +43,13 @@ Runner = Callable[[Session, Job], dict[str, Any]]
 
 #: What a worker's own queue carries: a job, or None to stop.
 _Slot = queue.SimpleQueue[Job | None]
+
+
+class _Idle(enum.Enum):
+    """What a worker with no job in hand does next."""
+
+    WAIT = "wait"  # on the idle stack: block on its slot
+    STOP = "stop"  # the pool is draining and nothing is left
 
 
 class WorkerPool:
@@ -94,29 +102,37 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _next(self, slot: _Slot) -> Job | None:
-        """The next job for the worker that owns `slot` (blocks while there is none)."""
+    def _claim(self, slot: _Slot) -> Job | _Idle:
+        """A worker is free: the oldest waiting job; else WAIT after putting the
+        worker on the idle stack, or STOP when the pool is draining."""
         with self._lock:
             if self._backlog:
                 return self._backlog.popleft()
             if self._stopping:
-                return None
+                return _Idle.STOP
             self._idle.append(slot)
-        return slot.get()
+            return _Idle.WAIT
 
     def _work(self, slot: _Slot) -> None:
         session = self._image.session()
         try:
-            while (job := self._next(slot)) is not None:
+            next_job = self._claim(slot)
+            while next_job is not _Idle.STOP:
+                job = slot.get() if next_job is _Idle.WAIT else next_job
+                if job is None:  # `drain` wakes idle workers with None
+                    return
                 try:
-                    reply = self._run(session, job)
+                    reply: dict[str, Any] | None = self._run(session, job)
                 except BaseException:  # the runner maps errors; this is a last resort
                     log.exception("worker crashed on %s", getattr(job.request, "id", "?"))
                     session.abort()
-                    continue
-                finally:
-                    with self._lock:
-                        self._unfinished -= 1
-                job.reply(reply)
+                    reply = None
+                with self._lock:
+                    self._unfinished -= 1
+                # Free before answering: the client's next request, which the
+                # reply sets off, finds this worker (and its warm cache) idle.
+                next_job = self._claim(slot)
+                if reply is not None:
+                    job.reply(reply)
         finally:
             session.close()

@@ -8,7 +8,7 @@ be wire values (see :mod:`batos_core.protocol.values`); builders do not encode.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from typing import Literal, TypedDict
 
@@ -16,8 +16,8 @@ from batos_core.protocol.values import WireValue
 
 
 def new_request_id() -> str:
-    """A fresh request id (uuid4, 32 hex digits)."""
-    return uuid.uuid4().hex
+    """A fresh request id: 16 random bytes as 32 lowercase hex digits."""
+    return os.urandom(16).hex()
 
 
 class SendRequestDict(TypedDict):

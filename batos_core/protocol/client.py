@@ -13,7 +13,7 @@ the stored reply, so a retry never executes twice.
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +21,8 @@ from types import TracebackType
 from typing import Any
 
 import zmq
+from zmq.backend import Socket as _BackendSocket
+from zmq.backend import zmq_poll
 
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file
 from batos_core.protocol.constants import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
@@ -163,7 +165,7 @@ class Client:
     ) -> dict[str, Any] | None:
         for resend in range(1, MAX_RESENDS_ON_DISCONNECT + 2):
             # A fresh envelope per send: the daemon's guard refuses a re-sent counter.
-            socket.send_multipart(self._signer.sign(message))
+            _send_frames(socket, self._signer.sign(message))
             try:
                 return self._await_reply(socket, request_id, wait, on_event)
             except _Dropped:
@@ -174,7 +176,7 @@ class Client:
         return None
 
     def _drain_monitor(self) -> None:
-        while self._monitor is not None and self._monitor.poll(0):
+        while self._monitor is not None and _input_waiting(self._monitor):
             self._monitor.recv_multipart()
 
     def _connected(self) -> zmq.Socket[bytes]:
@@ -189,7 +191,7 @@ class Client:
             # after `timeout` seconds of silence. A unique address: pyzmq's
             # default names it after the fd, which a socket still being closed
             # may hold ("Address already in use").
-            address = f"inproc://batos-client-monitor-{secrets.token_hex(8)}"
+            address = f"inproc://batos-client-monitor-{os.urandom(8).hex()}"
             socket.monitor(address, zmq.EVENT_DISCONNECTED)
             monitor = self._context.socket(zmq.PAIR)
             monitor.setsockopt(zmq.LINGER, 0)
@@ -204,16 +206,16 @@ class Client:
         wait: float,
         on_event: EventCallback | None,
     ) -> dict[str, Any] | None:
-        poller = zmq.Poller()
-        poller.register(socket, zmq.POLLIN)
+        watched = [(socket, _POLLIN)]
         if self._monitor is not None:
-            poller.register(self._monitor, zmq.POLLIN)
+            watched.append((self._monitor, _POLLIN))
         deadline = time.monotonic() + wait
         while (remaining := deadline - time.monotonic()) > 0:
-            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            # zmq_poll itself, not zmq.Poller: this runs for every request.
+            ready = zmq_poll(watched, max(1, int(remaining * 1000)))
             if not ready:
                 return None
-            if socket not in ready:  # only the monitor: the daemon dropped us
+            if ready[0][0] is not socket:  # only the monitor: the daemon dropped us
                 self._drain_monitor()
                 raise _Dropped
             message = self._receive(socket, request_id)
@@ -229,7 +231,7 @@ class Client:
         return None
 
     def _receive(self, socket: zmq.Socket[bytes], request_id: str) -> dict[str, Any] | None:
-        frames = socket.recv_multipart()
+        frames = _recv_frames(socket)
         try:
             message = self._verifier.verify(frames).message
         except WireError as exc:
@@ -240,6 +242,31 @@ class Client:
             log.debug("dropped a message for %r while waiting for %s", message.get("id"), request_id)
             return None
         return message
+
+
+# Every request sends and receives through these. pyzmq's sugar layer turns
+# flags and options into enums on each call; the backend methods take ints.
+_POLLIN = int(zmq.POLLIN)
+_EVENTS = int(zmq.EVENTS)
+_RCVMORE = int(zmq.RCVMORE)
+_SNDMORE = int(zmq.SNDMORE)
+
+
+def _input_waiting(sock: zmq.Socket[bytes]) -> bool:
+    return bool(_BackendSocket.get(sock, _EVENTS) & _POLLIN)  # type: ignore[operator]
+
+
+def _send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+    last = len(frames) - 1
+    for index, frame in enumerate(frames):
+        _BackendSocket.send(sock, frame, 0 if index == last else _SNDMORE)
+
+
+def _recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
+    frames = [_BackendSocket.recv(sock, 0)]
+    while _BackendSocket.get(sock, _RCVMORE):
+        frames.append(_BackendSocket.recv(sock, 0))
+    return frames  # type: ignore[return-value]
 
 
 def raise_for_error(reply: Mapping[str, Any]) -> None:

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import ormsgpack
 
 from batos_core.protocol.constants import DEFAULT_MAX_FRAME_BYTES, MAGIC
 from batos_core.protocol.errors import BadFrameCount, BadMagic, FrameTooLarge, MalformedBody
 from batos_core.protocol.replay import ReplayGuard
-from batos_core.protocol.signing import Envelope, compute_signature, new_session, verify_signature
+from batos_core.protocol.signing import (
+    Envelope,
+    compute_signature,
+    envelope_bytes,
+    new_session,
+    verify_signature,
+)
 
 FRAME_COUNT = 4
 
@@ -44,9 +49,12 @@ def decode_body(body: bytes) -> dict[str, Any]:
         message = ormsgpack.unpackb(body)
     except (ValueError, TypeError) as exc:
         raise MalformedBody(f"body is not msgpack: {exc}") from None
-    if not isinstance(message, dict) or not all(isinstance(k, str) for k in message):
+    if type(message) is not dict:
         raise MalformedBody("body must be a map with string keys")
-    if not isinstance(message.get("type"), str):
+    for key in message:
+        if type(key) is not str:
+            raise MalformedBody("body must be a map with string keys")
+    if type(message.get("type")) is not str:
         raise MalformedBody("body has no string 'type'")
     return message
 
@@ -90,16 +98,28 @@ class Signer:
         Raises :class:`FrameTooLarge` if the body exceeds the frame cap (the
         receiver would drop it), ``TypeError`` if it is not msgpack-encodable.
         """
+        return self.sign_body(self.encode(message))
+
+    def encode(self, message: Mapping[str, Any]) -> bytes:
+        """The body frame of ``message`` (the first half of :meth:`sign`): raises
+        :class:`FrameTooLarge` or ``TypeError`` as :meth:`sign` does."""
         body = encode_body(message)
         if len(body) > self.max_frame_bytes:
             raise FrameTooLarge(f"body of {len(body)} bytes exceeds {self.max_frame_bytes}")
+        return body
+
+    def sign_body(self, body: bytes) -> list[bytes]:
+        """The four frames for a body from :meth:`encode`, with the next counter.
+
+        Receivers require counters to rise in the order messages arrive, so a
+        signer shared by threads must sign and send under one lock.
+        """
         self._counter += 1
-        envelope = Envelope(self.session, self._counter, self._clock()).to_bytes()
+        envelope = envelope_bytes(self.session, self._counter, self._clock())
         return [MAGIC, compute_signature(self._key, envelope, body), envelope, body]
 
 
-@dataclass(frozen=True)
-class Received:
+class Received(NamedTuple):
     """A verified incoming message."""
 
     envelope: Envelope
@@ -133,10 +153,11 @@ class Verifier:
         """
         if len(frames) != FRAME_COUNT:
             raise BadFrameCount(f"{len(frames)} frames, expected {FRAME_COUNT}")
-        for index, frame in enumerate(frames):
-            if len(frame) > self.max_frame_bytes:
-                raise FrameTooLarge(f"frame {index} has {len(frame)} bytes, cap is {self.max_frame_bytes}")
         magic, signature, envelope_bytes, body = frames
+        cap = self.max_frame_bytes
+        if len(magic) > cap or len(signature) > cap or len(envelope_bytes) > cap or len(body) > cap:
+            index = next(i for i, frame in enumerate(frames) if len(frame) > cap)
+            raise FrameTooLarge(f"frame {index} has {len(frames[index])} bytes, cap is {cap}")
         if magic != MAGIC:
             raise BadMagic(f"magic {bytes(magic[:16])!r}, expected {MAGIC!r}")
         verify_signature(self._key, signature, envelope_bytes, body)
