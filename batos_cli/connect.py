@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from batos_core.daemon.config import DaemonConfig
 from batos_core.settings import Settings
 
 if TYPE_CHECKING:
+    import subprocess
+
     from batos_core.protocol.client import Client
     from batos_core.protocol.connection import ConnectionInfo
 
@@ -104,6 +105,8 @@ def start(
     args = daemon_args(config)
     if foreground:
         os.execv(sys.executable, [sys.executable, *args])
+    import subprocess  # only when starting a daemon: ~8 ms of every other command's start
+
     read_end, write_end = os.pipe()
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
