@@ -18,7 +18,6 @@ from prompt_toolkit.document import Document
 
 from batos_cli.repl.continuation import is_meta_command
 from batos_cli.repl.targets import receiver_target
-from batos_core.selfsyntax.completion import complete_context
 from batos_core.selfsyntax.lexer import tokenize_partial
 
 _CONSTANTS = ("self", "nil", "true", "false")
@@ -56,6 +55,10 @@ class SelfCompleter(Completer):
             return
         if tokenize_partial(text)[1] is not None:
             return  # inside an unfinished string or comment
+        # Imported on the first completion: it pulls in the parser and syntax
+        # tree, which the REPL's start-up does not need.
+        from batos_core.selfsyntax.completion import complete_context
+
         receiver, prefix = complete_context(text, len(text))
         if receiver is None:
             if prefix or complete_event.completion_requested:
