@@ -80,12 +80,18 @@ class Remote:
         return self._main.request(message, on_event=on_event)
 
     def evaluate(
-        self, source: str, variables: dict[str, Any], on_event: EventCallback | None = None
+        self,
+        source: str,
+        variables: dict[str, Any],
+        on_event: EventCallback | None = None,
+        *,
+        review: bool = False,
     ) -> dict[str, Any]:
-        """An `eval_request` for `source` with the REPL `variables` (wire values)."""
+        """An `eval_request` for `source` with the REPL `variables` (wire values);
+        `review` holds generated methods for approval."""
         from batos_core.protocol.builders import eval_request
 
-        reply = self.request(eval_request(source, variables), on_event)
+        reply = self.request(eval_request(source, variables, review=review), on_event)
         self.cache.clear()
         return reply
 

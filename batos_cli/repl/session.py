@@ -156,7 +156,9 @@ class ReplSession:
         except SelfSyntaxError as exc:
             self.display.source_error(exc)
             return None
-        reply = self._call(lambda on_event: self.remote.evaluate(source, self.variables, on_event))
+        reply = self._call(
+            lambda on_event: self.remote.evaluate(source, self.variables, on_event, review=self.review)
+        )
         if reply is None or self._failed(reply, source):
             return None
         self.variables = dict(reply["variables"])
@@ -207,10 +209,11 @@ class ReplSession:
         return list(self.history.get_strings())
 
     def review_note(self) -> str:
-        state = "on" if self.review else "off"
+        if self.review:
+            return "review is on: a method the model writes is shown for approval before it is installed"
         return (
-            f"review is {state}. The daemon's eval_request carries no review flag yet, so "
-            "generated methods are approved as the daemon was started (`batos daemon start --review`)."
+            "review is off: generated methods are installed after vetting and trial "
+            "(unless the daemon was started with --review)"
         )
 
     # -- helpers ------------------------------------------------------------------
@@ -222,7 +225,18 @@ class ReplSession:
 
         try:
             with EventView(self.env) as view:
-                return send(view.on_event)
+
+                def on_event(message: dict[str, Any]) -> None:
+                    if message.get("kind") == "proposal":
+                        # Review (`:review on`, or a daemon started with --review):
+                        # show the code and ask, as `batos send` does.
+                        from batos_cli.commands.review import ReviewEvents
+
+                        ReviewEvents(self.env, view).on_event(message)
+                    else:
+                        view.on_event(message)
+
+                return send(on_event)
         except KeyboardInterrupt:
             self.remote.cancel()
             self.display.error("cancelled", "stopped waiting; the daemon may still finish the request")
@@ -264,7 +278,9 @@ class ReplSession:
         except SelfSyntaxError as exc:
             self.display.source_error(exc)
             return _FAILED
-        reply = self._call(lambda on_event: self.remote.evaluate(source, self.variables, on_event))
+        reply = self._call(
+            lambda on_event: self.remote.evaluate(source, self.variables, on_event, review=self.review)
+        )
         if reply is None or self._failed(reply, source):
             return _FAILED
         self.variables = dict(reply["variables"])

@@ -34,6 +34,7 @@ class EvalRequestDict(TypedDict):
     id: str
     source: str
     variables: dict[str, WireValue]
+    review: bool
 
 
 class InspectRequestDict(TypedDict):
@@ -195,14 +196,17 @@ def eval_request(
     source: str,
     variables: Mapping[str, WireValue] | None = None,
     *,
+    review: bool = False,
     request_id: str | None = None,
 ) -> EvalRequestDict:
-    """Evaluate Self-syntax ``source`` with the REPL's ``variables``."""
+    """Evaluate Self-syntax ``source`` with the REPL's ``variables``; ``review``
+    holds any method generated on the way for approval (as ``send_request``'s)."""
     return {
         "type": "eval_request",
         "id": _id(request_id),
         "source": source,
         "variables": dict(variables or {}),
+        "review": review,
     }
 
 

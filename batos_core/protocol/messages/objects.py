@@ -43,6 +43,7 @@ class EvalRequest(Message):
     id: RequestId
     source: str
     variables: WireMap = Field(default_factory=dict)
+    review: bool = False  # hold a method generated for this statement for approval
 
 
 class EvalReply(Message):

@@ -10,7 +10,7 @@ import select
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from batos_core.jit.review import ProposalNotFound, ReviewBoard, ReviewClosed
 from batos_core.objects import SlotNotFound, format_oid
 from batos_core.protocol.builders import (
     approve_request,
+    eval_request,
     proposals_request,
     send_request,
     source_request,
@@ -41,12 +42,19 @@ class PendingSend:
     """A send running in a thread on its own client, recording its events."""
 
     def __init__(
-        self, daemon: Any, selector: str = "greet:", args: tuple[Any, ...] = ("Ada",), *, review: bool = False
+        self,
+        daemon: Any,
+        selector: str = "greet:",
+        args: tuple[Any, ...] = ("Ada",),
+        *,
+        review: bool = False,
+        message: Mapping[str, Any] | None = None,
     ) -> None:
         self.events: list[dict[str, Any]] = []
         self.proposals: queue.Queue[dict[str, Any]] = queue.Queue()
         self.reply: dict[str, Any] = {}
-        message = send_request("genesis", selector, list(args), review=review)
+        if message is None:
+            message = send_request("genesis", selector, list(args), review=review)
 
         def run() -> None:
             with Client.from_connection_info(daemon.info, timeout=30.0, retries=0) as client:
@@ -143,6 +151,16 @@ def test_the_send_review_flag_asks_even_when_the_daemon_does_not(scripted: Scrip
     plain = PendingSend(daemon, "wave", ())
     assert plain.result()["result"] == "o/"
     assert plain.proposals.empty()
+
+
+def test_the_eval_review_flag_asks_as_the_send_flag_does(scripted: ScriptedDaemons) -> None:
+    # The REPL's `:review on` sets it on every statement it evaluates.
+    daemon = scripted([fenced(GREET)])
+    pending = PendingSend(daemon, message=eval_request("genesis greet: 'Ada'", review=True))
+    proposal = pending.proposal()
+    assert proposal["selector"] == "greet_"
+    call(daemon, approve_request(proposal["proposal"], True, "ada"))
+    assert pending.result()["result"] == "Hello, Ada!"
 
 
 def test_stopping_the_daemon_rejects_what_waits_instead_of_hanging(scripted: ScriptedDaemons) -> None:
