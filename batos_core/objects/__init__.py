@@ -11,7 +11,7 @@ from batos_core.objects.errors import (
 )
 from batos_core.objects.method import Method, check_source, compile_method
 from batos_core.objects.printing import print_string
-from batos_core.objects.selectors import arity, python_to_self, self_to_python
+from batos_core.objects.selectors import arity, python_to_self, self_to_python, slot_selector
 from batos_core.objects.uvm_object import (
     LookupResult,
     UvmObject,
@@ -66,6 +66,7 @@ __all__ = [
     "set_slot",
     "slot_items",
     "slot_names",
+    "slot_selector",
     "to_persistent",
     "validate_slot_name",
 ]

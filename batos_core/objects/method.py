@@ -67,6 +67,17 @@ class Method(persistent.Persistent):
             self._v_function = fn
         return fn
 
+    @property
+    def arity(self) -> int | None:
+        """Arguments after ``self`` the method takes, or None if its source does
+        not compile. Decides its Self selector: ``do_it_`` taking one argument is
+        ``do_it:``, taking two is ``do:it:``."""
+        try:
+            code = self.function.__code__
+        except MethodCompileError:
+            return None
+        return max(code.co_argcount - 1, 0)
+
     def versions(self) -> list[Method]:
         """This method and every earlier version, newest first."""
         chain: list[Method] = []

@@ -17,6 +17,7 @@ from batos_core.objects import (
     self_to_python,
     send,
     slot_items,
+    slot_selector,
 )
 from batos_core.protocol.messages import (
     CompleteReply,
@@ -77,7 +78,7 @@ def handle_inspect(ctx: HandlerContext, request: InspectRequest) -> InspectReply
             )
         else:
             kind = "data"
-        shown = f"<method {python_to_self(name)} v{value.version}>" if kind == "method" else value
+        shown = f"<method {slot_selector(name, value)} v{value.version}>" if kind == "method" else value
         slots.append(
             SlotInfo(name=name, kind=kind, value=ctx.encode(shown), is_constant=is_constant_slot(obj, name))
         )
@@ -92,7 +93,7 @@ def handle_get_full_state(ctx: HandlerContext, request: GetFullStateRequest) -> 
     state: dict[str, WireValue] = {}
     for name, value in slot_items(obj):
         if isinstance(value, Method):
-            state[name] = f"<method {python_to_self(name)} v{value.version}>"
+            state[name] = f"<method {slot_selector(name, value)} v{value.version}>"
         else:
             state[name] = ctx.encode(value)
     return GetFullStateReply(id=request.id, state=state)
@@ -103,8 +104,8 @@ def handle_complete(ctx: HandlerContext, request: CompleteRequest) -> CompleteRe
     if request.receiver:
         target = ctx.session.resolve(request.receiver)
         names = all_selectors(target) if isinstance(target, UvmObject) else []
+        shown = sorted({slot_selector(n, lookup(target, n).value) for n in names})
     else:
-        names = [n for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")]
-    shown = sorted({python_to_self(n) for n in names})
+        shown = sorted({python_to_self(n) for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")})
     prefix = request.prefix
     return CompleteReply(id=request.id, selectors=[s for s in shown if s.startswith(prefix)])
