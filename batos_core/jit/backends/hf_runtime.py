@@ -83,52 +83,78 @@ def pick_dtype(device: str, requested: str) -> torch.dtype:
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(f"not a floating-point torch dtype: {requested!r}")
         return dtype
-    if device == "cuda" or cpu_bf16_is_fast():
+    if is_cuda(device):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if cpu_bf16_is_fast():
         return torch.bfloat16
     return torch.float32
 
 
 def pick_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    if device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` or
+    ``cuda:N`` asked for on a machine whose torch sees no GPU raises
+    ``RuntimeError`` (rather than quietly loading on the CPU)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if is_cuda(device) and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} was asked for, but torch sees no CUDA GPU")
+    return device
+
+
+def is_cuda(device: str) -> bool:
+    """``cuda`` or ``cuda:N``."""
+    return device == "cuda" or device.startswith("cuda:")
+
+
+def bitsandbytes_available() -> bool:
+    """Whether 4-bit quantization can be asked of transformers here."""
+    import importlib.util
+
+    return importlib.util.find_spec("bitsandbytes") is not None
 
 
 def load(path: str, device: str, quantize_4bit: bool, dtype_name: str = "auto") -> LoadedModel:
     """Load a Transformers directory or hub id for ``device``.
 
-    CUDA with ``quantize_4bit``: NF4 via bitsandbytes with bf16 compute,
-    placed by accelerate (``device_map="auto"``). Otherwise the weights are
-    in ``pick_dtype(device, dtype_name)``. Errors of transformers propagate (OSError for
-    a missing or incomplete directory, ValueError for an unknown model type).
+    CUDA (``cuda`` or ``cuda:N``) with ``quantize_4bit``: NF4 via bitsandbytes
+    with bf16 compute (fp16 on GPUs without bf16), placed by accelerate
+    (``device_map="auto"``; ``cuda:N`` pins every layer to GPU N). Without
+    bitsandbytes installed the weights load unquantized, with a warning.
+    Otherwise the weights are in ``pick_dtype(device, dtype_name)``. The
+    reported dtype of a 4-bit model is ``nf4/<compute dtype>``. Errors of
+    transformers propagate (OSError for a missing or incomplete directory,
+    ValueError for an unknown model type).
+
+    The CUDA path was run on an H200 with a random 13M-parameter Llama
+    (``bench/gpu_check.py``): 28 Linear4bit layers, NF4, bf16 compute, 0.27 of
+    the bf16 footprint; the test suite itself has no GPU.
     """
     # tqdm bars would interleave with the daemon's log; loading is logged instead.
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = AutoTokenizer.from_pretrained(path)
     kwargs: dict[str, Any] = {}
-    if device == "cuda" and quantize_4bit:
-        # Not exercised by the test suite (no GPU there); kept to the
-        # blueprint's configuration for Llama 3.1 8B Instruct.
-        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(  # type: ignore[no-untyped-call]
-            load_in_4bit=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
-            bnb_4bit_quant_type="nf4",
-        )
-        kwargs["device_map"] = "auto"
-        dtype = torch.bfloat16
-    else:
-        if device == "cuda":
-            kwargs["device_map"] = "auto"
-        dtype = pick_dtype(device, dtype_name)
+    dtype = pick_dtype(device, dtype_name)
+    shown = str(dtype).removeprefix("torch.")
+    if is_cuda(device):
+        # accelerate places the layers; "cuda:N" keeps them all on that GPU.
+        kwargs["device_map"] = "auto" if device == "cuda" else {"": device}
+        if quantize_4bit and not bitsandbytes_available():
+            log.warning("bitsandbytes is not installed: loading %s unquantized in %s", path, shown)
+        elif quantize_4bit:
+            compute = pick_dtype(device, "auto")
+            kwargs["quantization_config"] = transformers.BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+                load_in_4bit=True,
+                bnb_4bit_compute_dtype=compute,
+                bnb_4bit_quant_type="nf4",
+            )
+            dtype = compute
+            shown = "nf4/" + str(compute).removeprefix("torch.")
     kwargs[dtype_kwarg()] = dtype
     model: Any = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if "device_map" not in kwargs:
         model.to(device)
     model.eval()
-    return LoadedModel(
-        model, tokenizer, device, str(dtype).removeprefix("torch."), _stop_ids(model, tokenizer)
-    )
+    return LoadedModel(model, tokenizer, device, shown, _stop_ids(model, tokenizer))
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> list[int]:

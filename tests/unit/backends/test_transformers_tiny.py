@@ -127,3 +127,15 @@ def test_unknown_and_unpulled_models_fail_clearly(model_cache: Path) -> None:
         TransformersBackend("no-such-model", device="cpu").load()
     with pytest.raises(BackendError, match=r"batos model pull qwen2\.5-coder-0\.5b-instruct"):
         TransformersBackend("qwen2.5-coder-0.5b-instruct", device="cpu").load()
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cuda_asked_for_on_a_machine_without_one_fails_clearly(tiny_model: TinyModel, device: str) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU (bench/gpu_check.py covers the CUDA path)")
+    # Before: device_map="auto" quietly put the model on the CPU while the
+    # backend reported "cuda".
+    with pytest.raises(BackendError, match="torch sees no CUDA GPU"):
+        TransformersBackend(str(tiny_model.directory), device=device).load()
