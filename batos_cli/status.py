@@ -42,6 +42,7 @@ _CODE_STATUS = {
     "conflict": ExitStatus.CONFLICT,
     "timeout": ExitStatus.DAEMON_UNAVAILABLE,
     "shutting_down": ExitStatus.DAEMON_UNAVAILABLE,
+    "cancelled": ExitStatus.INTERRUPTED,  # a cancel_request (this client's Ctrl-C, or another's)
 }
 
 

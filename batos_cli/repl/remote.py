@@ -105,11 +105,19 @@ class Remote:
 
         return self.request(source_request(target, selector))
 
-    def cancel(self) -> None:
-        """Stop waiting for the current request: drop the socket (a late reply is lost)."""
-        if self._main is not None:
-            self._main.close()
-            self._main = None
+    def cancel(self) -> bool | None:
+        """After an interrupted request: drop the socket (a late reply is lost).
+
+        Returns what the daemon said to the client's cancel_request (sent as
+        the interrupt propagated): True cancelled, False already finished,
+        None no answer.
+        """
+        if self._main is None:
+            return None
+        cancelled = self._main.last_cancel
+        self._main.close()
+        self._main = None
+        return cancelled
 
     # -- completion (any thread) --------------------------------------------
 

@@ -238,8 +238,12 @@ class ReplSession:
 
                 return send(on_event)
         except KeyboardInterrupt:
-            self.remote.cancel()
-            self.display.error("cancelled", "stopped waiting; the daemon may still finish the request")
+            if self.remote.cancel():
+                self.display.error(
+                    "cancelled", "a queued request never runs, a method being generated is not installed"
+                )
+            else:
+                self.display.error("cancelled", "stopped waiting; the daemon may still finish the request")
         except ProtocolError as exc:
             self.remote.cancel()
             self.display.error(type(exc).__name__, str(exc))

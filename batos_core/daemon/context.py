@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from batos_core.objects import UvmObject, format_oid, print_string
+from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.values import WireValue, decode_value, encode_value
 
 if TYPE_CHECKING:
@@ -15,6 +17,30 @@ if TYPE_CHECKING:
     from batos_core.jit.review import ReviewBoard
 
 Emit = Callable[[str, dict[str, Any]], None]
+
+
+class Cancellation(threading.Event):
+    """A request's cancel switch, and why it was pulled.
+
+    An Event, so the JIT hands it to a backend as its ``cancel`` (the
+    generation stops at the next token). ``withdrawn``: a client cancelled the
+    request, so a job that has not started yet never runs; a daemon that stops
+    only stops generations (``code`` ``shutting_down``), and queued requests
+    still run while it drains.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.code = ErrorCode.CANCELLED
+        self.reason = ""
+        self.withdrawn = False
+
+    def pull(self, code: ErrorCode, reason: str, *, withdrawn: bool = False) -> None:
+        """Set the switch (the first reason sticks)."""
+        if not self.is_set():
+            self.code, self.reason = code, reason
+        self.withdrawn = self.withdrawn or withdrawn
+        self.set()
 
 
 @dataclass
@@ -43,6 +69,8 @@ class HandlerContext:
     emit: Emit
     #: The daemon's pending proposals (review of generated methods); None outside a daemon.
     reviews: ReviewBoard | None = None
+    #: Pulled by a cancel_request for this request, or when the daemon stops.
+    cancel: Cancellation = field(default_factory=Cancellation)
 
     def encode(self, value: object) -> WireValue:
         """Encode a result for the wire. New objects get an oid (and are stored)

@@ -27,9 +27,10 @@ from pydantic import BaseModel
 from ZODB.POSException import ConflictError
 
 from batos_core.daemon import reply_table
-from batos_core.daemon.context import HandlerContext
+from batos_core.daemon.context import Cancellation, HandlerContext
 from batos_core.daemon.handlers import HANDLERS
 from batos_core.image import BadReference, ImageError, ObjectNotFound
+from batos_core.jit.backends.base import GenerationCancelled
 from batos_core.objects import (
     ConstantSlotError,
     InvalidSlotName,
@@ -95,6 +96,14 @@ def _jit_error_code(exc: BaseException) -> ErrorCode:
     return error_code_for(exc)
 
 
+def cancelled_reply(request_id: str, cancel: Cancellation) -> dict[str, Any]:
+    """The error reply of a request whose cancel switch stopped it."""
+    reason = cancel.reason or "cancelled"
+    return dump_message(
+        ErrorReply(id=request_id, name="RequestCancelled", message=reason, code=str(cancel.code))
+    )
+
+
 def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) -> dict[str, Any]:
     """Run `request` and return the reply as a dict ready to sign."""
     handler = HANDLERS.get(request.type)
@@ -113,6 +122,9 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
             try:
                 installed = _call_hook(on_miss, miss, ctx, request)
             except Exception as exc:
+                if isinstance(exc, GenerationCancelled) and ctx.cancel.is_set():
+                    log.info("request %s: generation stopped (%s)", request.id, ctx.cancel.reason)
+                    return cancelled_reply(request.id, ctx.cancel)
                 return _error(request.id, exc, _jit_error_code(exc), with_traceback=False)
             if not installed:
                 return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)

@@ -36,7 +36,7 @@ from zmq.backend import Socket as _BackendSocket
 
 from batos_core.daemon import dispatch, reply_table
 from batos_core.daemon.config import DaemonConfig
-from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
 from batos_core.daemon.handlers import LOOP_HANDLERS
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session, open_image
@@ -53,7 +53,7 @@ from batos_core.protocol.connection import (
 )
 from batos_core.protocol.constants import PROTOCOL_VERSION
 from batos_core.protocol.errors import ProtocolError, WireError
-from batos_core.protocol.messages import ErrorReply, ShutdownReply, StatusReply
+from batos_core.protocol.messages import CancelReply, ErrorReply, ShutdownReply, StatusReply
 from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
 from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
@@ -73,6 +73,7 @@ RECEIVE_BATCH = 64
 @dataclass
 class _InFlight:
     identities: list[list[bytes]] = field(default_factory=list)
+    cancel: Cancellation = field(default_factory=Cancellation)
 
 
 class Daemon:
@@ -228,10 +229,18 @@ class Daemon:
                 task.cancel()
 
     def request_stop(self) -> None:
-        """Stop reading requests; in-flight ones finish and are answered, then exit."""
+        """Stop reading requests; in-flight ones finish and are answered, then exit.
+
+        A method being generated stops at its next token (its request is
+        answered ``shutting_down``): draining must not wait minutes for a model.
+        """
         if self._stopping is not None and not self._stopping.is_set():
             log.info("stop requested: draining")
             self._stopping.set()
+            with self._lock:
+                pending = list(self._inflight.values())
+            for entry in pending:
+                entry.cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon is stopping")
 
     async def _drain(self) -> None:
         assert self.pool is not None and self.image is not None
@@ -370,6 +379,9 @@ class Daemon:
             self._reply_now(identity, ShutdownReply(id=request.id))
             self.request_stop()
             return
+        if request.type == "cancel_request":
+            self._reply_now(identity, self._cancel(request.id, request.target))
+            return
         review_handler = LOOP_HANDLERS.get(request.type)
         if review_handler is not None:
             self._reply_now(identity, review_handler(self.reviews, request))
@@ -382,7 +394,7 @@ class Daemon:
                 # A retry of a request still running: answer both when it finishes.
                 pending.identities.append(identity)
                 return
-            self._inflight[request.id] = _InFlight([identity])
+            entry = self._inflight[request.id] = _InFlight([identity])
         if request.type == "upgrade_request":
             # Runs on the loop: it stops and restarts the loop's own reading.
             self._upgrade_task = asyncio.create_task(self._upgrade(request))
@@ -394,6 +406,7 @@ class Daemon:
                 request=request,
                 reply=lambda message: self._finish(rid, message),
                 event=lambda kind, data: self._event(rid, kind, data),
+                cancel=entry.cancel,
             )
         )
 
@@ -411,6 +424,15 @@ class Daemon:
                 self._inflight.pop(rid, None)  # the successor answers it from the reply table
         else:
             self._finish(rid, reply)
+
+    def _cancel(self, request_id: str, target: str) -> CancelReply:
+        """Pull the cancel switch of request `target` if it is in flight."""
+        with self._lock:
+            entry = self._inflight.get(target)
+        if entry is not None:
+            log.info("request %s cancelled by a client", target)
+            entry.cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
+        return CancelReply(id=request_id, target=target, cancelled=entry is not None)
 
     def _status(self, request_id: str) -> StatusReply:
         assert self.pool is not None
@@ -493,8 +515,15 @@ class Daemon:
     # -- workers -----------------------------------------------------------
 
     def _run_job(self, session: Session, job: Job) -> dict[str, Any]:
+        if job.cancel.withdrawn:  # cancelled while it waited for a worker: never runs
+            return dispatch.cancelled_reply(job.request.id, job.cancel)
         ctx = HandlerContext(
-            session=session, config=self.config, info=self.info, emit=job.event, reviews=self.reviews
+            session=session,
+            config=self.config,
+            info=self.info,
+            emit=job.event,
+            reviews=self.reviews,
+            cancel=job.cancel,
         )
         try:
             return dispatch.execute(ctx, job.request, self._observed_miss)
@@ -551,7 +580,8 @@ def _known_type(value: object) -> bool:
         return True
 
     return isinstance(value, str) and (
-        value in HANDLERS or value in ("status_request", "shutdown_request", "upgrade_request")
+        value in HANDLERS
+        or value in ("status_request", "shutdown_request", "cancel_request", "upgrade_request")
     )
 
 

@@ -22,9 +22,10 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from batos_core.daemon.context import Cancellation
 from batos_core.image import Image, Session
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Job:
     request: Any
     reply: Callable[[dict[str, Any]], None]
     event: Callable[[str, dict[str, Any]], None]
+    cancel: Cancellation = field(default_factory=Cancellation)
 
 
 Runner = Callable[[Session, Job], dict[str, Any]]

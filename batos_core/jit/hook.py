@@ -41,11 +41,22 @@ def backend_config(config: DaemonConfig) -> BackendConfig:
     if name == "scripted":
         if not config.model:
             raise BackendError("the scripted backend needs --model FILE.json (a list of replies)")
-        outputs: Any = json.loads(Path(config.model).read_text())
-        if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-            raise BackendError(f"{config.model}: expected a JSON list of strings")
-        return BackendConfig(backend="scripted", outputs=tuple(outputs))
+        return _scripted_config(Path(config.model))
     raise BackendError(f"unknown JIT backend {name!r} (known: transformers, openai, replay, none)")
+
+
+def _scripted_config(path: Path) -> BackendConfig:
+    """A script file: a JSON list of replies, or ``{"replies": [...],
+    "seconds_per_piece": s}`` for a model that takes its time."""
+    script: Any = json.loads(path.read_text())
+    pace: Any = 0.0
+    if isinstance(script, dict):
+        script, pace = script.get("replies"), script.get("seconds_per_piece", 0.0)
+    if not isinstance(script, list) or not all(isinstance(o, str) for o in script):
+        raise BackendError(f"{path}: expected a JSON list of strings (or an object with one as replies)")
+    if not isinstance(pace, (int, float)) or pace < 0:
+        raise BackendError(f"{path}: seconds_per_piece must be a number >= 0")
+    return BackendConfig(backend="scripted", outputs=tuple(script), seconds_per_piece=float(pace))
 
 
 def make_miss_hook(config: DaemonConfig) -> Any:

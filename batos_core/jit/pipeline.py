@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batos_core.image import Session
-from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled
+from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled, check_cancel
 from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
@@ -166,7 +166,8 @@ class JitCompiler:
             reviews = getattr(ctx, "reviews", None)
             if reviews is None:
                 raise NotGeneratable("review was asked for, but this daemon takes no proposals")
-        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews)
+        cancel = getattr(ctx, "cancel", None)  # the request's switch (a cancel_request, a stop)
+        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews, cancel=cancel)
         self.outcomes.append(outcome)
         return True
 
@@ -178,13 +179,18 @@ class JitCompiler:
         *,
         reviews: ReviewBoard | None = None,
         intent: Intent | None = None,
+        cancel: threading.Event | None = None,
     ) -> Outcome:
         """Generate, vet, try and install `miss.selector`; with `reviews`, only after approval.
 
         Raises GenerationFailed when every attempt failed, ProposalRejected when
         a reviewer said no (or nobody decided in time), NotGeneratable for
-        reserved names and receivers that were never stored.
+        reserved names and receivers that were never stored, and
+        GenerationCancelled when `cancel` (or the intent's) is set: before an
+        attempt, during generation (at the next token), or before installing.
+        Nothing is installed or logged as a rejection then.
         """
+        stop = intent.cancel if intent is not None and intent.cancel is not None else cancel
         started = time.perf_counter()
         selector = miss.selector
         if selector.startswith("_"):
@@ -215,6 +221,7 @@ class JitCompiler:
         code = ""
         reason = ""
         for attempt in range(1, (self.settings.ui_attempts if ui else self.settings.attempts) + 1):
+            check_cancel(stop, "")
             outcome.attempts = attempt
             emit(
                 "phase",
@@ -231,7 +238,7 @@ class JitCompiler:
                 attempt,
                 ui,
                 emit,
-                cancel=intent.cancel if intent else None,
+                cancel=stop,
                 prefill=prefill,
             )
             outcome.tokens += tokens
@@ -254,7 +261,8 @@ class JitCompiler:
             if _trial_passed(trial, args) and (trial.ok or intent is None or intent.check is None):
                 approver = "vetted+trial"
                 if reviews is not None:
-                    decision = self._review(reviews, holder_oid, snapshot, vetted, trial, emit)
+                    decision = self._review(reviews, holder_oid, snapshot, vetted, trial, emit, stop)
+                    check_cancel(stop, vetted.source)
                     if not decision.approved:
                         outcome.failures.append(decision.reason)
                         self._record_rejection(
@@ -262,8 +270,7 @@ class JitCompiler:
                         )
                         raise ProposalRejected(selector, decision.reason, vetted.source, attempt)
                     approver = decision.approver
-                if intent is not None and intent.cancel is not None and intent.cancel.is_set():
-                    raise GenerationCancelled(vetted.source)
+                check_cancel(stop, vetted.source)
                 outcome.source = vetted.source
                 outcome.version = self._install(
                     session,
@@ -363,8 +370,9 @@ class JitCompiler:
         vetted: VettedMethod,
         trial: TrialResult,
         emit: Emit,
+        cancel: threading.Event | None = None,
     ) -> Decision:
-        """File a proposal and wait for its decision, with no transaction open."""
+        """File a proposal and wait for its decision (or `cancel`), with no transaction open."""
         try:
             proposal = reviews.propose(
                 target=holder_oid,
@@ -379,7 +387,7 @@ class JitCompiler:
         log.info("proposal %s: %s on %s waits for review", proposal.id, vetted.selector, holder_oid)
         emit("proposal", proposal.to_wire())
         with _Heartbeat(emit, "awaiting approval"):
-            decision = reviews.wait(proposal)
+            decision = reviews.wait(proposal, cancel)
         log.info(
             "proposal %s: %s by %s",
             proposal.id,
@@ -439,7 +447,7 @@ class JitCompiler:
                     prefill=prefill,
                 )
             except GenerationCancelled:
-                raise  # an intended method's cancel switch, not a backend failure
+                raise  # the request's or the intent's cancel switch, not a backend failure
             except BackendError as exc:
                 raise GenerationFailed(selector, f"the model backend failed: {exc}", "", attempt) from exc
         return generation.text, generation.tokens, generation.seconds

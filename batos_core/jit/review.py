@@ -111,20 +111,28 @@ class ReviewBoard:
             self._pending[proposal_id] = _Pending(proposal)
         return proposal
 
-    def wait(self, proposal: Proposal) -> Decision:
-        """Block until `proposal` is decided or expires; it is no longer pending afterwards.
+    def wait(self, proposal: Proposal, cancel: threading.Event | None = None) -> Decision:
+        """Block until `proposal` is decided, expires, or `cancel` is set; it is
+        no longer pending afterwards.
 
-        An expired proposal is a rejection by ``timeout``. Never raises.
+        An expired proposal is a rejection by ``timeout``, a cancelled wait one
+        by ``cancelled``. Never raises.
         """
         with self._lock:
             pending = self._pending.get(proposal.id)
         if pending is not None:
-            pending.decided.wait(max(0.0, proposal.expires - time.time()))
+            while (left := proposal.expires - time.time()) > 0 and not pending.decided.is_set():
+                if cancel is not None and cancel.is_set():
+                    break
+                # Slices, so a cancelled request stops waiting within a tenth of a second.
+                pending.decided.wait(min(left, 0.1) if cancel is not None else left)
         with self._lock:
             # A decision that lands between the timeout and here still counts.
             self._pending.pop(proposal.id, None)
             decision = pending.decision if pending is not None else None
         if decision is None:
+            if cancel is not None and cancel.is_set():
+                return Decision(False, "cancelled", "the request was cancelled")
             waited = proposal.expires - proposal.created
             return Decision(False, "timeout", f"no decision within {waited:g} s")
         return decision

@@ -100,6 +100,12 @@ class ShutdownRequestDict(TypedDict):
     id: str
 
 
+class CancelRequestDict(TypedDict):
+    type: Literal["cancel_request"]
+    id: str
+    target: str
+
+
 class ProposalsRequestDict(TypedDict):
     type: Literal["proposals_request"]
     id: str
@@ -306,6 +312,11 @@ def status_request(*, request_id: str | None = None) -> StatusRequestDict:
 def shutdown_request(*, request_id: str | None = None) -> ShutdownRequestDict:
     """Ask the daemon to drain and exit."""
     return {"type": "shutdown_request", "id": _id(request_id)}
+
+
+def cancel_request(target: str, *, request_id: str | None = None) -> CancelRequestDict:
+    """Cancel the in-flight request whose id is ``target``."""
+    return {"type": "cancel_request", "id": _id(request_id), "target": target}
 
 
 def proposals_request(*, request_id: str | None = None) -> ProposalsRequestDict:

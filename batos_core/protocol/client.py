@@ -45,6 +45,8 @@ DEFAULT_RETRIES = 2
 #: Immediate re-sends of one request after the daemon dropped the connection
 #: (a restart or a `batos upgrade` hand-over); they do not use up `retries`.
 MAX_RESENDS_ON_DISCONNECT = 8
+#: How long an interrupted request waits for the daemon to confirm its cancel.
+CANCEL_WAIT_S = 1.0
 
 
 class _Dropped(Exception):
@@ -79,6 +81,10 @@ class Client:
         self._verifier = Verifier(key, ReplayGuard(), max_frame_bytes=max_frame_bytes)
         self._socket: zmq.Socket[bytes] | None = None
         self._monitor: zmq.Socket[bytes] | None = None
+        #: After a request was interrupted (KeyboardInterrupt): whether the daemon
+        #: confirmed it cancelled it (True), found it finished (False), or did
+        #: not answer in time (None).
+        self.last_cancel: bool | None = None
 
     @classmethod
     def from_connection_info(cls, info: ConnectionInfo, **options: Any) -> Client:
@@ -133,8 +139,24 @@ class Client:
         after ``1 + retries`` silent attempts, :class:`FrameTooLarge` if the
         request exceeds the frame cap, ``KeyError`` if it has no ``id``.
         Exceptions raised by ``on_event`` propagate (the request is abandoned).
+        A KeyboardInterrupt while waiting first asks the daemon to cancel the
+        request (``cancel_request``; see `last_cancel`), then propagates.
         """
         request_id = str(message["id"])
+        try:
+            return self._request(message, request_id, on_event, timeout, retries)
+        except KeyboardInterrupt:
+            self.last_cancel = self._cancel(request_id)
+            raise
+
+    def _request(
+        self,
+        message: Mapping[str, Any],
+        request_id: str,
+        on_event: EventCallback | None,
+        timeout: float | None,
+        retries: int | None,
+    ) -> dict[str, Any]:
         wait = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         for attempt in range(1, attempts + 1):
@@ -173,6 +195,28 @@ class Client:
                 # safe to send again (exactly-once), and the socket reconnects by
                 # itself, so the copy waits in it until a daemon listens again.
                 log.info("%s dropped the connection; re-sending %s (%d)", self.endpoint, request_id, resend)
+        return None
+
+    def _cancel(self, request_id: str) -> bool | None:
+        """Ask the daemon to cancel `request_id`; its answer, or None (no answer
+        within CANCEL_WAIT_S, or no connection). Never raises but KeyboardInterrupt."""
+        from batos_core.protocol.builders import cancel_request
+
+        socket = self._socket
+        if socket is None:
+            return None
+        cancel = cancel_request(request_id)
+        try:
+            _send_frames(socket, self._signer.sign(cancel))
+            deadline = time.monotonic() + CANCEL_WAIT_S
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not zmq_poll([(socket, _POLLIN)], max(1, int(remaining * 1000))):
+                    return None
+                reply = self._receive(socket, cancel["id"])
+                if reply is not None:
+                    return bool(reply.get("cancelled")) if reply.get("type") == "cancel_reply" else None
+        except (zmq.ZMQError, WireError) as exc:
+            log.info("could not cancel %s: %s", request_id, exc)
         return None
 
     def _drain_monitor(self) -> None:

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"  # the transaction kept conflicting; retrying may help
     TIMEOUT = "timeout"  # the daemon gave up on the request
     SHUTTING_DOWN = "shutting_down"  # the daemon is draining; retry after it restarts
+    CANCELLED = "cancelled"  # a cancel_request stopped it before it ran or while a method was generated
     REPLY_TOO_LARGE = "reply_too_large"  # the reply would exceed the frame cap
     USER_ERROR = "user_error"  # the invoked method raised; name/message say what
     INTERNAL = "internal"  # a bug in the daemon

@@ -48,7 +48,8 @@ class BackendConfig:
     * ``openai``: ``base_url``, ``model``, ``api_key`` or the name of the
       environment variable holding it in ``api_key_env``.
     * ``replay``: ``log`` (a JSONL change log).
-    * ``scripted``: ``outputs`` (the replies, in order).
+    * ``scripted``: ``outputs`` (the replies, in order), ``seconds_per_piece``
+      (its pace; 0: instant).
     """
 
     backend: str = "transformers"
@@ -62,6 +63,7 @@ class BackendConfig:
     timeout: float = 120.0
     log: str | None = None
     outputs: tuple[str, ...] = field(default_factory=tuple)
+    seconds_per_piece: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> BackendConfig:
@@ -127,5 +129,5 @@ def make_backend(config: BackendConfig | Mapping[str, Any]) -> Backend:
     if config.backend == "scripted":
         from batos_core.jit.backends.scripted import ScriptedBackend
 
-        return ScriptedBackend(config.outputs)
+        return ScriptedBackend(config.outputs, seconds_per_piece=config.seconds_per_piece)
     raise BackendError(f"unknown backend {config.backend!r} (known: {', '.join(BACKENDS)})")

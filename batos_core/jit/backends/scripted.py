@@ -46,8 +46,12 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, outputs: Iterable[str], model_id: str = "scripted") -> None:
+    def __init__(
+        self, outputs: Iterable[str], model_id: str = "scripted", *, seconds_per_piece: float = 0.0
+    ) -> None:
         self.model_id = model_id
+        #: How long each piece takes, like a model's pace (tests of cancelling need one).
+        self.seconds_per_piece = seconds_per_piece
         self._outputs: deque[str] = deque(outputs)
         self._lock = threading.Lock()
         self.calls: list[ScriptedCall] = []
@@ -94,6 +98,12 @@ class ScriptedBackend:
         text = ""
         for piece in pieces:
             check_cancel(cancel, text)
+            if self.seconds_per_piece > 0:
+                if cancel is not None:
+                    cancel.wait(self.seconds_per_piece)
+                    check_cancel(cancel, text)
+                else:
+                    time.sleep(self.seconds_per_piece)
             text += piece
             if on_token is not None:
                 on_token(piece)

@@ -15,6 +15,8 @@ from batos_core.protocol.messages.autotelic import (
 )
 from batos_core.protocol.messages.base import Message, WireValue
 from batos_core.protocol.messages.control import (
+    CancelReply,
+    CancelRequest,
     ShutdownReply,
     ShutdownRequest,
     StatusReply,
@@ -77,6 +79,8 @@ __all__ = [
     "ApproveRequest",
     "AutotelicReply",
     "AutotelicRequest",
+    "CancelReply",
+    "CancelRequest",
     "CemReply",
     "CemRequest",
     "CompleteReply",

@@ -1,4 +1,4 @@
-"""Messages about the daemon itself: status and shutdown."""
+"""Messages about the daemon itself: status, shutdown, and cancelling a request."""
 
 from __future__ import annotations
 
@@ -40,3 +40,28 @@ class ShutdownReply(Message):
 
     type: Literal["shutdown_reply"] = "shutdown_reply"
     id: RequestId
+
+
+class CancelRequest(Message):
+    """Cancel the request whose id is ``target`` (sent by a client on Ctrl-C).
+
+    A request still waiting for a worker is answered with an ``error_reply``
+    of code ``cancelled`` and never runs; a method being generated for it
+    stops at the next token, and nothing is installed. A request already
+    running ordinary code finishes (its transaction is short). Answered on
+    the daemon's event loop, at once, even while every worker is busy.
+    """
+
+    type: Literal["cancel_request"] = "cancel_request"
+    id: RequestId
+    target: RequestId
+
+
+class CancelReply(Message):
+    """``cancelled``: whether ``target`` was in flight (false: it had finished,
+    or was never seen)."""
+
+    type: Literal["cancel_reply"] = "cancel_reply"
+    id: RequestId
+    target: RequestId
+    cancelled: bool

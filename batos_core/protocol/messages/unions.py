@@ -16,6 +16,8 @@ from batos_core.protocol.messages.autotelic import (
     DatasetRequest,
 )
 from batos_core.protocol.messages.control import (
+    CancelReply,
+    CancelRequest,
     ShutdownReply,
     ShutdownRequest,
     StatusReply,
@@ -74,6 +76,7 @@ Request = Annotated[
     | DatasetRequest
     | StatusRequest
     | ShutdownRequest
+    | CancelRequest
     | UpgradeRequest
     | IncarnationsRequest,
     Field(discriminator="type"),
@@ -96,6 +99,7 @@ Reply = Annotated[
     | DatasetReply
     | StatusReply
     | ShutdownReply
+    | CancelReply
     | UpgradeReply
     | IncarnationsReply
     | ErrorReply,
@@ -123,6 +127,7 @@ REPLY_TYPE: dict[str, str] = {
     "dataset_request": "dataset_reply",
     "status_request": "status_reply",
     "shutdown_request": "shutdown_reply",
+    "cancel_request": "cancel_reply",
     "upgrade_request": "upgrade_reply",
     "incarnations_request": "incarnations_reply",
 }

@@ -54,11 +54,20 @@ class ScriptedDaemons:
     scripts: int = 0
 
     def __call__(
-        self, replies: Sequence[str], *, image: Path | None = None, extra_args: Sequence[str] = ()
+        self,
+        replies: Sequence[str],
+        *,
+        image: Path | None = None,
+        extra_args: Sequence[str] = (),
+        seconds_per_piece: float = 0.0,
     ) -> Any:
+        """`seconds_per_piece` gives the model a pace (each word of a reply takes that long)."""
         self.scripts += 1
         script = self.dirs.root / f"script-{self.scripts}.json"
-        script.write_text(json.dumps(list(replies)))
+        body: Any = list(replies)
+        if seconds_per_piece:
+            body = {"replies": body, "seconds_per_piece": seconds_per_piece}
+        script.write_text(json.dumps(body))
         return self.factory(
             image=image, extra_args=["--backend", "scripted", "--model", str(script), *extra_args]
         )

@@ -171,7 +171,8 @@ def test_stopping_the_daemon_rejects_what_waits_instead_of_hanging(scripted: Scr
     assert daemon.stop(timeout=30.0) == 0
     assert time.monotonic() - started < 15.0
     reply = pending.result()
-    assert reply["code"] == "generation_failed" and "the daemon is stopping" in reply["message"], reply
+    # Not a rejection (nobody said no): the client is told to retry once the daemon is back.
+    assert reply["code"] == "shutting_down" and "the daemon is stopping" in reply["message"], reply
 
 
 def _read_until(stream: Any, pattern: re.Pattern[str], timeout: float) -> tuple[re.Match[str], str]:

@@ -56,6 +56,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     },
     "status_request": {"type": "status_request", "id": RID},
     "shutdown_request": {"type": "shutdown_request", "id": RID},
+    "cancel_request": {"type": "cancel_request", "id": RID, "target": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
     "upgrade_request": {
         "type": "upgrade_request",
         "id": RID,
@@ -152,6 +153,12 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "model": "",
     },
     "shutdown_reply": {"type": "shutdown_reply", "id": RID},
+    "cancel_reply": {
+        "type": "cancel_reply",
+        "id": RID,
+        "target": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "cancelled": True,
+    },
     "upgrade_reply": {
         "type": "upgrade_reply",
         "id": RID,
