@@ -31,6 +31,27 @@ def _call(request: Any) -> dict[str, Any]:
     return reply
 
 
+def history_entries(
+    target: str = "", selector: str = "", limit: int = 50, *, include_source: bool = False
+) -> list[dict[str, Any]]:
+    """Up to `limit` change-log entries, newest first, following the daemon's
+    pages (a reply stops at half the frame cap when sources are included)."""
+    from batos_core.protocol.builders import history_request
+
+    entries: list[dict[str, Any]] = []
+    before = 0
+    while len(entries) < limit:
+        request = history_request(
+            target, selector, limit - len(entries), include_source=include_source, before_seq=before
+        )
+        reply = _call(request)
+        entries.extend(reply["entries"])
+        if not reply.get("more") or not reply["entries"]:
+            break
+        before = int(reply["entries"][-1]["seq"])
+    return entries
+
+
 def history(
     target: Annotated[str, typer.Argument(help="Only this object (lobby name or oid).")] = "",
     selector: Annotated[str, typer.Option("--selector", "-s", help="Only this selector.")] = "",
@@ -44,11 +65,8 @@ def history(
     ] = None,
 ) -> None:
     """Every installed, replaced, reverted, replayed or rejected method, newest first."""
-    from batos_core.protocol.builders import history_request
-
     env = current()
-    reply = _call(history_request(target, selector, limit, include_source=export is not None or json_out))
-    entries = reply["entries"]
+    entries = history_entries(target, selector, limit, include_source=export is not None or json_out)
     if export is not None:
         with export.open("w") as fh:
             for entry in reversed(entries):
@@ -134,7 +152,7 @@ def replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be installed.")] = False,
 ) -> None:
     """Reinstall recorded method sources, in order, without calling any model."""
-    from batos_core.protocol.builders import create_method_request, history_request
+    from batos_core.protocol.builders import create_method_request
 
     env = current()
     if from_file is not None:
@@ -143,7 +161,7 @@ def replay(
         except (OSError, ValueError) as exc:
             raise CliError(f"cannot read {from_file}: {exc}", ExitStatus.BAD_INPUT) from None
     else:
-        records = list(reversed(_call(history_request(limit=10_000, include_source=True))["entries"]))
+        records = list(reversed(history_entries(limit=10_000, include_source=True)))
     installs = [r for r in records if r.get("action") in ("install", "revert", "replay") and r.get("source")]
     if not installs:
         env.out.print("nothing to replay", markup=False)

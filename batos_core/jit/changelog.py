@@ -96,8 +96,9 @@ class ChangeLog(persistent.Persistent):
         for data in self.records.values():
             yield ChangeRecord.from_json(dict(data))
 
-    def newest_first(self) -> Iterator[ChangeRecord]:
-        keys = list(self.records.keys())
+    def newest_first(self, before_seq: int = 0) -> Iterator[ChangeRecord]:
+        """Records newest first; with `before_seq`, only those older than it."""
+        keys = list(self.records.keys(max=before_seq - 1) if before_seq > 0 else self.records.keys())
         for seq in reversed(keys):
             yield ChangeRecord.from_json(dict(self.records[seq]))
 
@@ -118,20 +119,27 @@ def change_log(root: MutableMapping[str, Any]) -> ChangeLog:
 
 
 def query(
-    log: ChangeLog, *, target: str = "", target_name: str = "", selector: str = "", limit: int = 50
-) -> list[ChangeRecord]:
-    """Newest first; empty filters match anything. `target` matches the oid,
-    `target_name` the lobby name."""
-    out = []
-    for record in log.newest_first():
+    log: ChangeLog,
+    *,
+    target: str = "",
+    target_name: str = "",
+    selector: str = "",
+    limit: int = 50,
+    before_seq: int = 0,
+) -> Iterator[ChangeRecord]:
+    """Matching records, newest first, at most `limit`; empty filters match
+    anything. `target` matches the oid, `target_name` the lobby name;
+    `before_seq` > 0 starts below that sequence number (the next page)."""
+    found = 0
+    for record in log.newest_first(before_seq):
         if target and record.target != target and record.target_name != target_name:
             continue
         if selector and record.selector != selector:
             continue
-        out.append(record)
-        if len(out) >= limit:
-            break
-    return out
+        yield record
+        found += 1
+        if found >= limit:
+            return
 
 
 def export_jsonl(records: Iterable[ChangeRecord], path: Path) -> int:

@@ -72,6 +72,7 @@ class HistoryRequestDict(TypedDict):
     selector: str
     limit: int
     include_source: bool
+    before_seq: int
 
 
 class SourceRequestDict(TypedDict):
@@ -265,9 +266,11 @@ def history_request(
     limit: int = 50,
     *,
     include_source: bool = False,
+    before_seq: int = 0,
     request_id: str | None = None,
 ) -> HistoryRequestDict:
-    """Change-log entries, newest first (``""`` = any target / selector)."""
+    """Change-log entries, newest first (``""`` = any target / selector);
+    ``before_seq`` continues after a reply with ``more``."""
     return {
         "type": "history_request",
         "id": _id(request_id),
@@ -275,6 +278,7 @@ def history_request(
         "selector": selector,
         "limit": limit,
         "include_source": include_source,
+        "before_seq": before_seq,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ormsgpack
+
 from batos_core.daemon.context import HandlerContext
 from batos_core.image import ObjectNotFound
 from batos_core.jit.changelog import ChangeRecord, change_log, query
@@ -23,7 +25,11 @@ class MethodNotFound(ObjectNotFound):
 
 
 def handle_history(ctx: HandlerContext, request: HistoryRequest) -> HistoryReply:
-    """Change-log records, newest first, filtered by target and selector."""
+    """Change-log records, newest first, filtered by target and selector.
+
+    A page ends early (``more``) when its entries reach half the frame cap, so
+    a long history with sources never becomes a reply too large to send.
+    """
     target = name = ""
     if request.target:
         obj = ctx.session.resolve(request.target)
@@ -36,8 +42,17 @@ def handle_history(ctx: HandlerContext, request: HistoryRequest) -> HistoryReply
         target_name=name or target,
         selector=selector,
         limit=request.limit,
+        before_seq=request.before_seq,
     )
-    return HistoryReply(id=request.id, entries=[_entry(ctx, r, request.include_source) for r in records])
+    budget = ctx.config.max_frame_bytes // 2
+    entries: list[HistoryEntry] = []
+    for record in records:
+        entry = _entry(ctx, record, request.include_source)
+        budget -= len(ormsgpack.packb(entry.model_dump()))
+        if budget < 0 and entries:
+            return HistoryReply(id=request.id, entries=entries, more=True)
+        entries.append(entry)
+    return HistoryReply(id=request.id, entries=entries)
 
 
 def _entry(ctx: HandlerContext, record: ChangeRecord, include_source: bool) -> HistoryEntry:

@@ -38,7 +38,12 @@ class CreateMethodReply(Message):
 
 
 class HistoryRequest(Message):
-    """Change-log entries, newest first; ``""`` means any target / any selector."""
+    """Change-log entries, newest first; ``""`` means any target / any selector.
+
+    ``before_seq`` > 0 asks for entries older than that sequence number: the
+    next page after a reply whose ``more`` is true (pass its last entry's
+    ``seq``).
+    """
 
     type: Literal["history_request"] = "history_request"
     id: RequestId
@@ -46,6 +51,7 @@ class HistoryRequest(Message):
     selector: str = Field(default="", max_length=256)
     limit: int = Field(default=50, ge=1, le=10_000)
     include_source: bool = False
+    before_seq: int = Field(default=0, ge=0)
 
 
 class HistoryEntry(Record):
@@ -66,9 +72,14 @@ class HistoryEntry(Record):
 
 
 class HistoryReply(Message):
+    """``more``: the daemon stopped early to keep the reply well under the frame
+    cap; ask again with ``before_seq`` = the last entry's ``seq`` (and the
+    limit less what came)."""
+
     type: Literal["history_reply"] = "history_reply"
     id: RequestId
     entries: list[HistoryEntry]
+    more: bool = False
 
 
 class SourceRequest(Message):

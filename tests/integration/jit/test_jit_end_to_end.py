@@ -22,7 +22,7 @@ from jit_helpers import (
 from jit_helpers import call as daemon_call
 from jit_helpers import send as daemon_send
 
-from batos_core.protocol.builders import create_method_request, source_request
+from batos_core.protocol.builders import create_method_request, history_request, source_request
 
 HI = "def greet_(self, name):\n    return 'Hi, ' + name\n"
 
@@ -172,3 +172,29 @@ def test_the_cli_prints_the_result_of_a_generated_method(scripted: ScriptedDaemo
     assert as_json.returncode == 0, as_json.stderr
     reply = json.loads(as_json.stdout)  # no progress output mixed into stdout
     assert (reply["type"], reply["result"]) == ("send_reply", 120)
+
+
+def test_a_history_larger_than_one_frame_comes_in_pages(scripted: ScriptedDaemons, cli: BatosCli) -> None:
+    # A 64 KiB frame cap and 40 methods of ~3 KB each: the history with sources
+    # is about twice the cap, which before paging was a reply_too_large error.
+    daemon = scripted([], extra_args=["--max-frame-bytes", str(64 * 1024)])
+    padding = "    # " + "x" * 3000 + "\n"
+    for n in range(40):
+        source = f"def m{n}(self):\n{padding}    return {n}\n"
+        assert daemon_call(daemon, create_method_request("genesis", f"m{n}", source))["type"] == (
+            "create_method_reply"
+        )
+    first = daemon_call(daemon, history_request(limit=10_000, include_source=True))
+    assert first["more"] is True and 0 < len(first["entries"]) < 40
+    last_seq = first["entries"][-1]["seq"]
+    second = daemon_call(daemon, history_request(limit=10_000, include_source=True, before_seq=last_seq))
+    assert second["entries"][0]["seq"] == last_seq - 1
+
+    listed = cli("history", "--json", "--limit", "10000")
+    assert listed.returncode == 0, listed.stderr
+    entries = json.loads(listed.stdout)
+    assert [e["selector"] for e in entries] == [f"m{n}" for n in reversed(range(40))]
+    assert all(e["source"].startswith(f"def {e['selector']}(") for e in entries)
+    replay = cli("replay", "--dry-run")
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout.count("would install") == 40
