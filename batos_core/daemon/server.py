@@ -132,6 +132,8 @@ class Daemon:
         self._start_autotelic()
         self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
         self.info.queue_depth = self.pool.depth
+        # A worker waiting for a review decision lends its place to a stand-in.
+        self.reviews.blocking = self.pool.stand_in
         self.pool.start()
 
     async def serve(
@@ -445,6 +447,7 @@ class Daemon:
             incarnation=self.info.incarnation,
             workers=self.pool.size,
             queue_depth=self.pool.depth(),
+            stand_ins=self.pool.stand_ins,
             backend=self.info.backend,
             model=self.info.model,
         )

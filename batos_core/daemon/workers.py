@@ -17,11 +17,12 @@ busy wait in a FIFO backlog and keep their arrival order.
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,20 +65,58 @@ class WorkerPool:
         self._backlog: collections.deque[Job] = collections.deque()
         self._idle: list[_Slot] = []  # a stack: the most recently idle worker last
         self._stopping = False
-        self._slots: list[_Slot] = [queue.SimpleQueue() for _ in range(size)]
-        self._threads = [
-            threading.Thread(target=self._work, args=(slot,), name=f"batos-worker-{i}", daemon=True)
-            for i, slot in enumerate(self._slots)
-        ]
+        self._size = size
+        self._threads: list[threading.Thread] = []
         self._unfinished = 0  # submitted and not yet run to the end
+        self._stand_ins = 0  # threads running in place of workers that wait (see stand_in)
+        self._retiring = 0  # threads to stop at their next idle moment
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        for _ in range(self._size):
+            self._spawn()
 
     @property
     def size(self) -> int:
-        return len(self._threads)
+        """The configured number of workers (stand-ins not counted)."""
+        return self._size
+
+    @property
+    def stand_ins(self) -> int:
+        """Threads currently standing in for waiting workers."""
+        return self._stand_ins
+
+    def _spawn(self) -> None:
+        slot: _Slot = queue.SimpleQueue()
+        thread = threading.Thread(
+            target=self._work, args=(slot,), name=f"batos-worker-{len(self._threads)}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    @contextlib.contextmanager
+    def stand_in(self) -> Iterator[None]:
+        """Around a long wait of a worker that holds no transaction (a method
+        waiting for review): another thread serves requests in its place, so
+        waiting proposals never starve the daemon. When the wait ends, one
+        thread stops at its next idle moment and the pool is back to size."""
+        with self._lock:
+            if self._stopping:
+                standing_in = False
+            else:
+                standing_in = True
+                self._stand_ins += 1
+                self._spawn()
+        try:
+            yield
+        finally:
+            if standing_in:
+                with self._lock:
+                    self._stand_ins -= 1
+                    idle = self._idle.pop(0) if self._idle else None  # the coldest idle worker
+                    if idle is None:
+                        self._retiring += 1  # the next worker to become idle stops instead
+                if idle is not None:
+                    idle.put(None)
 
     def depth(self) -> int:
         """Jobs waiting plus jobs running."""
@@ -99,15 +138,19 @@ class WorkerPool:
         with self._lock:
             self._stopping = True
             idle, self._idle = self._idle, []
+            threads = list(self._threads)  # no thread is spawned once stopping
         for slot in idle:
             slot.put(None)  # busy workers see `_stopping` once the backlog is empty
-        for thread in self._threads:
+        for thread in threads:
             thread.join(timeout)
 
     def _claim(self, slot: _Slot) -> Job | _Idle:
         """A worker is free: the oldest waiting job; else WAIT after putting the
         worker on the idle stack, or STOP when the pool is draining."""
         with self._lock:
+            if self._retiring:
+                self._retiring -= 1
+                return _Idle.STOP
             if self._backlog:
                 return self._backlog.popleft()
             if self._stopping:

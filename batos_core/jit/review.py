@@ -15,6 +15,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,12 +79,19 @@ class _Pending:
 
 
 class ReviewBoard:
-    """The daemon's pending proposals."""
+    """The daemon's pending proposals.
 
-    def __init__(self) -> None:
+    ``blocking``: a context manager factory entered while a thread waits for
+    a decision. The daemon sets it to its worker pool's `stand_in`, so a
+    worker that waits (up to the review timeout) lends its place to another
+    thread instead of leaving the daemon a worker short.
+    """
+
+    def __init__(self, blocking: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._closed = ""
+        self.blocking = blocking
 
     def propose(
         self,
@@ -121,11 +130,12 @@ class ReviewBoard:
         with self._lock:
             pending = self._pending.get(proposal.id)
         if pending is not None:
-            while (left := proposal.expires - time.time()) > 0 and not pending.decided.is_set():
-                if cancel is not None and cancel.is_set():
-                    break
-                # Slices, so a cancelled request stops waiting within a tenth of a second.
-                pending.decided.wait(min(left, 0.1) if cancel is not None else left)
+            with self.blocking():
+                while (left := proposal.expires - time.time()) > 0 and not pending.decided.is_set():
+                    if cancel is not None and cancel.is_set():
+                        break
+                    # Slices, so a cancelled request stops waiting within a tenth of a second.
+                    pending.decided.wait(min(left, 0.1) if cancel is not None else left)
         with self._lock:
             # A decision that lands between the timeout and here still counts.
             self._pending.pop(proposal.id, None)

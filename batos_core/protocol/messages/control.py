@@ -26,6 +26,7 @@ class StatusReply(Message):
     queue_depth: int
     backend: str
     model: str
+    stand_ins: int = 0  # threads serving in place of workers that wait for a review decision
 
 
 class ShutdownRequest(Message):

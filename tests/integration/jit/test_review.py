@@ -337,3 +337,26 @@ def test_closing_the_board_rejects_the_waiting_and_refuses_new_proposals() -> No
     assert (decision.approved, decision.approver, decision.reason) == (False, "shutdown", "stopping")
     with pytest.raises(ReviewClosed):
         board.propose(target="0x8", target_name="", selector="g", source="", trial={})
+
+
+def test_waiting_proposals_do_not_take_the_daemons_workers(scripted: ScriptedDaemons) -> None:
+    # One worker, two proposals waiting: before, the second miss and every
+    # other request queued behind the first wait (up to the review timeout).
+    wave = "def wave(self):\n    return 'o/'\n"
+    daemon = scripted([fenced(GREET), fenced(wave)], extra_args=["--review", "--workers", "1"])
+    first = PendingSend(daemon)
+    first.proposal()
+    second = PendingSend(daemon, "wave", ())
+    second.proposal()  # generated and filed by a stand-in while the only worker waits
+    deadline = time.monotonic() + 10  # the event comes just before the wait begins
+    while (status := call(daemon, status_request()))["stand_ins"] < 2:
+        assert time.monotonic() < deadline, status
+        time.sleep(0.01)
+    assert status["workers"] == 1
+    reply, seconds = _timed(lambda: call(daemon, send_request("genesis", "printString")))
+    assert reply["type"] == "send_reply" and seconds < 5.0
+    for proposal in call(daemon, proposals_request())["proposals"]:
+        call(daemon, approve_request(proposal["proposal"], True, "ada"))
+    assert first.result()["result"] == "Hello, Ada!"
+    assert second.result()["result"] == "o/"
+    assert call(daemon, status_request())["stand_ins"] == 0
