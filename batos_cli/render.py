@@ -77,10 +77,12 @@ def print_inspect(env: Environment, reply: dict[str, Any]) -> None:
 
 
 def print_status(env: Environment, reply: dict[str, Any]) -> None:
+    stand_ins = int(reply.get("stand_ins", 0))  # older daemons do not send it
+    waiting = f" (+{stand_ins} standing in for review waits)" if stand_ins else ""
     env.out.print(
         f"daemon pid {reply['pid']} serving {reply['image']}\n"
         f"  incarnation {reply['incarnation']}, up {reply['uptime_s']:.1f} s, "
-        f"{reply['workers']} workers, {reply['queue_depth']} queued\n"
+        f"{reply['workers']} workers{waiting}, {reply['queue_depth']} queued\n"
         f"  JIT backend: {reply['backend'] or 'none'}" + (f" ({reply['model']})" if reply["model"] else ""),
         markup=False,
         highlight=False,
