@@ -110,6 +110,7 @@ class Daemon:
         self._verifier: Verifier | None = None
         self._reading = False  # the socket's fd is watched (between _start_tasks and _stop_tasks)
         self._drain_scheduled = False
+        self._generating = 0  # requests inside the miss hook (generating, or waiting for review)
         self._pruner: asyncio.Task[None] | None = None
         self._retired = False  # a successor serves the image (after `batos upgrade`)
         self._upgrade_task: asyncio.Task[None] | None = None
@@ -529,11 +530,44 @@ class Daemon:
             cancel=job.cancel,
         )
         try:
-            return dispatch.execute(ctx, job.request, self._observed_miss)
+            return dispatch.execute(ctx, job.request, self._miss if self._observed_miss else None)
         except BaseException as exc:
             log.exception("internal error on %s", job.request.id)
             session.abort()
             return dump_message(ErrorReply.from_exception(job.request.id, exc, ErrorCode.INTERNAL))
+
+    def _miss(self, miss: Any, ctx: HandlerContext, request: Any) -> bool:
+        """The miss hook, counted (a hand-over waits for these to finish)."""
+        assert self._observed_miss is not None
+        with self._lock:
+            self._generating += 1
+        try:
+            return self._observed_miss(miss, ctx, request)
+        finally:
+            with self._lock:
+                self._generating -= 1
+
+    async def settle_generations(self, emit: Callable[[str, dict[str, Any]], None], grace_s: float) -> None:
+        """Before a hand-over: wait, still serving, until no method is being
+        generated (or waits for review); after `grace_s`, stop those still
+        running (their requests are answered ``shutting_down``)."""
+        deadline = time.monotonic() + grace_s
+        shown = -1
+        while True:
+            with self._lock:
+                running = self._generating
+                pending = list(self._inflight.values())
+            if running == 0:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("hand-over: stopping %d generation(s) still running after %g s", running, grace_s)
+                for entry in pending:
+                    entry.cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon is being upgraded")
+                return
+            if running != shown:
+                shown = running
+                emit("phase", {"phase": "waiting for generations", "running": running})
+            await asyncio.sleep(0.05)
 
     async def _prune_loop(self) -> None:
         while True:
