@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -10,8 +11,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from batos_core.protocol.builders import inspect_request
 
 from .conftest import RunningDaemon
 
@@ -74,7 +78,8 @@ def test_a_person_sees_the_prompt_and_a_result(daemon: RunningDaemon, tmp_path: 
     try:
         tmux.wait_for(lambda s: s.rstrip().endswith("batos>"))
         tmux.send("6 * 7", "Enter")
-        screen = tmux.wait_for(lambda s: "42" in s.split())
+        # The result, then the next prompt (drawn a moment later: wait for both).
+        screen = tmux.wait_for(lambda s: "42" in s.split() and s.rstrip().endswith("batos>"))
         lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
         assert lines[:3] == ["batos> 6 * 7", "42", "batos>"]
         assert "6 * 7" in (tmp_path / "repl_history").read_text()
@@ -82,3 +87,30 @@ def test_a_person_sees_the_prompt_and_a_result(daemon: RunningDaemon, tmp_path: 
         tmux.wait_until_gone()
     finally:
         tmux.kill()
+
+
+def test_ctrl_c_during_a_generation_cancels_it_in_the_daemon(daemon_factory: Any, batos_dirs: Any) -> None:
+    # A scripted model that needs ~6 s for its reply (0.05 s a word).
+    greet = "def greet_(self, name):\n    return f'Hello, {name}!'\n"
+    script = batos_dirs.root / "script.json"
+    reply = f"```python\n{greet}```\n" + " and more words" * 40
+    script.write_text(json.dumps({"replies": [reply], "seconds_per_piece": 0.05}))
+    running = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
+    environ = {k: v for k, v in batos_dirs.env().items() if k.startswith("BATOS_")}
+    environ["TERM"] = "xterm-256color"
+    command = "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in environ.items()) + f" {BATOS} repl"
+    tmux = Tmux(command)
+    try:
+        tmux.wait_for(lambda s: s.rstrip().endswith("batos>"))
+        tmux.send("genesis greet: 'Ada'", "Enter")
+        tmux.wait_for(lambda s: "generating" in s and "tokens" in s)
+        tmux.send("C-c")
+        screen = tmux.wait_for(lambda s: "cancelled" in s and s.rstrip().endswith("batos>"), timeout=10)
+        assert "a method being generated is not installed" in screen, screen
+        tmux.send("C-d")
+        tmux.wait_until_gone()
+    finally:
+        tmux.kill()
+    # The daemon stopped generating: the method was never installed.
+    inspected = running.client().request(inspect_request("genesis"))
+    assert "greet_" not in [slot["name"] for slot in inspected["slots"]]
