@@ -475,21 +475,19 @@ class Daemon:
             self._send_locked([identity], body)
 
     def _encode(self, message: dict[str, Any]) -> bytes:
-        """The body frame of `message`, or of an error saying it is too large to send."""
+        """The body frame of `message`, or of an error reply saying why it cannot be sent
+        (too large for the frame cap; not msgpack-encodable, a bug)."""
         assert self._signer is not None
         try:
             return self._signer.encode(message)
         except WireError:
-            return self._signer.encode(
-                dump_message(
-                    ErrorReply(
-                        id=str(message.get("id", ""))[:128],
-                        name="ReplyTooLarge",
-                        message=f"the reply exceeds the {self.config.max_frame_bytes}-byte frame cap",
-                        code=str(ErrorCode.REPLY_TOO_LARGE),
-                    )
-                )
-            )
+            name, code = "ReplyTooLarge", ErrorCode.REPLY_TOO_LARGE
+            why = f"the reply exceeds the {self.config.max_frame_bytes}-byte frame cap"
+        except TypeError as exc:
+            log.exception("a %s could not be encoded", message.get("type"))
+            name, code, why = "UnencodableReply", ErrorCode.INTERNAL, f"the reply could not be encoded: {exc}"
+        error = ErrorReply(id=str(message.get("id", ""))[:128], name=name, message=why, code=str(code))
+        return self._signer.encode(dump_message(error))
 
     def _send_locked(self, identities: list[list[bytes]], body: bytes) -> None:
         """Sign `body` and send it to each identity; the caller holds `_lock`.

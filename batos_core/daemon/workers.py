@@ -178,6 +178,9 @@ class WorkerPool:
                 # reply sets off, finds this worker (and its warm cache) idle.
                 next_job = self._claim(slot)
                 if reply is not None:
-                    job.reply(reply)
+                    try:
+                        job.reply(reply)
+                    except Exception:  # this worker is on the idle stack: it must live on
+                        log.exception("could not send the reply to %s", getattr(job.request, "id", "?"))
         finally:
             session.close()
