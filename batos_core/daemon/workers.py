@@ -6,12 +6,14 @@ and in-flight jobs finish, then closes sessions.
 
 Dispatch is last-in, first-out over idle workers: a job goes to the worker that
 became idle most recently (a worker counts as idle from the moment its
-transaction is over, before it sends the reply). A Connection's object cache holds what its last
-transactions touched, and a commit by one worker invalidates those objects in
-every other worker's cache, so sending a client's next request to the worker
-that ran its previous one avoids reloading (unpickling) the receiver and the
-reply table's bucket on every request. Jobs that arrive while every worker is
-busy wait in a FIFO backlog and keep their arrival order.
+transaction is over, before it sends the reply). A Connection's object cache
+holds what its last transactions touched, and a commit by one worker
+invalidates those objects in every other worker's cache, so sending a client's
+next request to the worker that ran its previous one avoids reloading
+(unpickling) the receiver and the reply table's bucket on every request. Jobs
+that arrive while every worker is busy wait in a FIFO backlog and keep their
+arrival order. A worker that waits for a review decision is stood in for
+(`WorkerPool.stand_in`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class WorkerPool:
         self._unfinished = 0  # submitted and not yet run to the end
         self._stand_ins = 0  # threads running in place of workers that wait (see stand_in)
         self._retiring = 0  # threads to stop at their next idle moment
+        self._spawned = 0  # threads started so far (names them)
 
     def start(self) -> None:
         for _ in range(self._size):
@@ -86,10 +89,14 @@ class WorkerPool:
         return self._stand_ins
 
     def _spawn(self) -> None:
+        """Start one more worker thread (the caller holds the lock, or nothing runs yet)."""
         slot: _Slot = queue.SimpleQueue()
         thread = threading.Thread(
-            target=self._work, args=(slot,), name=f"batos-worker-{len(self._threads)}", daemon=True
+            target=self._work, args=(slot,), name=f"batos-worker-{self._spawned}", daemon=True
         )
+        self._spawned += 1
+        # Stand-ins come and go: forget the threads that have ended.
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
 
