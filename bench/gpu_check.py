@@ -62,29 +62,15 @@ def log(message: str) -> None:
 
 def build_model(directory: Path, hidden: int, intermediate: int, layers: int) -> dict[str, Any]:
     """Save a random Llama and the backend tests' tokenizer to ``directory``."""
-    import torch
     import transformers
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    from tests.unit.backends.tiny_models import _tokenizer
+    from tests.unit.backends.tiny_models import _model, _tokenizer
 
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = _tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=intermediate,
-        num_hidden_layers=layers,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
+    model = _model(
+        tokenizer, hidden=hidden, intermediate=intermediate, layers=layers, heads=8, kv_heads=4, positions=512
     )
-    model = LlamaForCausalLM(config)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return {

@@ -79,19 +79,29 @@ def _tokenizer() -> Any:
     return fast
 
 
-def _model(tokenizer: Any) -> Any:
+def _model(
+    tokenizer: Any,
+    *,
+    hidden: int = 32,
+    intermediate: int = 64,
+    layers: int = 2,
+    heads: int = 2,
+    kv_heads: int = 2,
+    positions: int = 256,
+) -> Any:
+    """A random Llama (seeded) for `tokenizer`; bench/gpu_check.py builds a wider one."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
