@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 from pydantic import ValidationError
-from zmq.backend import Socket as _BackendSocket
 
 from batos_core.daemon import dispatch, reply_table
 from batos_core.daemon.config import DaemonConfig
@@ -56,6 +55,7 @@ from batos_core.protocol.errors import ProtocolError, WireError
 from batos_core.protocol.messages import CancelReply, ErrorReply, ShutdownReply, StatusReply
 from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
+from batos_core.protocol.sockio import NOBLOCK, input_waiting, send_frames
 from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
 from batos_core.upgrade import incarnations
 from batos_core.upgrade.handover import HandoverGo
@@ -330,7 +330,7 @@ class Daemon:
         for _ in range(RECEIVE_BATCH):
             with self._lock:
                 sock = self._socket
-                if not self._reading or sock is None or not _input_waiting(sock):
+                if not self._reading or sock is None or not input_waiting(sock):
                     return
                 try:
                     frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -502,11 +502,11 @@ class Daemon:
             try:
                 # A ROUTER send never blocks: a peer that is gone or over its high
                 # water mark loses the message (its client retries by id).
-                _send_frames(sock, [*identity, *signer.sign_body(body)])
+                send_frames(sock, [*identity, *signer.sign_body(body)], NOBLOCK)
             except zmq.ZMQError as exc:
                 log.warning("could not send a reply: %s", exc)
         # The send may have consumed the fd's edge for input that is waiting.
-        if self._reading and _input_waiting(sock):
+        if self._reading and input_waiting(sock):
             loop = self._loop
             assert loop is not None
             if threading.get_ident() == self._loop_thread:
@@ -584,28 +584,6 @@ class Daemon:
                     log.info("pruned %d stored replies", dropped)
             except Exception:
                 log.exception("pruning the reply table failed")
-
-
-# The loop calls these for every message. pyzmq's sugar layer turns flags and
-# option values into enums on each call (about 12 us of a send_multipart of
-# five frames, 2 us of a getsockopt); the backend methods take plain ints.
-_EVENTS = int(zmq.EVENTS)
-_POLLIN = int(zmq.POLLIN)
-_MORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
-_NOBLOCK = int(zmq.NOBLOCK)
-
-
-def _input_waiting(sock: zmq.Socket[bytes]) -> bool:
-    events = _BackendSocket.get(sock, _EVENTS)
-    assert isinstance(events, int)
-    return bool(events & _POLLIN)
-
-
-def _send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
-    """``send_multipart(frames, NOBLOCK)`` without the per-frame enum arithmetic."""
-    last = len(frames) - 1
-    for index, frame in enumerate(frames):
-        _BackendSocket.send(sock, frame, _NOBLOCK if index == last else _MORE_NOBLOCK)
 
 
 def _known_type(value: object) -> bool:

@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any
 
 import zmq
-from zmq.backend import Socket as _BackendSocket
 from zmq.backend import zmq_poll
 
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file
@@ -33,6 +32,7 @@ from batos_core.protocol.errors import (
     WireError,
 )
 from batos_core.protocol.replay import ReplayGuard
+from batos_core.protocol.sockio import POLLIN, input_waiting, recv_frames, send_frames
 from batos_core.protocol.wire import Signer, Verifier
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class Client:
     ) -> dict[str, Any] | None:
         for resend in range(1, MAX_RESENDS_ON_DISCONNECT + 2):
             # A fresh envelope per send: the daemon's guard refuses a re-sent counter.
-            _send_frames(socket, self._signer.sign(message))
+            send_frames(socket, self._signer.sign(message))
             try:
                 return self._await_reply(socket, request_id, wait, on_event)
             except _Dropped:
@@ -207,10 +207,10 @@ class Client:
             return None
         cancel = cancel_request(request_id)
         try:
-            _send_frames(socket, self._signer.sign(cancel))
+            send_frames(socket, self._signer.sign(cancel))
             deadline = time.monotonic() + CANCEL_WAIT_S
             while (remaining := deadline - time.monotonic()) > 0:
-                if not zmq_poll([(socket, _POLLIN)], max(1, int(remaining * 1000))):
+                if not zmq_poll([(socket, POLLIN)], max(1, int(remaining * 1000))):
                     return None
                 reply = self._receive(socket, cancel["id"])
                 if reply is not None:
@@ -220,7 +220,7 @@ class Client:
         return None
 
     def _drain_monitor(self) -> None:
-        while self._monitor is not None and _input_waiting(self._monitor):
+        while self._monitor is not None and input_waiting(self._monitor):
             self._monitor.recv_multipart()
 
     def _connected(self) -> zmq.Socket[bytes]:
@@ -250,9 +250,9 @@ class Client:
         wait: float,
         on_event: EventCallback | None,
     ) -> dict[str, Any] | None:
-        watched = [(socket, _POLLIN)]
+        watched = [(socket, POLLIN)]
         if self._monitor is not None:
-            watched.append((self._monitor, _POLLIN))
+            watched.append((self._monitor, POLLIN))
         deadline = time.monotonic() + wait
         while (remaining := deadline - time.monotonic()) > 0:
             # zmq_poll itself, not zmq.Poller: this runs for every request.
@@ -275,7 +275,7 @@ class Client:
         return None
 
     def _receive(self, socket: zmq.Socket[bytes], request_id: str) -> dict[str, Any] | None:
-        frames = _recv_frames(socket)
+        frames = recv_frames(socket)
         try:
             message = self._verifier.verify(frames).message
         except WireError as exc:
@@ -286,31 +286,6 @@ class Client:
             log.debug("dropped a message for %r while waiting for %s", message.get("id"), request_id)
             return None
         return message
-
-
-# Every request sends and receives through these. pyzmq's sugar layer turns
-# flags and options into enums on each call; the backend methods take ints.
-_POLLIN = int(zmq.POLLIN)
-_EVENTS = int(zmq.EVENTS)
-_RCVMORE = int(zmq.RCVMORE)
-_SNDMORE = int(zmq.SNDMORE)
-
-
-def _input_waiting(sock: zmq.Socket[bytes]) -> bool:
-    return bool(_BackendSocket.get(sock, _EVENTS) & _POLLIN)  # type: ignore[operator]
-
-
-def _send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
-    last = len(frames) - 1
-    for index, frame in enumerate(frames):
-        _BackendSocket.send(sock, frame, 0 if index == last else _SNDMORE)
-
-
-def _recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
-    frames = [_BackendSocket.recv(sock, 0)]
-    while _BackendSocket.get(sock, _RCVMORE):
-        frames.append(_BackendSocket.recv(sock, 0))
-    return frames  # type: ignore[return-value]
 
 
 def raise_for_error(reply: Mapping[str, Any]) -> None:
