@@ -42,13 +42,12 @@ from batos_core.objects import (
     format_oid,
     get_slot,
     has_slot,
-    lookup,
     parents,
     print_string,
     set_slot,
     slot_items,
 )
-from batos_core.objects.uvm_object import all_selectors
+from batos_core.objects.uvm_object import understood_slots
 
 log = logging.getLogger(__name__)
 
@@ -542,14 +541,11 @@ def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapsho
             parent_slots[slot] = print_string(value)
         elif not isinstance(value, Method):
             data[slot] = _plain(value)
-    methods: dict[str, str] = {}
-    for selector in all_selectors(receiver):
-        try:
-            found = lookup(receiver, selector)
-        except SlotNotFound:
-            continue
-        if found.kind == "method":
-            methods[selector] = found.value.source
+    methods = {
+        selector: value.source
+        for selector, value in understood_slots(receiver).items()
+        if isinstance(value, Method)
+    }
     return ReceiverSnapshot(
         name=name or format_oid(receiver), data_slots=data, parent_slots=parent_slots, methods=methods
     )

@@ -31,6 +31,7 @@ from batos_core.objects.uvm_object import (
     slot_items,
     slot_names,
     to_persistent,
+    understood_slots,
     validate_slot_name,
 )
 
@@ -68,5 +69,6 @@ __all__ = [
     "slot_names",
     "slot_selector",
     "to_persistent",
+    "understood_slots",
     "validate_slot_name",
 ]

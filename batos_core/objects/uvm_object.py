@@ -305,12 +305,18 @@ def send(receiver: UvmObject, selector: str, *args: Any) -> Any:
 
 def all_selectors(obj: UvmObject) -> list[str]:
     """Every non-parent slot name `obj` understands, own first, then inherited."""
-    seen: dict[str, None] = {}
+    return list(understood_slots(obj))
+
+
+def understood_slots(obj: UvmObject) -> dict[str, Any]:
+    """Every non-parent slot name `obj` understands, own first, then inherited,
+    with the value a `lookup` of it finds (one walk, not a lookup per name)."""
+    seen: dict[str, Any] = {}
     for holder in _walk(obj):
-        for name in _slots(holder):
-            if not name.endswith("*"):
-                seen.setdefault(name, None)
-    return list(seen)
+        for name, value in _slots(holder).items():
+            if not name.endswith("*") and name not in seen:
+                seen[name] = value
+    return seen
 
 
 def clone(obj: UvmObject) -> UvmObject:

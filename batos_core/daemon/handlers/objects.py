@@ -8,7 +8,6 @@ from batos_core.daemon.context import HandlerContext
 from batos_core.objects import (
     Method,
     UvmObject,
-    all_selectors,
     format_oid,
     is_constant_slot,
     lookup,
@@ -18,6 +17,7 @@ from batos_core.objects import (
     send,
     slot_items,
     slot_selector,
+    understood_slots,
 )
 from batos_core.protocol.messages import (
     CompleteReply,
@@ -103,8 +103,8 @@ def handle_complete(ctx: HandlerContext, request: CompleteRequest) -> CompleteRe
     """Selectors (Self form) the receiver understands, or lobby names, starting with prefix."""
     if request.receiver:
         target = ctx.session.resolve(request.receiver)
-        names = all_selectors(target) if isinstance(target, UvmObject) else []
-        shown = sorted({slot_selector(n, lookup(target, n).value) for n in names})
+        understood = understood_slots(target) if isinstance(target, UvmObject) else {}
+        shown = sorted({slot_selector(name, value) for name, value in understood.items()})
     else:
         shown = sorted({python_to_self(n) for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")})
     prefix = request.prefix

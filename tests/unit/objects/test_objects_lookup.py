@@ -21,6 +21,7 @@ from batos_core.objects import (
     send,
     set_slot,
     slot_names,
+    understood_slots,
 )
 
 GREET = "def greet(self):\n    return 'hi ' + str(self.x)\n"
@@ -69,6 +70,16 @@ def test_diamond_through_shared_traits() -> None:
     names = all_selectors(receiver)
     assert len(names) == len(set(names))
     assert set(names) == {"x", "side", "greet"}
+
+
+def test_understood_slots_hold_what_a_lookup_finds() -> None:
+    deep = UvmObject(x="deep", y="deep")
+    second = UvmObject(x="second", y="second", z="second", w="second")
+    receiver = parented(parented(deep, y="first"), second, w="own")
+    understood = understood_slots(receiver)
+    assert understood == {name: lookup(receiver, name).value for name in all_selectors(receiver)}
+    assert understood == {"w": "own", "y": "first", "x": "deep", "z": "second"}
+    assert list(understood)[:1] == ["w"]  # own slots first
 
 
 def test_method_found_in_parent_runs_with_self_the_receiver() -> None:
