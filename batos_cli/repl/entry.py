@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from batos_cli import connect, state
 from batos_cli.env import current
+from batos_cli.repl.instant_prompt import InstantPrompt
 
 if TYPE_CHECKING:
     from batos_cli.repl.remote import Remote
@@ -22,13 +23,17 @@ def run_repl() -> None:
     info = connect.ensure(target, env.notice)
     quiet_client_log()
     remote = Remote(info, timeout=target.settings.timeout)
+    # Drawn now, while prompt_toolkit loads; the session hands over to its real prompt.
+    instant = InstantPrompt.show(env.stdin, env.stdout) if env.interactive else None
     try:
         session = _session(remote)
         if env.interactive:
-            session.run()
+            session.run(instant)
         else:
             session.run_lines(env.stdin)
     finally:
+        if instant is not None:
+            instant.withdraw()  # only if the session never handed over (an error)
         remote.close()
 
 

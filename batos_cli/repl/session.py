@@ -23,6 +23,7 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from batos_cli.repl.completer import SelfCompleter
 from batos_cli.repl.continuation import continuation_prompt, is_complete, is_meta_command
+from batos_cli.repl.instant_prompt import PROMPT, InstantPrompt
 from batos_cli.repl.keybindings import repl_key_bindings
 from batos_cli.repl.lexer import STYLE, SelfLexer
 from batos_cli.repl.meta_commands import COMMANDS, run_meta_command
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMPT = "batos> "
 _MAX_PARENT_WALK = 16
 
 
@@ -104,13 +104,18 @@ class ReplSession:
 
     # -- the loop -------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, instant: InstantPrompt | None = None) -> None:
         """Prompt and execute until :quit or Ctrl-D. Output from other threads
-        (logging) is routed above the prompt instead of through it."""
+        (logging) is routed above the prompt instead of through it. `instant`,
+        a prompt drawn while this module loaded, is replaced by the real one."""
         with patch_stdout(raw=True):
             while True:
+                prompt_session = self.prompt_session
+                if instant is not None:
+                    instant.hand_over()
+                    instant = None
                 try:
-                    text = self.prompt_session.prompt()
+                    text = prompt_session.prompt()
                 except KeyboardInterrupt:
                     continue  # Ctrl-C at the prompt discards the line
                 except EOFError:
