@@ -4,6 +4,8 @@ An `Image` owns the `ZODB.DB`. Every unit of work (a daemon worker, a test, a
 script) opens its own `Session`: a Connection with its own TransactionManager,
 so one session's commit never persists another's half-done write (seed
 defect 3: `transaction.manager` is thread-local and shared by coroutines).
+A file image commits in groups (`group_commit`): a Session's transaction
+ends only once its data is on disk.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ZODB.POSException import POSKeyError
 
 from batos_core.image import migrations
 from batos_core.image.errors import ImageError, ImageFormatTooNew, ObjectNotFound
+from batos_core.image.group_commit import DurableReplies, GroupCommitFileStorage
 from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
 from batos_core.image.refs import Ref, oid_bytes, parse_ref
 from batos_core.image.storage import StorageSpec, open_storage, parse_image_uri
@@ -27,10 +30,18 @@ log = logging.getLogger(__name__)
 
 
 class Session:
-    """One Connection + its own TransactionManager. Not thread-safe: one per thread."""
+    """One Connection + its own TransactionManager. Not thread-safe: one per thread.
+
+    On a group-commit FileStorage, each transaction's end (commit or abort)
+    waits until what it wrote or could have read is on disk.
+    """
 
     def __init__(self, db: ZODB.DB) -> None:
         self.transaction_manager = transaction.TransactionManager(explicit=False)
+        if isinstance(db.storage, GroupCommitFileStorage):
+            # Held here: the manager keeps synchronizers in a WeakSet.
+            self._durable = DurableReplies(db.storage)
+            self.transaction_manager.registerSynch(self._durable)
         self.connection = db.open(self.transaction_manager)
 
     @property

@@ -1,5 +1,7 @@
 """Storages from a path or URI: FileStorage (default), memory, ZEO.
 
+A writable FileStorage is a `GroupCommitFileStorage` (see group_commit).
+
 Nothing is written when opening fails: a path that exists is checked to be a
 FileStorage before ZODB touches it, and a lock held by another process is
 reported as ImageLocked.
@@ -104,6 +106,10 @@ def _open_file_storage(spec: StorageSpec) -> Any:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return FileStorage(str(path), read_only=spec.read_only)
+        if spec.read_only:
+            return FileStorage(str(path), read_only=True)
+        from batos_core.image.group_commit import GroupCommitFileStorage
+
+        return GroupCommitFileStorage(str(path))
     except zc.lockfile.LockError:
         raise ImageLocked(f"{path} is locked by another process (is a batos daemon running on it?)") from None
