@@ -9,7 +9,10 @@ in brackets; a miss is printed, not hidden):
    daemon's architecture without any batos code
 2. commits/s: raw FileStorage commits of one object (one thread) vs committing
    ``send genesis increment`` with 1 client                   [>= 70 % of raw]
-   and with 8 clients on 8 distinct objects                   [>= raw 1-thread]
+   and with 8 clients on 8 distinct objects                   [>= raw 1-thread];
+   also shown: a raw pyzmq server that commits one object per message (no
+   signing, validation, dispatch or reply table), with 1 and 8 clients: the
+   most any daemon on this machine could reach
 3. whole process: ``batos send genesis printString`` vs
    ``python -c "import zmq, ormsgpack"``                       [ratio <= 1.6]
 4. ``batos --help`` wall time                                   [< 100 ms]
@@ -60,6 +63,35 @@ while True:
     reply = {"type": "send_reply", "id": message["id"], "result": 3}
     sock.send_multipart([identity, ormsgpack.packb(reply, option=ormsgpack.OPT_SORT_KEYS)])
 sock.close(); ctx.term()
+"""
+
+# A round trip that commits, without batos code: one thread receives, increments
+# one of 8 counters in FileStorage, commits, replies. What a committing `send`
+# costs at the least (no signing, validation, dispatch, reply table).
+COMMIT_SERVER = r"""
+import sys, ormsgpack, transaction, zmq, ZODB, ZODB.FileStorage
+from persistent.mapping import PersistentMapping
+db = ZODB.DB(ZODB.FileStorage.FileStorage(sys.argv[2]))
+tm = transaction.TransactionManager()
+root = db.open(tm).root()
+for i in range(8):
+    root[f"obj{i}"] = PersistentMapping(counter=0)
+tm.commit()
+ctx = zmq.Context()
+sock = ctx.socket(zmq.ROUTER)
+sock.bind(sys.argv[1])
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while True:
+    identity, body = sock.recv_multipart()
+    if body == b"stop":
+        break
+    message = ormsgpack.unpackb(body)
+    obj = root[message["receiver"]]
+    obj["counter"] += 1
+    tm.commit()
+    reply = {"type": "send_reply", "id": message["id"], "result": obj["counter"]}
+    sock.send_multipart([identity, ormsgpack.packb(reply, option=ormsgpack.OPT_SORT_KEYS)])
+sock.close(); ctx.term(); db.close()
 """
 
 # The daemon's shape without batos code: an asyncio ROUTER hands each request to
@@ -254,6 +286,49 @@ def raw_commit_rate(root: Path, seconds: float) -> float:
     return count / elapsed
 
 
+def raw_commit_roundtrip_rate(root: Path, clients: int, seconds: float) -> float:
+    """Committing round trips/s through COMMIT_SERVER, `clients` DEALERs on distinct objects."""
+    endpoint = f"ipc://{root}/commit.sock"
+    server = subprocess.Popen(
+        [sys.executable, "-c", COMMIT_SERVER, endpoint, str(root / f"commit-{clients}.fs")],
+        stdout=subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    server.stdout.readline()
+    ctx = zmq.Context()
+    counts = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def hammer(index: int) -> None:
+        sock = ctx.socket(zmq.DEALER)
+        sock.connect(endpoint)
+        barrier.wait()
+        while time.perf_counter() < stop_at[0]:
+            message = {"id": f"{counts[index]:032x}", "receiver": f"obj{index}"}
+            sock.send(ormsgpack.packb(message))
+            assert ormsgpack.unpackb(sock.recv())["id"] == message["id"]
+            counts[index] += 1
+        sock.close(linger=0)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    start = time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    rate = sum(counts) / (time.perf_counter() - start)
+    stopper = ctx.socket(zmq.DEALER)
+    stopper.connect(endpoint)
+    stopper.send(b"stop")
+    server.wait(30)
+    stopper.close(linger=0)
+    ctx.term()
+    return rate
+
+
 def batos_commit_rate(world: World, receivers: list[str], seconds: float) -> float:
     counts = [0] * len(receivers)
     barrier = threading.Barrier(len(receivers) + 1)
@@ -357,10 +432,15 @@ def run(world: World, root: Path, receivers: list[str], n: int, seconds: float, 
     print(f"   ratio {ratio:.2f}  [target <= 2.5: {verdict(ratio <= 2.5)}]")
 
     raw_rate = raw_commit_rate(root, seconds)
+    floor_one = raw_commit_roundtrip_rate(root, 1, seconds)
+    floor_eight = raw_commit_roundtrip_rate(root, 8, seconds)
     one = batos_commit_rate(world, receivers[:1], seconds)
     eight = batos_commit_rate(world, receivers, seconds)
     print(f"\n2. commits/s over {seconds:g} s")
     print(f"   raw FileStorage, 1 object, 1 thread   {raw_rate:8.0f}/s")
+    print("   raw pyzmq round trip + that commit, no batos code (a ceiling for any daemon):")
+    for label, rate in (("1 client", floor_one), ("8 clients/8 objects", floor_eight)):
+        print(f"     {label:<34}{rate:8.0f}/s  = {rate / raw_rate:.0%} of raw")
     print(
         f"   batos increment, 1 client             {one:8.0f}/s  = {one / raw_rate:.0%} of raw"
         f"  [target >= 70%: {verdict(one >= 0.7 * raw_rate)}]"

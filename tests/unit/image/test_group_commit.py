@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import transaction
@@ -48,7 +49,7 @@ class RecordingFsync:
 def make_db(tmp_path: Path) -> Iterator[Callable[..., tuple[ZODB.DB, GroupCommitFileStorage]]]:
     opened: list[ZODB.DB] = []
 
-    def make(**options: object) -> tuple[ZODB.DB, GroupCommitFileStorage]:
+    def make(**options: Any) -> tuple[ZODB.DB, GroupCommitFileStorage]:
         storage = GroupCommitFileStorage(str(tmp_path / "data.fs"), **options)
         db = ZODB.DB(storage)
         opened.append(db)
