@@ -120,7 +120,7 @@ class Daemon:
     def open(self, handover: HandoverGo | None = None) -> None:
         """Open the image, record this incarnation (and, after a hand-over, the
         upgrade's reply for its request id), start the workers."""
-        self.image = open_image(self.config.image)
+        self.image = open_image(self.config.image, pool_size=session_budget(self.config.workers))
         with self.image.session() as session:
             for attempt in session.transaction_manager.attempts():
                 with attempt:
@@ -282,7 +282,9 @@ class Daemon:
         """Undo `suspend` (rollback): reopen the image, rebind, read again. Raises
         ImageError if the image cannot be reopened."""
         assert self._info is not None
-        self.image = await asyncio.to_thread(open_image, self.config.image)
+        self.image = await asyncio.to_thread(
+            open_image, self.config.image, pool_size=session_budget(self.config.workers)
+        )
         self._start_pool()
         self._bind(self._info)
         # A successor that failed late may have rewritten it with its own pid.
@@ -584,6 +586,13 @@ class Daemon:
                     log.info("pruned %d stored replies", dropped)
             except Exception:
                 log.exception("pruning the reply table failed")
+
+
+def session_budget(workers: int) -> int:
+    """Sessions the daemon may hold at once: one per worker, one per stand-in for a
+    worker waiting on a review (at most one per worker in practice), the
+    autotelic service's, the pruner's and a spare. Beyond it ZODB only logs."""
+    return 2 * workers + 3
 
 
 def _known_type(value: object) -> bool:

@@ -162,18 +162,22 @@ class Image:
         self.close()
 
 
-def open_image(uri: str | Path, *, read_only: bool = False, cache_size: int = 100_000) -> Image:
+def open_image(
+    uri: str | Path, *, read_only: bool = False, cache_size: int = 100_000, pool_size: int = 7
+) -> Image:
     """Open (and on first open, bootstrap) the image at `uri`.
 
     `uri` is a path, ``file://PATH``, ``memory://`` or ``zeo://HOST:PORT``.
     Pending migrations run in one transaction; an image already up to date is
     opened without writing anything. Raises ImageError subclasses with a
     one-line message (unknown scheme, locked, not a FileStorage, too new).
+    `pool_size` is how many sessions are expected open at once (ZODB logs a
+    warning past it, and a critical message past twice it).
     """
     spec = parse_image_uri(uri, read_only=read_only)
     storage = open_storage(spec)
     try:
-        db = ZODB.DB(storage, cache_size=cache_size)
+        db = ZODB.DB(storage, cache_size=cache_size, pool_size=pool_size)
     except Exception:
         storage.close()
         raise
