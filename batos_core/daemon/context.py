@@ -34,13 +34,38 @@ class Cancellation(threading.Event):
         self.code = ErrorCode.CANCELLED
         self.reason = ""
         self.withdrawn = False
+        self._on_withdraw: list[Callable[[], None]] = []
+        self._hooks_lock = threading.Lock()
 
     def pull(self, code: ErrorCode, reason: str, *, withdrawn: bool = False) -> None:
-        """Set the switch (the first reason sticks)."""
+        """Set the switch (the first reason sticks). A withdrawal also calls the
+        `when_withdrawn` callbacks (they stop running code; see daemon.interrupt)."""
         if not self.is_set():
             self.code, self.reason = code, reason
-        self.withdrawn = self.withdrawn or withdrawn
         self.set()
+        if withdrawn:
+            with self._hooks_lock:
+                self.withdrawn = True
+                hooks = list(self._on_withdraw)
+            for hook in hooks:
+                hook()
+
+    def when_withdrawn(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` when a client withdraws the request (at once if it has);
+        returns a function that forgets the hook."""
+        with self._hooks_lock:
+            withdrawn = self.withdrawn
+            if not withdrawn:
+                self._on_withdraw.append(hook)
+        if withdrawn:
+            hook()
+
+        def forget() -> None:
+            with self._hooks_lock:
+                if hook in self._on_withdraw:
+                    self._on_withdraw.remove(hook)
+
+        return forget
 
 
 @dataclass

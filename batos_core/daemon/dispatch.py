@@ -6,7 +6,8 @@ Connection and TransactionManager):
 1. a transaction begins inside ``TransactionManager.attempts()``; a reply
    stored for the request id (exactly-once) is answered as is;
 2. otherwise the handler runs: a ConflictError aborts and retries from 1;
-   any other exception aborts and becomes an error reply;
+   any other exception aborts and becomes an error reply; a client's cancel
+   stops the code the handler runs (`interrupt`) and aborts;
 3. if the handler wrote to the image, its reply is stored in the same
    transaction, then the transaction commits;
 4. a SlotNotFound goes to the miss hook (the JIT compiler for intent) *after*
@@ -29,6 +30,7 @@ from ZODB.POSException import ConflictError
 from batos_core.daemon import reply_table
 from batos_core.daemon.context import Cancellation, HandlerContext
 from batos_core.daemon.handlers import HANDLERS
+from batos_core.daemon.interrupt import RequestInterrupted, interruptible
 from batos_core.image import BadReference, ImageError, ObjectNotFound
 from batos_core.jit.backends.base import GenerationCancelled
 from batos_core.objects import (
@@ -115,6 +117,10 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
     for _round in range(MAX_MISS_ROUNDS):
         try:
             return _run_transaction(ctx, handler, request)
+        except RequestInterrupted:
+            session.abort()
+            log.info("request %s: its running code was stopped (%s)", request.id, ctx.cancel.reason)
+            return cancelled_reply(request.id, ctx.cancel)
         except SlotNotFound as miss:
             session.abort()
             if on_miss is None:
@@ -151,7 +157,8 @@ def _run_transaction(
             if stored is not None:
                 log.info("request %s: answering the stored reply (retry)", request.id)
                 return stored
-            reply = dump_message(handler(ctx, request))
+            with interruptible(ctx.cancel):  # a client's cancel stops the code it runs
+                reply = dump_message(handler(ctx, request))
             if _wrote(session):
                 reply_table.store_reply(session.root, request.id, reply)
     return reply

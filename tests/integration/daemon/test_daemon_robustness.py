@@ -6,12 +6,14 @@ found it except for uniquely named methods, and checks only what it caused.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import ormsgpack
 import pytest
 
-from batos_core.protocol.builders import create_method_request, send_request, status_request
+from batos_core.protocol.builders import cancel_request, create_method_request, send_request, status_request
 
 RAISING_SOURCE = "def boom(self):\n    raise ValueError('the method itself failed')\n"
 
@@ -115,4 +117,22 @@ def test_source_that_does_not_compile_gets_syntax_error(module_daemon: Any) -> N
     )
     assert reply["type"] == "error_reply"
     assert reply["code"] == "syntax_error"
+    still_serving(module_daemon)
+
+
+def test_a_cancel_request_stops_a_method_stuck_in_a_loop(module_daemon: Any) -> None:
+    source = "def stuck(self):\n    self.touched_by_stuck = 1\n    while True:\n        pass\n"
+    client = module_daemon.client()
+    assert client.request(create_method_request("genesis", "stuck", source))["type"] == "create_method_reply"
+    message = send_request("genesis", "stuck")
+    replies: list[dict[str, Any]] = []
+    sender = threading.Thread(target=lambda: replies.append(module_daemon.client().request(message)))
+    sender.start()
+    time.sleep(0.5)  # running, in its loop
+    cancelled = client.request(cancel_request(message["id"]))
+    assert cancelled["cancelled"] is True
+    sender.join(10)
+    assert replies and replies[0]["code"] == "cancelled", replies
+    assert client.request(send_request("genesis", "touched_by_stuck"))["code"] == "slot_not_found"
+    assert module_daemon.status()["queue_depth"] == 0  # the worker is free again
     still_serving(module_daemon)
