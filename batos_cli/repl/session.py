@@ -244,9 +244,7 @@ class ReplSession:
                 return send(on_event)
         except KeyboardInterrupt:
             if self.remote.cancel():
-                self.display.error(
-                    "cancelled", "a queued request never runs, a method being generated is not installed"
-                )
+                self.display.error("cancelled", "the daemon stopped the request; nothing it did is kept")
             else:
                 self.display.error("cancelled", "stopped waiting; the daemon may still finish the request")
         except ProtocolError as exc:
