@@ -61,6 +61,7 @@ complete -c batos -n '__fish_seen_subcommand_from upgrade' -l with -r -d 'Add a 
 complete -c batos -n '__fish_seen_subcommand_from upgrade' -l python -r -d 'Interpreter of the new environment'
 complete -c batos -n '__fish_seen_subcommand_from upgrade' -l dry-run -d 'Build and verify the new environment; change nothing'
 complete -c batos -n '__fish_seen_subcommand_from upgrade' -l timeout -r -d 'Seconds the new daemon may take to serve, else rollback'
+complete -c batos -n '__fish_seen_subcommand_from upgrade' -l grace -r -d 'Seconds methods being generated may take to finish (the old daemon serves meanwhile) before the hand-over stops them'
 complete -c batos -n '__fish_seen_subcommand_from upgrade' -l json -d 'Print the outcome as JSON'
 complete -c batos -n '__fish_seen_subcommand_from upgrade' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from incarnations' -l limit -s n -r -d 'How many, newest first'

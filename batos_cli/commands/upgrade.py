@@ -40,6 +40,16 @@ def upgrade(
         float,
         typer.Option("--timeout", min=1.0, help="Seconds the new daemon may take to serve, else rollback."),
     ] = 60.0,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            min=0.0,
+            max=86400.0,
+            help="Seconds methods being generated may take to finish (the old daemon serves "
+            "meanwhile) before the hand-over stops them.",
+        ),
+    ] = 600.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Replace the daemon by a fresh process, in a new environment if asked, keeping the
@@ -83,7 +93,7 @@ def upgrade(
         _print(env, json_out, _dry_run_summary(report, environment, requirements), dry_run=True)
         return
     assert info is not None
-    reply = _hand_over(info, new_python, environment, requirements, timeout)
+    reply = _hand_over(info, new_python, environment, requirements, timeout, grace)
     if reply["outcome"] != "upgraded":
         raise CliError(
             f"upgrade rolled back: {reply['reason']}",
@@ -107,14 +117,18 @@ def _daemon_python(info: ConnectionInfo) -> str:
 
 
 def _hand_over(
-    info: ConnectionInfo, python: str, environment: str, requirements: list[str], timeout: float
+    info: ConnectionInfo, python: str, environment: str, requirements: list[str], timeout: float, grace: float
 ) -> dict[str, Any]:
     from batos_core.protocol.builders import upgrade_request
     from batos_core.protocol.client import Client, raise_for_error
 
     env = current()
     request = upgrade_request(
-        python, environment=environment, requirements=requirements, ready_timeout_s=timeout
+        python,
+        environment=environment,
+        requirements=requirements,
+        ready_timeout_s=timeout,
+        generation_grace_s=grace,
     )
 
     def on_event(event: dict[str, Any]) -> None:
@@ -123,7 +137,8 @@ def _hand_over(
 
     # The reply comes from whichever daemon holds the image afterwards: the
     # client re-sends the same id when the old one closes its socket.
-    with Client.from_connection_info(info, timeout=STANDBY_ALLOWANCE_S + timeout, retries=1) as client:
+    wait = STANDBY_ALLOWANCE_S + grace + timeout
+    with Client.from_connection_info(info, timeout=wait, retries=1) as client:
         reply = client.request(request, on_event=on_event)
     raise_for_error(reply)
     return reply

@@ -127,6 +127,7 @@ class UpgradeRequestDict(TypedDict):
     environment: str
     requirements: list[str]
     ready_timeout_s: float
+    generation_grace_s: float
 
 
 class IncarnationsRequestDict(TypedDict):
@@ -347,6 +348,7 @@ def upgrade_request(
     environment: str = "",
     requirements: Sequence[str] = (),
     ready_timeout_s: float = 60.0,
+    generation_grace_s: float = 600.0,
     request_id: str | None = None,
 ) -> UpgradeRequestDict:
     """Hand the image to a new daemon process running ``python`` ("" = the same interpreter)."""
@@ -357,6 +359,7 @@ def upgrade_request(
         "environment": environment,
         "requirements": list(requirements),
         "ready_timeout_s": float(ready_timeout_s),
+        "generation_grace_s": float(generation_grace_s),
     }
 
 

@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How long a hand-over lets methods being generated (or waiting for review)
-#: finish before it stops them; the old daemon keeps serving meanwhile.
-GENERATION_GRACE_S = 600.0
-
 #: Starting the successor and importing everything (torch included) happens
 #: while the old daemon still serves, so this may be generous.
 STANDBY_TIMEOUT_S = 180.0
@@ -242,7 +238,7 @@ async def hand_over(daemon: Daemon, request: Any, emit: Emit) -> dict[str, Any] 
             return await _roll_back(daemon, request, python, reason, successor.proc.pid)
         # A method being generated would hold the drain, and so every client,
         # for minutes: let it finish first, while the old daemon still serves.
-        await daemon.settle_generations(emit, GENERATION_GRACE_S)
+        await daemon.settle_generations(emit, request.generation_grace_s)
         emit("phase", {"phase": "handing over", "pid": successor.proc.pid})
         stopped_at = time.time()
         guard = await daemon.suspend()

@@ -16,6 +16,8 @@ class UpgradeRequest(Message):
     ``environment`` and ``requirements`` are recorded in the new incarnation
     (the client built and verified the environment before asking). If the new
     daemon is not serving within ``ready_timeout_s`` the old one resumes.
+    Methods being generated (or waiting for review) get ``generation_grace_s``
+    to finish, the old daemon serving meanwhile; then they are stopped.
     """
 
     type: Literal["upgrade_request"] = "upgrade_request"
@@ -24,6 +26,7 @@ class UpgradeRequest(Message):
     environment: str = ""
     requirements: list[str] = Field(default_factory=list)
     ready_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    generation_grace_s: float = Field(default=600.0, ge=0, le=86400)
 
 
 class UpgradeReply(Message):

@@ -57,3 +57,35 @@ def test_an_upgrade_waits_for_a_generation_and_keeps_serving(daemon_factory: Any
     info = current_info(daemon.dirs, daemon)
     assert request(info, source_request("genesis", "greet:"))["source"] == GREET  # the successor has it
     stop_and_wait(info)
+
+
+def test_past_its_grace_an_upgrade_stops_the_generation(daemon_factory: Any, batos_dirs: Any) -> None:
+    script = batos_dirs.root / "script.json"
+    long_reply = f"```python\n{GREET}```\n" + " and more words" * 400  # about 60 s at 0.05 s a word
+    script.write_text(json.dumps({"replies": [long_reply], "seconds_per_piece": 0.05}))
+    daemon = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
+    tokens: queue.Queue[str] = queue.Queue()
+    replies: list[dict[str, Any]] = []
+
+    def send() -> None:
+        def on_event(event: dict[str, Any]) -> None:
+            if event["kind"] == "token":
+                tokens.put(event["data"]["text"])
+
+        with Client.from_connection_info(daemon.info, timeout=90.0, retries=2) as client:
+            replies.append(client.request(send_request("genesis", "greet:", ["Ada"]), on_event=on_event))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    tokens.get(timeout=30)
+    began = time.monotonic()
+    done = run_batos(daemon.dirs, "upgrade", "--grace", "1", "--json")
+    took = time.monotonic() - began
+    sender.join(30)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "upgraded"
+    assert took < 40, f"the upgrade took {took:.1f} s: it waited for the generation"
+    assert replies and replies[0]["type"] == "error_reply" and replies[0]["code"] == "shutting_down", replies
+    info = current_info(daemon.dirs, daemon)
+    assert request(info, source_request("genesis", "greet:"))["code"] == "method_not_found"
+    stop_and_wait(info)

@@ -64,6 +64,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "environment": "/home/u/.local/share/batos/envs/3",
         "requirements": ["rich>=15"],
         "ready_timeout_s": 60.0,
+        "generation_grace_s": 600.0,
     },
     "incarnations_request": {"type": "incarnations_request", "id": RID, "limit": 50},
     "cem_request": {"type": "cem_request", "id": RID, "acts": 10},

@@ -223,12 +223,12 @@ GOLDEN: dict[str, str] = {
         "62346333643265316630a474797065ac63616e63656c5f7265706c79"
     ),
     "upgrade_request": (
-        "86ab656e7669726f6e6d656e74d9212f686f6d652f752f2e6c6f63616c2f73686172652f6261746f"
-        "732f656e76732f33a26964d920356630633661396532623764346531663861336339643062316532"
-        "6633613462a6707974686f6ed92c2f686f6d652f752f2e6c6f63616c2f73686172652f6261746f73"
-        "2f656e76732f332f62696e2f707974686f6eaf72656164795f74696d656f75745f73cb404e000000"
-        "000000ac726571756972656d656e747391a8726963683e3d3135a474797065af757067726164655f"
-        "72657175657374"
+        "87ab656e7669726f6e6d656e74d9212f686f6d652f752f2e6c6f63616c2f73686172652f6261746f"
+        "732f656e76732f33b267656e65726174696f6e5f67726163655f73cb4082c00000000000a26964d9"
+        "203566306336613965326237643465316638613363396430623165326633613462a6707974686f6e"
+        "d92c2f686f6d652f752f2e6c6f63616c2f73686172652f6261746f732f656e76732f332f62696e2f"
+        "707974686f6eaf72656164795f74696d656f75745f73cb404e000000000000ac726571756972656d"
+        "656e747391a8726963683e3d3135a474797065af757067726164655f72657175657374"
     ),
     "incarnations_request": (
         "83a26964d9203566306336613965326237643465316638613363396430623165326633613462a56c"
@@ -389,6 +389,15 @@ def test_invalid_requests_are_refused(change: dict[str, Any]) -> None:
 def test_invalid_approve_requests_are_refused(change: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         parse_request({**REQUESTS["approve_request"], **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"ready_timeout_s": 0}, {"generation_grace_s": -1}, {"generation_grace_s": 86401}, {"python": 3}],
+)
+def test_invalid_upgrade_requests_are_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        parse_request({**REQUESTS["upgrade_request"], **change})
 
 
 def test_unknown_type_is_refused() -> None:
