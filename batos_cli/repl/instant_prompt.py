@@ -47,8 +47,10 @@ class InstantPrompt:
             return None
         if not (_isatty(stdin) and _isatty(stdout)) or os.environ.get("TERM", "dumb") == "dumb":
             return None
-        import termios
-
+        try:
+            import termios
+        except ImportError:  # not a POSIX terminal
+            return None
         try:
             fd = stdin.fileno()
             saved = termios.tcgetattr(fd)
