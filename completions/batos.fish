@@ -20,6 +20,7 @@ complete -c batos -n '__fish_use_subcommand' -a model -d 'Known models, what is 
 complete -c batos -n '__fish_use_subcommand' -a dataset -d 'Accepted generations as a fine-tuning dataset'
 complete -c batos -n '__fish_use_subcommand' -l image -s i -r -d 'Image path or URI (file://, memory://, zeo://host:port)'
 complete -c batos -n '__fish_use_subcommand' -l help -s h -d 'Show help and exit.'
+complete -c batos -n '__fish_seen_subcommand_from send' -l expr -s e -r -d 'Evaluate Self source instead, as the REPL does: \'genesis setSlot: #x value: 3 + 4. genesis x\''
 complete -c batos -n '__fish_seen_subcommand_from send' -l json -d 'Print the reply as JSON'
 complete -c batos -n '__fish_seen_subcommand_from send' -l review -d 'Approve a generated method before it is installed'
 complete -c batos -n '__fish_seen_subcommand_from send' -l screenshot -r -d 'display_yourself only: render offscreen and save the UI as PNG'

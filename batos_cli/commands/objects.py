@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from batos_cli import render
-from batos_cli.commands.send_core import request_with_progress, send_message
+from batos_cli.commands.send_core import evaluate_source, request_with_progress, send_message
 from batos_cli.env import current
+from batos_cli.status import CliError, ExitStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -18,13 +19,26 @@ def register(app: typer.Typer) -> None:
 
 
 def send(
-    receiver: Annotated[str, typer.Argument(help="Lobby name (genesis) or oid (0x1a).")],
+    receiver: Annotated[
+        str | None, typer.Argument(help="Lobby name (genesis) or oid (0x1a).", show_default=False)
+    ] = None,
     message: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            help="Selector and arguments: printString | greet: Ada | setSlot:value: x 3 | at: 1 put: 2."
+            help="Selector and arguments: printString | greet: Ada | setSlot:value: x 3 | at: 1 put: 2.",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    expr: Annotated[
+        str | None,
+        typer.Option(
+            "--expr",
+            "-e",
+            help="Evaluate Self source instead, as the REPL does: "
+            "'genesis setSlot: #x value: 3 + 4. genesis x'.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
     review: Annotated[
         bool, typer.Option("--review", help="Approve a generated method before it is installed.")
@@ -37,7 +51,21 @@ def send(
     """Send a message to an object; a selector it does not understand is written by the model.
 
     Arguments: numbers, nil/true/false, 0x1a or @name for objects, anything else is text.
+    With --expr, the source runs in one transaction and its last value is printed.
     """
+    if expr is not None:
+        if receiver is not None or message:
+            raise CliError("give RECEIVER MESSAGE... or --expr SOURCE, not both", ExitStatus.USAGE)
+        if screenshot is not None:
+            raise CliError("--screenshot goes with RECEIVER display_yourself, not --expr", ExitStatus.USAGE)
+        evaluate_source(expr, json_out=json_out, review=review, env=current())
+        return
+    if receiver is None or not message:
+        raise CliError(
+            "missing RECEIVER and MESSAGE (or --expr SOURCE)",
+            ExitStatus.USAGE,
+            hint="e.g. batos send genesis printString, or batos send --expr '3 + 4'",
+        )
     send_message(receiver, message, json_out=json_out, review=review, screenshot=screenshot, env=current())
 
 

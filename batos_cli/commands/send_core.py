@@ -1,4 +1,5 @@
-"""The body of `batos send`, shared by the typer command and the fast path (no typer here)."""
+"""The body of `batos send` (and of `batos send --expr`), shared by the typer command
+and the fast path (no typer here)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,33 @@ def send_message(
         open_ui(receiver, result, screenshot, env)
         return 0
     env.stdout.write(render.value_text(result) + "\n")
+    return 0
+
+
+def evaluate_source(source: str, *, json_out: bool = False, review: bool = False, env: Environment) -> int:
+    """Evaluate Self-syntax `source` (statements separated by ``.``) in one
+    transaction, as a REPL input without variables; print the last value.
+
+    A syntax error is reported with a caret before anything is sent (no daemon
+    is started for it); errors the daemon reports raise RemoteError as usual.
+    """
+    from batos_core.protocol.builders import eval_request
+    from batos_core.protocol.client import raise_for_error
+    from batos_core.selfsyntax import SelfSyntaxError, parse
+
+    if not source.strip():
+        raise CliError("--expr needs Self source, e.g. --expr '3 + 4'", ExitStatus.USAGE)
+    try:
+        parse(source)
+    except SelfSyntaxError as exc:
+        first, *caret = exc.render().split("\n")
+        raise CliError(f"syntax error: {first}", ExitStatus.BAD_INPUT, hint="\n".join(caret)) from None
+    reply = request_with_progress(eval_request(source, review=review), env, quiet=json_out)
+    if json_out:
+        render.print_json(env, reply)
+    raise_for_error(reply)
+    if not json_out:
+        env.stdout.write(render.value_text(reply["result"]) + "\n")
     return 0
 
 

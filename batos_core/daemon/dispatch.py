@@ -67,7 +67,7 @@ _BAD_REQUEST = (
 def error_code_for(exc: BaseException) -> ErrorCode:
     """The protocol error code for an exception raised while handling a request."""
     from batos_core.daemon.handlers.history import MethodNotFound
-    from batos_core.selfsyntax.errors import SelfSyntaxError
+    from batos_core.selfsyntax.errors import SelfEvalError, SelfSyntaxError
 
     if isinstance(exc, SlotNotFound):
         return ErrorCode.SLOT_NOT_FOUND
@@ -77,7 +77,7 @@ def error_code_for(exc: BaseException) -> ErrorCode:
         return ErrorCode.OBJECT_NOT_FOUND
     if isinstance(exc, (MethodCompileError, SelfSyntaxError)):
         return ErrorCode.SYNTAX_ERROR
-    if isinstance(exc, _BAD_REQUEST):
+    if isinstance(exc, (*_BAD_REQUEST, SelfEvalError)):  # SelfEvalError: an unknown name, say
         return ErrorCode.BAD_REQUEST
     if isinstance(exc, ConflictError):
         return ErrorCode.CONFLICT

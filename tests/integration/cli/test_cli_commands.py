@@ -119,3 +119,40 @@ def test_an_insecure_runtime_dir_is_one_line_and_starts_nothing(batos: Any, bato
     assert str(batos_dirs.runtime_dir) in lines[0] and "0755" in lines[0]
     assert not list(batos_dirs.runtime_dir.iterdir())
     assert not batos_dirs.image.exists()
+
+
+def test_send_expr_evaluates_self_source_in_one_request(module_batos: Any) -> None:
+    done = module_batos("send", "--expr", "3 + 4 * 2")  # binary messages go left to right
+    assert (done.returncode, done.stdout, done.stderr) == (0, "14\n", "")
+    done = module_batos("send", "-e", "genesis setSlot: #expr_slot value: 5. genesis expr_slot + 1")
+    assert (done.returncode, done.stdout) == (0, "6\n"), done.stderr
+    done = module_batos("send", "--expr", "genesis expr_slot * 10", "--json")
+    reply = json.loads(done.stdout)
+    assert (reply["type"], reply["result"]) == ("eval_reply", 50)
+
+
+def test_send_expr_reports_a_syntax_error_with_a_caret_and_sends_nothing(batos: Any) -> None:
+    done = batos("send", "--expr", "genesis setSlot: 'x' value: (3 +")
+    assert done.returncode == 6, done.stderr
+    lines = done.stderr.rstrip("\n").splitlines()
+    assert lines[0].startswith("error: syntax error:"), done.stderr
+    assert lines[-1].strip() == "^" and lines[-2].strip().startswith("genesis setSlot:"), done.stderr
+    assert "started the batos daemon" not in done.stderr  # found before anything was sent
+
+
+def test_send_expr_errors_from_the_daemon_keep_their_exit_status(module_batos: Any) -> None:
+    done = module_batos("send", "--expr", "genesis noSuchSelectorHere")
+    assert done.returncode == 4, done.stderr  # not understood, as for a plain send
+    assert "noSuchSelectorHere" in done.stderr
+    done = module_batos("send", "--expr", "1 + nowhere")
+    assert done.returncode == 6, done.stderr  # bad input
+    assert "line 1, column 5: unknown name 'nowhere'" in done.stderr
+
+
+def test_send_takes_a_message_or_expr_but_not_both_and_not_neither(module_batos: Any) -> None:
+    both = module_batos("send", "genesis", "printString", "--expr", "3")
+    assert both.returncode == 2 and "not both" in both.stderr
+    neither = module_batos("send")
+    assert neither.returncode == 2 and "--expr" in neither.stderr
+    empty = module_batos("send", "--expr", "  ")
+    assert empty.returncode == 2 and "needs Self source" in empty.stderr

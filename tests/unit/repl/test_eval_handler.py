@@ -64,6 +64,12 @@ def test_without_a_hook_a_miss_is_a_slot_not_found_error(session: Session) -> No
     assert (reply["type"], reply["code"]) == ("error_reply", "slot_not_found")
 
 
+def test_an_unknown_name_is_a_bad_request_with_its_position(session: Session) -> None:
+    reply = run(session, "1 + nowhere")
+    assert (reply["type"], reply["code"], reply["name"]) == ("error_reply", "bad_request", "UnknownName")
+    assert reply["message"] == "line 1, column 5: unknown name 'nowhere'"
+
+
 def test_an_unknown_oid_in_a_variable_is_object_not_found(session: Session) -> None:
     reply = run(session, "a", {"a": {"$ref": "0xfffff", "repr": ""}})
     assert (reply["type"], reply["code"]) == ("error_reply", "object_not_found")
