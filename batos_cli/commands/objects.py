@@ -61,8 +61,9 @@ def send(
         evaluate_source(expr, json_out=json_out, review=review, env=current())
         return
     if receiver is None or not message:
+        missing = "MESSAGE" if receiver is not None else "RECEIVER and MESSAGE"
         raise CliError(
-            "missing RECEIVER and MESSAGE (or --expr SOURCE)",
+            f"missing {missing} (or --expr SOURCE)",
             ExitStatus.USAGE,
             hint="e.g. batos send genesis printString, or batos send --expr '3 + 4'",
         )

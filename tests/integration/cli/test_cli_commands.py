@@ -153,6 +153,8 @@ def test_send_takes_a_message_or_expr_but_not_both_and_not_neither(module_batos:
     both = module_batos("send", "genesis", "printString", "--expr", "3")
     assert both.returncode == 2 and "not both" in both.stderr
     neither = module_batos("send")
-    assert neither.returncode == 2 and "--expr" in neither.stderr
+    assert neither.returncode == 2 and "missing RECEIVER and MESSAGE (or --expr SOURCE)" in neither.stderr
+    no_message = module_batos("send", "genesis")
+    assert no_message.returncode == 2 and "missing MESSAGE" in no_message.stderr
     empty = module_batos("send", "--expr", "  ")
     assert empty.returncode == 2 and "needs Self source" in empty.stderr
