@@ -19,24 +19,34 @@ GREET = "def greet_(self, name):\n    return f'Hello, {name}!'\n"
 REPLY = f"```python\n{GREET}```\n" + " and more words" * 40
 
 
+class Generation:
+    """A scripted daemon whose model sends `reply` at 0.05 s a word, and a client
+    thread whose `greet: Ada` is being generated once this is built."""
+
+    def __init__(self, daemon_factory: Any, batos_dirs: Any, reply: str, wait: float) -> None:
+        script = batos_dirs.root / "script.json"
+        script.write_text(json.dumps({"replies": [reply], "seconds_per_piece": 0.05}))
+        self.daemon = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
+        self.replies: list[dict[str, Any]] = []
+        tokens: queue.Queue[str] = queue.Queue()
+
+        def send() -> None:
+            def on_event(event: dict[str, Any]) -> None:
+                if event["kind"] == "token":
+                    tokens.put(event["data"]["text"])
+
+            with Client.from_connection_info(self.daemon.info, timeout=wait, retries=2) as client:
+                message = send_request("genesis", "greet:", ["Ada"])
+                self.replies.append(client.request(message, on_event=on_event))
+
+        self.sender = threading.Thread(target=send)
+        self.sender.start()
+        tokens.get(timeout=30)  # the generation is running
+
+
 def test_an_upgrade_waits_for_a_generation_and_keeps_serving(daemon_factory: Any, batos_dirs: Any) -> None:
-    script = batos_dirs.root / "script.json"
-    script.write_text(json.dumps({"replies": [REPLY], "seconds_per_piece": 0.05}))
-    daemon = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
-    tokens: queue.Queue[str] = queue.Queue()
-    replies: list[dict[str, Any]] = []
-
-    def send() -> None:
-        def on_event(event: dict[str, Any]) -> None:
-            if event["kind"] == "token":
-                tokens.put(event["data"]["text"])
-
-        with Client.from_connection_info(daemon.info, timeout=30.0, retries=2) as client:
-            replies.append(client.request(send_request("genesis", "greet:", ["Ada"]), on_event=on_event))
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    tokens.get(timeout=30)  # the generation is running
+    generation = Generation(daemon_factory, batos_dirs, REPLY, wait=30.0)
+    daemon, sender, replies = generation.daemon, generation.sender, generation.replies
     upgrade: list[Any] = []
     upgrader = threading.Thread(target=lambda: upgrade.append(run_batos(daemon.dirs, "upgrade", "--json")))
     upgrader.start()
@@ -60,28 +70,13 @@ def test_an_upgrade_waits_for_a_generation_and_keeps_serving(daemon_factory: Any
 
 
 def test_past_its_grace_an_upgrade_stops_the_generation(daemon_factory: Any, batos_dirs: Any) -> None:
-    script = batos_dirs.root / "script.json"
     long_reply = f"```python\n{GREET}```\n" + " and more words" * 400  # about 60 s at 0.05 s a word
-    script.write_text(json.dumps({"replies": [long_reply], "seconds_per_piece": 0.05}))
-    daemon = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
-    tokens: queue.Queue[str] = queue.Queue()
-    replies: list[dict[str, Any]] = []
-
-    def send() -> None:
-        def on_event(event: dict[str, Any]) -> None:
-            if event["kind"] == "token":
-                tokens.put(event["data"]["text"])
-
-        with Client.from_connection_info(daemon.info, timeout=90.0, retries=2) as client:
-            replies.append(client.request(send_request("genesis", "greet:", ["Ada"]), on_event=on_event))
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    tokens.get(timeout=30)
+    generation = Generation(daemon_factory, batos_dirs, long_reply, wait=90.0)
+    daemon, replies = generation.daemon, generation.replies
     began = time.monotonic()
     done = run_batos(daemon.dirs, "upgrade", "--grace", "1", "--json")
     took = time.monotonic() - began
-    sender.join(30)
+    generation.sender.join(30)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outcome"] == "upgraded"
     assert took < 40, f"the upgrade took {took:.1f} s: it waited for the generation"
