@@ -24,6 +24,8 @@ Everything runs under a temporary directory (BATOS_* point there). Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import os
 import resource
 import select
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +52,9 @@ from batos_core.protocol.connection import read_connection_file
 INCREMENT_SOURCE = "def increment(self):\n    self.counter = self.counter + 1\n    return self.counter\n"
 BIN = Path(sys.executable).parent
 
-RAW_SERVER = r"""
-import sys, ormsgpack, zmq
+# A ROUTER that answers each message with handle(message), until b"stop"; the
+# servers below define handle and what it needs before it.
+ROUTER_LOOP = r"""
 ctx = zmq.Context()
 sock = ctx.socket(zmq.ROUTER)
 sock.bind(sys.argv[1])
@@ -59,16 +63,25 @@ while True:
     identity, body = sock.recv_multipart()
     if body == b"stop":
         break
-    message = ormsgpack.unpackb(body)
-    reply = {"type": "send_reply", "id": message["id"], "result": 3}
+    reply = handle(ormsgpack.unpackb(body))
     sock.send_multipart([identity, ormsgpack.packb(reply, option=ormsgpack.OPT_SORT_KEYS)])
 sock.close(); ctx.term()
 """
 
+RAW_SERVER = (
+    r"""
+import sys, ormsgpack, zmq
+def handle(message):
+    return {"type": "send_reply", "id": message["id"], "result": 3}
+"""
+    + ROUTER_LOOP
+)
+
 # A round trip that commits, without batos code: one thread receives, increments
 # one of 8 counters in FileStorage, commits, replies. What a committing `send`
 # costs at the least (no signing, validation, dispatch, reply table).
-COMMIT_SERVER = r"""
+COMMIT_SERVER = (
+    r"""
 import sys, ormsgpack, transaction, zmq, ZODB, ZODB.FileStorage
 from persistent.mapping import PersistentMapping
 db = ZODB.DB(ZODB.FileStorage.FileStorage(sys.argv[2]))
@@ -77,22 +90,15 @@ root = db.open(tm).root()
 for i in range(8):
     root[f"obj{i}"] = PersistentMapping(counter=0)
 tm.commit()
-ctx = zmq.Context()
-sock = ctx.socket(zmq.ROUTER)
-sock.bind(sys.argv[1])
-sys.stdout.write("ready\n"); sys.stdout.flush()
-while True:
-    identity, body = sock.recv_multipart()
-    if body == b"stop":
-        break
-    message = ormsgpack.unpackb(body)
+def handle(message):
     obj = root[message["receiver"]]
     obj["counter"] += 1
     tm.commit()
-    reply = {"type": "send_reply", "id": message["id"], "result": obj["counter"]}
-    sock.send_multipart([identity, ormsgpack.packb(reply, option=ormsgpack.OPT_SORT_KEYS)])
-sock.close(); ctx.term(); db.close()
+    return {"type": "send_reply", "id": message["id"], "result": obj["counter"]}
 """
+    + ROUTER_LOOP
+    + "db.close()\n"
+)
 
 # The daemon's shape without batos code: an asyncio ROUTER hands each request to
 # a worker thread (queue.Queue) whose reply comes back via call_soon_threadsafe.
@@ -286,6 +292,32 @@ def raw_commit_rate(root: Path, seconds: float) -> float:
     return count / elapsed
 
 
+def clients_rate(count: int, seconds: float, open_client: Callable[[int], Any]) -> float:
+    """Requests/s of `count` client threads over `seconds`. ``open_client(i)`` is
+    a context manager (entered in the client's thread) giving a function that
+    sends one request and checks its reply."""
+    counts = [0] * count
+    barrier = threading.Barrier(count + 1)
+    stop_at = [0.0]
+
+    def hammer(index: int) -> None:
+        with open_client(index) as one:
+            barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                one()
+                counts[index] += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    start = time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
 def raw_commit_roundtrip_rate(root: Path, clients: int, seconds: float) -> float:
     """Committing round trips/s through COMMIT_SERVER, `clients` DEALERs on distinct objects."""
     endpoint = f"ipc://{root}/commit.sock"
@@ -296,30 +328,24 @@ def raw_commit_roundtrip_rate(root: Path, clients: int, seconds: float) -> float
     assert server.stdout is not None
     server.stdout.readline()
     ctx = zmq.Context()
-    counts = [0] * clients
-    barrier = threading.Barrier(clients + 1)
-    stop_at = [0.0]
 
-    def hammer(index: int) -> None:
+    @contextlib.contextmanager
+    def dealer(index: int) -> Iterator[Callable[[], None]]:
         sock = ctx.socket(zmq.DEALER)
         sock.connect(endpoint)
-        barrier.wait()
-        while time.perf_counter() < stop_at[0]:
-            message = {"id": f"{counts[index]:032x}", "receiver": f"obj{index}"}
+        sent = itertools.count()
+
+        def one() -> None:
+            message = {"id": f"{next(sent):032x}", "receiver": f"obj{index}"}
             sock.send(ormsgpack.packb(message))
             assert ormsgpack.unpackb(sock.recv())["id"] == message["id"]
-            counts[index] += 1
-        sock.close(linger=0)
 
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    start = time.perf_counter()
-    barrier.wait()
-    for thread in threads:
-        thread.join()
-    rate = sum(counts) / (time.perf_counter() - start)
+        try:
+            yield one
+        finally:
+            sock.close(linger=0)
+
+    rate = clients_rate(clients, seconds, dealer)
     stopper = ctx.socket(zmq.DEALER)
     stopper.connect(endpoint)
     stopper.send(b"stop")
@@ -330,27 +356,17 @@ def raw_commit_roundtrip_rate(root: Path, clients: int, seconds: float) -> float
 
 
 def batos_commit_rate(world: World, receivers: list[str], seconds: float) -> float:
-    counts = [0] * len(receivers)
-    barrier = threading.Barrier(len(receivers) + 1)
-    stop_at = [0.0]
+    @contextlib.contextmanager
+    def client(index: int) -> Iterator[Callable[[], None]]:
+        with world.client() as batos:
 
-    def hammer(index: int) -> None:
-        with world.client() as client:
-            barrier.wait()
-            while time.perf_counter() < stop_at[0]:
-                reply = client.request(send_request(receivers[index], "increment"))
+            def one() -> None:
+                reply = batos.request(send_request(receivers[index], "increment"))
                 assert reply["type"] == "send_reply", reply
-                counts[index] += 1
 
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(len(receivers))]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    start = time.perf_counter()
-    barrier.wait()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - start)
+            yield one
+
+    return clients_rate(len(receivers), seconds, client)
 
 
 def prepare_counters(world: World, count: int) -> list[str]:
