@@ -54,7 +54,7 @@ class InstantPrompt:
         try:
             fd = stdin.fileno()
             saved = termios.tcgetattr(fd)
-            held = termios.tcgetattr(fd)
+            held = [*saved[:6], list(saved[6])]  # a copy, control characters included
             held[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: no echo, bytes not lines
             held[6][termios.VMIN] = 1
             held[6][termios.VTIME] = 0
