@@ -73,6 +73,7 @@ class Backend(Protocol):
         cancel: threading.Event | None = None,
         selector: str | None = None,
         prefill: str = "",
+        seed: int | None = None,
     ) -> Generation:
         """Continue the chat with one assistant reply.
 
@@ -82,8 +83,11 @@ class Backend(Protocol):
         start with (the UI prompt's skeleton). A backend that can continue a
         partial reply (transformers) generates after it and returns
         ``prefill + continuation`` as ``text``; the others ignore it and return
-        their whole reply, so ``text`` is always the complete reply. Raises ``GenerationCancelled`` when
-        ``cancel`` is set, ``BackendError`` for every other failure.
+        their whole reply, so ``text`` is always the complete reply. ``seed``:
+        the sampler's seed when ``temperature > 0``, so the same seed and
+        prompt give the same text on the same backend (None: any seed).
+        Raises ``GenerationCancelled`` when ``cancel`` is set, ``BackendError``
+        for every other failure.
         """
         ...
 

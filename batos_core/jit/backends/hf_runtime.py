@@ -224,6 +224,7 @@ def generate(
     on_token: TokenCallback | None,
     cancel: threading.Event | None,
     prefill: str = "",
+    seed: int | None = None,
 ) -> tuple[str, int]:
     """Generate one reply; return (``prefill`` + the text of the new tokens, new token count).
 
@@ -243,6 +244,8 @@ def generate(
     prompt_length = int(inputs["input_ids"].shape[1])
     criteria = StoppingCriteriaList([CancelCriteria(cancel)] if cancel is not None else [])
     streamer = CallbackStreamer(loaded.tokenizer, on_token) if on_token is not None else None
+    if seed is not None and temperature > 0:
+        torch.manual_seed(seed)
     with torch.inference_mode():
         output = loaded.model.generate(
             **inputs,

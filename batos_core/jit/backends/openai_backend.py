@@ -65,6 +65,7 @@ class OpenAIBackend:
         cancel: threading.Event | None = None,
         selector: str | None = None,
         prefill: str = "",
+        seed: int | None = None,
     ) -> Generation:
         """Stream one assistant reply from the server.
 
@@ -80,6 +81,8 @@ class OpenAIBackend:
             "temperature": temperature,
             "stream": True,
         }
+        if seed is not None:
+            body["seed"] = seed  # honoured by llama.cpp's and vLLM's servers, ignored by some others
         connection = self._connect()
         response: http.client.HTTPResponse | None = None
         try:

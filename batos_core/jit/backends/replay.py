@@ -110,6 +110,7 @@ class ReplayBackend:
         cancel: threading.Event | None = None,
         selector: str | None = None,
         prefill: str = "",
+        seed: int | None = None,
     ) -> Generation:
         """Reply with the recorded source for ``selector``.
 

@@ -80,6 +80,7 @@ class ScriptedBackend:
         cancel: threading.Event | None = None,
         selector: str | None = None,
         prefill: str = "",
+        seed: int | None = None,
     ) -> Generation:
         """Return the next scripted reply, cut to ``max_new_tokens`` pieces.
 

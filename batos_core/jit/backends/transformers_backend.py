@@ -119,6 +119,7 @@ class TransformersBackend:
         cancel: threading.Event | None = None,
         selector: str | None = None,
         prefill: str = "",
+        seed: int | None = None,
     ) -> Generation:
         """Generate one reply from the chat template; loads the model first if needed.
 
@@ -137,7 +138,7 @@ class TransformersBackend:
                 on_token(prefill)  # the reply's first part, so a live view shows all of it
             try:
                 text, tokens = hf_runtime.generate(
-                    self._loaded, messages, max_new_tokens, temperature, on_token, cancel, prefill
+                    self._loaded, messages, max_new_tokens, temperature, on_token, cancel, prefill, seed
                 )
             except (RuntimeError, ValueError) as error:
                 raise BackendError(f"generation failed: {error}") from error
