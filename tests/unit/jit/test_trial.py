@@ -154,7 +154,7 @@ def display_yourself(self):
             replies = Label(text="")
 
             def show_state(state):
-                status.text = ", ".join(sorted(state))
+                status.text = ", ".join(name + ": " + str(state[name]) for name in sorted(state))
 
             def show_reply(reply):
                 replies.text = reply
@@ -210,8 +210,27 @@ def test_the_ui_check_requires_the_state_request_and_a_send() -> None:
 
 
 @pytest.mark.slow
+def test_the_ui_check_requires_the_state_to_be_shown() -> None:
+    # `make demo` once installed a UI whose only label read this: it had asked for the state.
+    source = WIRED_UI.replace(
+        'status.text = ", ".join(name + ": " + str(state[name]) for name in sorted(state))',
+        'status.text = "Status not available"',
+    )
+    result = _ui_trial(source)
+    assert result.error_name == "UICheckFailed", result
+    assert "no widget shows it" in (result.error_message or "")
+    assert "'Status not available'" in (result.error_message or "")
+    names_only = WIRED_UI.replace('name + ": " + str(state[name])', "name")
+    assert _ui_trial(names_only).error_name == "UICheckFailed"  # names without a single value
+
+
+@pytest.mark.slow
 def test_an_error_in_a_ui_callback_names_its_line() -> None:
-    result = _ui_trial(WIRED_UI.replace('", ".join(sorted(state))', "state['missing']"))
+    result = _ui_trial(
+        WIRED_UI.replace(
+            '", ".join(name + ": " + str(state[name]) for name in sorted(state))', "state['missing']"
+        )
+    )
     assert result.error_name == "KeyError"
     assert "status.text = state['missing']" in (result.traceback or "")
 
