@@ -200,8 +200,13 @@ class Choice:
         return score(self.group, self.checks)
 
     def provenance(self) -> dict[str, Any]:
-        """The ``candidates`` record kept with the install (shown by ``batos history``)."""
-        return {
+        """The ``candidates`` record kept with the install (shown by ``batos history``).
+
+        ``majority`` is the candidate a plain majority would have installed; when
+        that is not the winner its source is kept too (``majority_source``), so
+        the bench can tell which choice was right.
+        """
+        record: dict[str, Any] = {
             "k": self.k,
             "generated": self.generated,
             "groups": [group.size for group in self.groups],
@@ -212,7 +217,11 @@ class Choice:
             "checks_passed": self.group.checks_passed,
             "score": self.score,
             "early_stop": self.early,
+            "majority": self.majority.index,
         }
+        if self.majority is not self.winner and self.majority.vetted is not None:
+            record["majority_source"] = self.majority.vetted.source
+        return record
 
 
 def group_candidates(candidates: Sequence[Candidate]) -> tuple[BehaviourGroup, ...]:

@@ -145,6 +145,7 @@ def test_checks_beat_a_plain_majority(image: Image) -> None:
     assert run.outcome.choice.majority.index == 1  # a plain majority would have installed the square
     provenance = run.records[-1].provenance["candidates"]
     assert provenance["checks"] == 3 and provenance["checks_passed"] == 3 and provenance["score"] == 3
+    assert provenance["majority"] == 1 and provenance["majority_source"] == SQUARE
     # The checks' expected values never reached a method prompt.
     for generation in run.backend.calls[:4]:
         assert "result == 8" not in str(generation.messages)
@@ -194,6 +195,7 @@ def test_one_candidate_is_the_old_behaviour(image: Image) -> None:
         "checks_passed": 0,
         "score": 1,
         "early_stop": False,
+        "majority": 1,
     }
 
 
