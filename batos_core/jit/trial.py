@@ -291,6 +291,8 @@ def _request(
         "allow_ctypes": policy.allow_ctypes,
         "preload": list(policy.preload),
         "ui_check": policy.ui_check,
+        # get_full_state shows parent slots too (as their printString): the UI check needs them.
+        "parent_slots": dict(receiver.parent_slots) if policy.ui_check else {},
         "limits": {
             "memory_bytes": policy.memory_bytes,
             "cpu_seconds": policy.cpu_seconds,

@@ -578,20 +578,24 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
     return ""
 
 
+_SHOWN_VALUE_CHARS = 24
+
+
 def _require_state_shown(widgets: list[Any], state: dict[str, Any]) -> None:
     """After the state callback: some widget's text shows a slot of genesis and its value.
 
     What a person sees is what counts: a UI that asked for the state but
     shows "Status not available" fails here. Values are compared as text;
-    only plain scalar values count (a list or dict may be shown many ways),
+    only plain scalar values count (a list or dict may be shown many ways; of
+    a long one, its first 24 characters, as a UI may clip it),
     and when genesis has none, a slot name alone is enough.
     """
     if not state:
         return
     texts = [w.text for w in widgets if isinstance(getattr(w, "text", None), str)]
     shown = "\n".join(texts)
-    scalars = {
-        name: str(value)
+    scalars = {  # a long value may be clipped on screen: its start is enough
+        name: str(value)[:_SHOWN_VALUE_CHARS]
         for name, value in state.items()
         if isinstance(value, str | int | float | bool) and str(value).strip()
     }
@@ -615,6 +619,7 @@ def _ui_state(request: dict[str, Any]) -> dict[str, Any]:
     for slot, value in decode(request["slots"]).items():
         plain = value is None or isinstance(value, str | int | float | bool | list | dict)
         state[slot] = value if plain else repr(value)
+    state.update(request.get("parent_slots") or {})
     return state
 
 

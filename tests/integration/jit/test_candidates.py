@@ -224,3 +224,24 @@ def test_candidate_counts_outside_1_to_16_are_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="1 to 16"):
         parse_candidates(raw)
     assert parse_candidates("16") == 16
+
+
+@pytest.mark.slow
+def test_display_yourself_takes_a_second_candidate_when_the_first_shows_no_state(image: Image) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("kivy") is None:
+        pytest.skip("kivy is not installed")
+    from tests.gui.ui_sources import GOOD_UI
+
+    # The label the model's UI once showed, whatever the state said:
+    blind = GOOD_UI.replace("self.status.text = ", "self.status.text = 'Status not available' or ", 1)
+    assert blind != GOOD_UI
+    run = compile_miss(image, [blind, GOOD_UI], selector="display_yourself", args=())
+    assert run.installed == GOOD_UI, run.phases("candidate")
+    first, second = run.phases("candidate")
+    assert first["verdict"] == "trial failed" and "no widget shows it" in first["reason"]
+    assert "'Status not available'" in first["reason"]
+    assert second["verdict"] == "passed"
+    assert len(run.backend.calls) == 2  # K = 2 for the UI: the second candidate, not a repair turn
+    assert run.backend.calls[1].temperature == SAMPLE_TEMPERATURE
