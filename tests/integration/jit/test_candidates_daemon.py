@@ -57,15 +57,16 @@ def test_an_easy_message_stops_at_a_majority(scripted: ScriptedDaemons, cli: Bat
     assert "#1/3 groups 2 early" in cli("history").stdout
 
 
-def test_every_daemon_argv_carries_the_candidate_count() -> None:
+def test_every_daemon_argv_carries_the_candidate_count(batos_dirs: Any) -> None:
     from batos_cli.connect import daemon_args
     from batos_core.daemon.config import DaemonConfig
     from batos_core.daemon.lifecycle import build_parser, config_from_args
     from batos_core.upgrade.handover import standby_args
 
-    config = DaemonConfig(image="/tmp/x.fs", backend="none", candidates=3)
+    where = {"image": str(batos_dirs.image), "runtime_dir": batos_dirs.runtime_dir, "backend": "none"}
+    config = DaemonConfig(**where, candidates=3)
     for argv in (daemon_args(config), standby_args(config)):
         parsed = config_from_args(build_parser().parse_args(argv[2:]))  # past "-m batos_core.daemon"
         assert parsed.candidates == 3, argv
-    unset = DaemonConfig(image="/tmp/x.fs", backend="none")
+    unset = DaemonConfig(**where)
     assert "--candidates" not in daemon_args(unset) + standby_args(unset)  # the JIT's default then
