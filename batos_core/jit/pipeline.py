@@ -274,14 +274,18 @@ class JitCompiler:
             check_cancel(stop, "")
             outcome.attempts = attempt
             k = job.k if attempt == 1 else 1
-            candidates, early = run_round(
-                k,
-                len(outcome.candidates) + 1,
-                partial(
-                    self._candidate, job, messages, attempt=attempt, emit=emit, stop=stop, outcome=outcome
-                ),
-                first_pass_wins=job.first_pass_wins,
+            first = len(outcome.candidates) + 1
+            write = partial(
+                self._candidate,
+                job,
+                messages,
+                first=first,
+                attempt=attempt,
+                emit=emit,
+                stop=stop,
+                outcome=outcome,
             )
+            candidates, early = run_round(k, first, write, first_pass_wins=job.first_pass_wins)
             choice = self._choose(job, candidates, k, early, emit, stop, outcome)
             if choice is not None:
                 return self._accept(
@@ -353,12 +357,15 @@ class JitCompiler:
         job: _Job,
         messages: Sequence[dict[str, str]],
         index: int,
+        *,
+        first: int,
         attempt: int,
         emit: Emit,
         stop: threading.Event | None,
         outcome: Outcome,
     ) -> Candidate:
-        """Write, extract, vet and try candidate `index`; every outcome is a Candidate.
+        """Write, extract, vet and try candidate `index` of the round that began at
+        candidate `first`; every outcome is a Candidate (and an event).
 
         Raises GenerationCancelled and GenerationFailed (the backend failed).
         """
@@ -418,7 +425,10 @@ class JitCompiler:
             outcome.failures.append(
                 candidate.reason if job.k == 1 else f"candidate {index}: {candidate.reason}"
             )
-        group = next((g for g in group_candidates(outcome.candidates) if candidate in g.members), None)
+        this_round = [c for c in outcome.candidates if c.index >= first]
+        group = next(
+            (g for g in group_candidates(this_round) if any(m is candidate for m in g.members)), None
+        )
         emit("phase", {**describe(candidate, group), "selector": job.selector})
         return candidate
 
