@@ -16,6 +16,13 @@ from typing import Any
 
 from batos_cli.env import Environment
 
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 _SHOWN_LINES = 12
 _SHOWN_VERDICTS = 8
 
@@ -74,6 +81,8 @@ class EventView:
                 self.candidate = f"candidate {data['candidate']} of {total}"
         elif phase == "chosen":
             self.verdicts.append(chosen_line(data))
+            if int(data.get("generated") or 1) > 1:  # kept on screen after the live view goes
+                self.env.notice(escape(chosen_line(data)))
         detail = data.get("detail")
         if detail and self._live is None:
             self.env.notice(f"{self.phase}: {detail}")
@@ -118,4 +127,5 @@ def chosen_line(data: dict[str, Any]) -> str:
     """Which candidate won: ``chose candidate 2 (groups 1+3, checks 2/3)``."""
     groups = "+".join(str(size) for size in data.get("groups") or [])
     checks = f", checks {data.get('checks_passed', 0)}/{data['checks']}" if data.get("checks") else ""
-    return f"chose candidate {data.get('candidate', '?')} (groups {groups}{checks})"
+    written = f" of {data['generated']}" if data.get("generated") else ""
+    return f"chose candidate {data.get('candidate', '?')}{written} (groups {groups}{checks})"

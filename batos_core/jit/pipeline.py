@@ -459,6 +459,8 @@ class JitCompiler:
                     "phase": "chosen",
                     "selector": job.selector,
                     "candidate": choice.winner.index,
+                    "k": k,
+                    "generated": len(candidates),
                     "groups": [group.size for group in choice.groups],
                     "checks": checks,
                     "checks_passed": choice.group.checks_passed,

@@ -33,10 +33,13 @@ def test_the_view_shows_each_candidate_its_verdict_and_the_winner() -> None:
         assert "candidate 1: trial failed: trial: KeyError: 'x'" in shown
         assert "return n * 2" in shown and "def double_(self, n):\n" not in shown  # only its own tokens
         view.on_event(phase(phase="candidate", candidate=2, verdict="passed", group=1, group_size=1))
-        view.on_event(phase(phase="chosen", candidate=2, groups=[1, 2], checks=3, checks_passed=3))
+        view.on_event(
+            phase(phase="chosen", candidate=2, k=4, generated=4, groups=[1, 2], checks=3, checks_passed=3)
+        )
         shown = view.body().plain
     assert "candidate 2: passed, group 1 (1 alike)" in shown
-    assert "chose candidate 2 (groups 1+2, checks 3/3)" in shown
+    assert "chose candidate 2 of 4 (groups 1+2, checks 3/3)" in shown
+    assert "batos: chose candidate 2 of 4" in env.stderr.getvalue()  # stays after the live view
 
 
 def test_a_repair_turn_is_named_as_one() -> None:
