@@ -24,6 +24,8 @@ average is printed with the figures. Run:
 ``PYTHONPATH=. .venv/bin/python bench/bench_jit.py [--intents N] [--sends N] [--candidates K]
 [--backend NAME]``.
 Needs the model pulled (``batos model pull``) and the llm extra. Not a test.
+``--backend scripted --model SCRIPT.json`` (a JSON list of replies, in the
+order the misses ask for them) runs the bench's code path without a model.
 """
 
 from __future__ import annotations
@@ -152,7 +154,8 @@ def miss_to_install(client: Client, daemon: DaemonProcess, count: int) -> list[t
     share = statistics.median(i.overhead_s / i.total_s for _, i in rows)
     one_shot = [i for _, i in rows if i.attempts == 1]
     share_one = statistics.median(i.overhead_s / i.total_s for i in one_shot) if one_shot else float("nan")
-    tps = statistics.median(i.tokens / i.model_s for _, i in rows if i.model_s > 0)
+    rates = [i.tokens / i.model_s for _, i in rows if i.model_s > 0]
+    tps = statistics.median(rates) if rates else float("nan")  # a scripted model takes no time
     wall = statistics.median(r.wall_seconds for r, _ in rows)
     print(f"   median miss -> installed: {total:.2f} s (model {model:.2f} s, overhead {overhead:.3f} s)")
     print(f"   median overhead share: {share:.1%} [< 5 %]  (first-attempt installs only: {share_one:.1%})")
