@@ -17,11 +17,11 @@ Order of decisions (``run_round`` and ``choose``):
    changes is the strongest signal the choice has, and the checks' prompt
    would cost a generation to confirm it.
 2. Otherwise, when K candidates end with no majority and two or more groups
-   that did something,
-   the model writes a few assert lines about the call (once per miss,
-   ``check_messages``); one candidate of each group is tried again with
-   them. The score of a group is (checks it passed) x (its size), CodeT's
-   dual agreement; with no usable checks it is the size alone.
+   that did something, the model writes a few assert lines about the call
+   (once per miss, ``check_messages``); one candidate of each group is tried
+   again with them. The score of a group is (checks it passed) x (its
+   size), CodeT's dual agreement; with no usable checks it is the size
+   alone. The checks' expected values never reach a method prompt.
 3. Ranking: groups that were observed come before groups whose trial was
    inconclusive (a placeholder was touched); then the higher score, then the
    larger group, then the earlier candidate. Deterministic: no randomness

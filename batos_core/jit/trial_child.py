@@ -409,7 +409,9 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         report.update(ok=True, value_repr=clip(safe_repr(value), limit), value_type=type(value).__name__)
         report["behaviour"] = clip(behaviour, MAX_BEHAVIOUR_CHARS)
         if request.get("checks"):
+            seen = len(violations)
             report["checks"] = run_checks(request, receiver, value)
+            del violations[seen:]  # a check's own violation is a failed check, not a failed trial
     except BaseException as error:  # the method's failure is the report, whatever it is
         signal.alarm(0)
         report.update(
