@@ -4,8 +4,9 @@ The JIT's ``phase`` events this view reads beyond ``phase`` itself
 (``batos_core.jit.pipeline``): ``generating`` carries ``candidate`` and
 ``candidates`` (candidate i of K; its tokens follow), ``candidate`` carries
 its ``verdict`` (``passed``, ``did nothing``, ``vet failed``, ``trial
-failed``), its ``group`` and a failure's ``reason``, and ``chosen`` names the
-winning ``candidate`` and the ``groups``' sizes.
+failed``), its ``group`` and a failure's ``reason``, ``writing checks`` is
+followed by the checks' tokens, and ``chosen`` names the winning
+``candidate`` and the ``groups``' sizes.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class EventView:
                 self.candidate = f"repair {attempt - 1} (candidate {data['candidate']})"
             elif total > 1:
                 self.candidate = f"candidate {data['candidate']} of {total}"
+        elif phase == "writing checks":
+            self.text, self.candidate = "", ""  # the checks stream on their own
         elif phase == "chosen":
             self.verdicts.append(chosen_line(data))
             if int(data.get("generated") or 1) > 1:  # kept on screen after the live view goes
