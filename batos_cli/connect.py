@@ -149,6 +149,8 @@ def daemon_args(config: DaemonConfig) -> list[str]:
         args += ["--model", config.model]
     if config.review:
         args.append("--review")
+    if config.candidates:
+        args += ["--candidates", str(config.candidates)]
     if config.autotelic:
         args.append("--autotelic")
     return args

@@ -28,6 +28,34 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def candidates_text(provenance: dict[str, Any]) -> str:
+    """How a method was chosen among candidates, briefly (docs/jit.md, "Candidates").
+
+    An install: ``#2/4 groups 1+3``, with ``checks 3/3`` when checks were
+    written and ``early`` when a majority stopped the round. A rejection:
+    ``4 failed``. "" when the record has none (older records, hand-written methods).
+    """
+    record = provenance.get("candidates")
+    if isinstance(record, list):
+        return f"{len(record)} failed" if record else ""
+    if not isinstance(record, dict):
+        return ""
+    groups = "+".join(str(size) for size in record.get("groups") or []) or "-"
+    text = f"#{record.get('winner', '?')}/{record.get('k', '?')} groups {groups}"
+    if record.get("checks"):
+        text += f" checks {record.get('checks_passed', 0)}/{record['checks']}"
+    if record.get("early_stop"):
+        text += " early"
+    return text
+
+
+def provenance_value(provenance: dict[str, Any], key: str) -> str:
+    """One provenance entry as text; the candidates record in its brief form."""
+    if key == "candidates":
+        return candidates_text(provenance)
+    return value_text(provenance[key])
+
+
 def print_value(env: Environment, value: Any) -> None:
     env.out.print(value_text(value), markup=False, highlight=False)
 
@@ -71,7 +99,7 @@ def print_inspect(env: Environment, reply: dict[str, Any]) -> None:
         methods.add_column("provenance")
         for m in reply["methods"]:
             prov = m["provenance"] if isinstance(m["provenance"], dict) else {}
-            shown = ", ".join(f"{k}={value_text(v)}" for k, v in sorted(prov.items()) if k != "prompt")
+            shown = ", ".join(f"{k}={provenance_value(prov, k)}" for k in sorted(prov) if k != "prompt")
             methods.add_row(m["selector"], str(m["version"]), shown)
         env.out.print(methods)
 
@@ -103,5 +131,5 @@ def print_source(env: Environment, reply: dict[str, Any]) -> None:
     for key in sorted(prov):
         if key == "prompt":  # the model's whole prompt (kept for the dataset export): too long to show
             continue
-        env.out.print(f"#   {key}: {value_text(prov[key])}", markup=False, highlight=False)
+        env.out.print(f"#   {key}: {provenance_value(prov, key)}", markup=False, highlight=False)
     env.out.print(Syntax(reply["source"].rstrip(), "python", theme="ansi_dark", background_color="default"))

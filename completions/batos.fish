@@ -80,6 +80,7 @@ complete -c batos -n '__fish_seen_subcommand_from start' -l model -r -d 'Model n
 complete -c batos -n '__fish_seen_subcommand_from start' -l review -d 'Generated methods wait for approval'
 complete -c batos -n '__fish_seen_subcommand_from start' -l autotelic -d 'Self-improve when idle (off by default)'
 complete -c batos -n '__fish_seen_subcommand_from start' -l workers -r -d 'Worker threads'
+complete -c batos -n '__fish_seen_subcommand_from start' -l candidates -r -d 'Methods written per miss; one is chosen by behaviour (default 4)'
 complete -c batos -n '__fish_seen_subcommand_from start' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from status' -l json -d 'Machine-readable output'
 complete -c batos -n '__fish_seen_subcommand_from status' -l help -s h -d 'Show help and exit.'

@@ -29,6 +29,10 @@ def start(
         bool, typer.Option("--autotelic", help="Self-improve when idle (off by default).")
     ] = False,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker threads.")] = None,
+    candidates: Annotated[
+        int | None,
+        typer.Option(min=1, max=16, help="Methods written per miss; one is chosen by behaviour (default 4)."),
+    ] = None,
 ) -> None:
     """Start the daemon in the background (prints where its log is)."""
     env = current()
@@ -47,6 +51,8 @@ def start(
     if workers:
         settings.workers = workers
     config = target.config()
+    if candidates:
+        config.candidates = candidates
     info = connect.running(config)
     if info is not None:
         env.out.print(f"the daemon is already running for {config.image_uri} (pid {info.pid})")

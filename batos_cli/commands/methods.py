@@ -82,7 +82,7 @@ def history(
     from rich.table import Table
 
     table = Table()
-    for column in ("#", "time", "action", "object", "selector", "version", "model", "status"):
+    for column in ("#", "time", "action", "object", "selector", "version", "model", "candidates", "status"):
         table.add_column(column)
     for e in entries:
         prov = e["provenance"] if isinstance(e["provenance"], dict) else {}
@@ -96,6 +96,7 @@ def history(
             e["selector"],
             str(e["version"] or "-"),
             str(prov.get("model", prov.get("author", ""))),
+            render.candidates_text(prov),
             status,
         )
     env.out.print(table)

@@ -67,6 +67,7 @@ class DaemonConfig:
     model: str = ""
     review: bool = False
     autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
+    candidates: int = 0  # K per miss (docs/jit.md); 0: BATOS_JIT_CANDIDATES, else the JIT's default
     log_file: str | None = None  # passed on to a successor by `batos upgrade`
 
     @property

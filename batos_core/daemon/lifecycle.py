@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="model name, directory or .gguf file")
     parser.add_argument("--review", action="store_true", help="generated methods wait for approval")
     parser.add_argument(
+        "--candidates",
+        type=_candidate_count,
+        default=None,
+        metavar="N",
+        help="methods written per miss, 1-16 (default: BATOS_JIT_CANDIDATES or 4)",
+    )
+    parser.add_argument(
         "--autotelic", action="store_true", help="self-improve when idle (off by default; docs/autotelic.md)"
     )
     parser.add_argument(
@@ -60,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--go-fd", type=int, default=None, help="with --standby: the old daemon's go pipe")
     parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
     return parser
+
+
+def _candidate_count(raw: str) -> int:
+    from batos_core.jit.candidates import parse_candidates
+
+    try:
+        return parse_candidates(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> DaemonConfig:
@@ -77,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "transformers"
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
+    config.candidates = args.candidates or 0
     config.autotelic = args.autotelic
     config.log_file = args.log_file
     return config

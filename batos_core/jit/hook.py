@@ -62,6 +62,9 @@ def _scripted_config(path: Path) -> BackendConfig:
 def make_miss_hook(config: DaemonConfig) -> Any:
     """The JitCompiler's `on_miss`, bound to the configured backend (built, not loaded)."""
     backend = make_backend(backend_config(config))
-    compiler = JitCompiler(backend, JitSettings(review=config.review))
+    settings = JitSettings(review=config.review)
+    if config.candidates:
+        settings.candidates = config.candidates
+    compiler = JitCompiler(backend, settings)
     log.info("JIT backend %s, model %s (loaded on the first miss)", backend.name, backend.model_id)
     return compiler.on_miss

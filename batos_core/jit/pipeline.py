@@ -15,16 +15,41 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from batos_core.image import Session
 from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled, check_cancel
+from batos_core.jit.candidates import (
+    CHECK_MAX_NEW_TOKENS,
+    DEFAULT_UI_CANDIDATES,
+    DID_NOTHING,
+    MAX_CHECKS,
+    UI_CANDIDATES_ENV,
+    BehaviourGroup,
+    Candidate,
+    Choice,
+    candidates_from_env,
+    check_selector,
+    check_sources,
+    choose,
+    describe,
+    group_candidates,
+    needs_checks,
+    parse_candidates,
+    round_failure,
+    run_round,
+    sampling,
+    with_check_verdicts,
+)
 from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
 from batos_core.jit.prompt import (
     UI_SELECTOR,
+    check_messages,
+    check_parameter_names,
     method_messages,
     prompt_hash,
     repair_messages,
@@ -32,6 +57,7 @@ from batos_core.jit.prompt import (
     ui_prefill,
 )
 from batos_core.jit.review import DEFAULT_REVIEW_TIMEOUT_S, Decision, ReviewBoard, ReviewClosed
+from batos_core.jit.signature import signature_for
 from batos_core.jit.snapshot import ReceiverSnapshot
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
@@ -109,6 +135,17 @@ class JitSettings:
     ui_max_new_tokens: int = 1500
     review: bool = False
     review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S
+    #: K, the candidates written for a miss (1: one, as before candidates existed).
+    candidates: int = field(default_factory=candidates_from_env)
+    #: K for display_yourself (never more than ``candidates``).
+    ui_candidates: int = field(
+        default_factory=lambda: candidates_from_env(DEFAULT_UI_CANDIDATES, UI_CANDIDATES_ENV)
+    )
+
+    def __post_init__(self) -> None:
+        """Raises ValueError for a candidate count outside 1..MAX_CANDIDATES."""
+        self.candidates = parse_candidates(self.candidates)
+        self.ui_candidates = parse_candidates(self.ui_candidates)
 
 
 def _attempts_from_env(default: int, variable: str = ATTEMPTS_ENV) -> int:
@@ -140,6 +177,35 @@ class Outcome:
     overhead_seconds: float = 0.0
     total_seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    #: Every candidate written for this miss, repairs included, in order.
+    candidates: list[Candidate] = field(default_factory=list)
+    #: The last round's choice (None when no candidate could be installed).
+    choice: Choice | None = None
+
+
+@dataclass
+class _Job:
+    """What stays fixed across the rounds of one miss (the checks are written at most once)."""
+
+    selector: str
+    snapshot: ReceiverSnapshot
+    args: list[Any] | None
+    intent: Intent | None
+    ui: bool
+    k: int
+    vet_policy: VetPolicy
+    trial_policy: TrialPolicy
+    first_messages: list[dict[str, str]]
+    prefill: str
+    prompt_hash: str
+    prompt: list[dict[str, str]]
+    extra: dict[str, Any]
+    checks: tuple[str, ...] | None = None
+
+    @property
+    def first_pass_wins(self) -> bool:
+        """The UI trial, or the intent's check, is the test: the first candidate passing it wins."""
+        return self.ui or (self.intent is not None and self.intent.check is not None)
 
 
 class JitCompiler:
@@ -182,11 +248,15 @@ class JitCompiler:
     ) -> Outcome:
         """Generate, vet, try and install `miss.selector`; with `reviews`, only after approval.
 
-        Raises GenerationFailed when every attempt failed, ProposalRejected when
+        The first round writes up to K candidates and installs one chosen by
+        behaviour (``batos_core.jit.candidates``); each later round is one
+        repair turn, taken only when no candidate of the previous round passed.
+
+        Raises GenerationFailed when every round failed, ProposalRejected when
         a reviewer said no (or nobody decided in time), NotGeneratable for
         reserved names and receivers that were never stored, and
-        GenerationCancelled when `cancel` (or the intent's) is set: before an
-        attempt, during generation (at the next token), or before installing.
+        GenerationCancelled when `cancel` (or the intent's) is set: before a
+        candidate, during generation (at the next token), or before installing.
         Nothing is installed or logged as a rejection then.
         """
         stop = intent.cancel if intent is not None and intent.cancel is not None else cancel
@@ -196,9 +266,55 @@ class JitCompiler:
             raise NotGeneratable(f"reserved names never reach the model: {selector!r}")
         holder_oid, snapshot, args = self._snapshot(session, miss)
         outcome = Outcome(selector=selector, target=holder_oid)
+        job = self._job(selector, snapshot, args, intent)
+        messages = job.first_messages
+        failed: Candidate | None = None
+        rounds = self.settings.ui_attempts if job.ui else self.settings.attempts
+        for attempt in range(1, rounds + 1):
+            check_cancel(stop, "")
+            outcome.attempts = attempt
+            k = job.k if attempt == 1 else 1
+            first = len(outcome.candidates) + 1
+            write = partial(
+                self._candidate,
+                job,
+                messages,
+                first=first,
+                attempt=attempt,
+                emit=emit,
+                stop=stop,
+                outcome=outcome,
+            )
+            candidates, early = run_round(k, first, write, first_pass_wins=job.first_pass_wins)
+            choice = self._choose(job, candidates, k, early, emit, stop, outcome)
+            if choice is not None:
+                return self._accept(
+                    session, miss, holder_oid, job, choice, outcome, emit, reviews, stop, started
+                )
+            failed = round_failure(candidates)
+            assert failed.failure is not None
+            if isinstance(failed.failure, TrialResult) and failed.failure.error_name == DID_NOTHING:
+                outcome.failures.append(failed.reason)  # its candidates passed; the round did not
+            log.info("%s round %d failed: %s", selector, attempt, failed.reason)
+            emit("phase", {"phase": "rejected", "selector": selector, "reason": failed.reason})
+            previous = failed.vetted.source if failed.vetted is not None else failed.code
+            messages = repair_messages(
+                job.first_messages if job.ui else messages, previous, failed.failure, attempt=attempt
+            )
+        assert failed is not None
+        self._record_rejection(session, miss, holder_oid, failed.code, failed.reason, outcome, job.extra)
+        raise GenerationFailed(selector, failed.reason, failed.code, outcome.attempts)
+
+    def _job(
+        self,
+        selector: str,
+        snapshot: ReceiverSnapshot,
+        args: list[Any] | None,
+        intent: Intent | None,
+    ) -> _Job:
+        """The prompt, policies and candidate count of one miss. Raises NotGeneratable."""
         ui = selector == UI_SELECTOR
         vet_policy = VetPolicy.ui() if ui else VetPolicy.default()
-        trial_policy = TrialPolicy.ui() if ui else TrialPolicy.default()
         if ui:
             messages = ui_messages(snapshot)
         else:
@@ -208,111 +324,274 @@ class JitCompiler:
                 )
             except ValueError as exc:
                 raise NotGeneratable(str(exc)) from None
-        # A UI is ~500 tokens: its repairs see only the latest failed attempt,
-        # not every earlier one (a small model wandered off in the long context).
-        first_messages = messages
+        if intent is not None or (args is None and signature_for(selector).arity > 0):
+            # An intent's own check decides; a call with unknown arguments shows
+            # no behaviour to compare: one candidate per round, as before.
+            k = 1
+        elif ui:
+            k = min(self.settings.ui_candidates, self.settings.candidates)
+        else:
+            k = self.settings.candidates
         prefill = ui_prefill() if ui else ""
-        first_hash = prompt_hash(messages, prefill)
         prompt = [dict(m) for m in messages]  # kept with the install: the fine-tuning dataset's input
         if prefill:
             prompt.append({"role": "assistant", "content": prefill})
-        extra = dict(intent.provenance) if intent else {}
+        return _Job(
+            selector=selector,
+            snapshot=snapshot,
+            args=args,
+            intent=intent,
+            ui=ui,
+            k=k,
+            vet_policy=vet_policy,
+            trial_policy=TrialPolicy.ui() if ui else TrialPolicy.default(),
+            first_messages=messages,
+            prefill=prefill,
+            prompt_hash=prompt_hash(messages, prefill),
+            prompt=prompt,
+            extra=dict(intent.provenance) if intent else {},
+        )
+
+    def _candidate(
+        self,
+        job: _Job,
+        messages: Sequence[dict[str, str]],
+        index: int,
+        *,
+        first: int,
+        attempt: int,
+        emit: Emit,
+        stop: threading.Event | None,
+        outcome: Outcome,
+    ) -> Candidate:
+        """Write, extract, vet and try candidate `index` of the round that began at
+        candidate `first`; every outcome is a Candidate (and an event).
+
+        Raises GenerationCancelled and GenerationFailed (the backend failed).
+        """
+        check_cancel(stop, "")
+        temperature, seed = sampling(index) if attempt == 1 else (REPAIR_TEMPERATURE, index)
+        emit(
+            "phase",
+            {
+                "phase": "generating",
+                "selector": job.selector,
+                "attempt": attempt,
+                "model": self.backend.model_id,
+                "candidate": index,
+                "candidates": job.k,
+                "temperature": temperature,
+            },
+        )
+        text, tokens, seconds = self._generate(
+            messages,
+            job.selector,
+            attempt,
+            job.ui,
+            emit,
+            cancel=stop,
+            prefill=job.prefill,
+            temperature=temperature,
+            seed=seed,
+        )
+        outcome.tokens += tokens
+        outcome.model_seconds += seconds
+        written = Candidate(index, temperature, seed, text, tokens, seconds)
         code = ""
-        reason = ""
-        for attempt in range(1, (self.settings.ui_attempts if ui else self.settings.attempts) + 1):
-            check_cancel(stop, "")
-            outcome.attempts = attempt
+        try:
+            code = extract_code(text, job.selector)
+            emit("phase", {"phase": "vetting", "selector": job.selector})
+            vetted = vet(code, job.selector, job.vet_policy)
+            trial = self._trial(
+                vetted,
+                job.snapshot,
+                job.args,
+                job.trial_policy,
+                emit,
+                check=job.intent.check if job.intent else None,
+            )
+        except (ExtractionError, VetError) as failure:
+            candidate = replace(written, code=code or text, failure=failure, reason=str(failure))
+        else:
+            candidate = replace(written, code=vetted.source, vetted=vetted, trial=trial)
+            needs_check = job.intent is not None and job.intent.check is not None
+            if not (_trial_passed(trial, job.args) and (trial.ok or not needs_check)):
+                reason = f"trial: {trial.error_name}: {trial.error_message}"
+                candidate = replace(candidate, failure=trial, reason=reason)
+                log.info("%s candidate %d failed: %s\n%s", job.selector, index, reason, trial.traceback or "")
+        outcome.candidates.append(candidate)
+        if candidate.reason:
+            log.info("%s candidate %d rejected: %s", job.selector, index, candidate.reason)
+            outcome.failures.append(
+                candidate.reason if job.k == 1 else f"candidate {index}: {candidate.reason}"
+            )
+        this_round = [c for c in outcome.candidates if c.index >= first]
+        group = next(
+            (g for g in group_candidates(this_round) if any(m is candidate for m in g.members)), None
+        )
+        emit("phase", {**describe(candidate, group), "selector": job.selector})
+        return candidate
+
+    def _choose(
+        self,
+        job: _Job,
+        candidates: Sequence[Candidate],
+        k: int,
+        early: bool,
+        emit: Emit,
+        stop: threading.Event | None,
+        outcome: Outcome,
+    ) -> Choice | None:
+        """Group the round's candidates, run checks when they can change the choice, choose."""
+        groups = group_candidates(candidates)
+        checks = 0
+        if not job.first_pass_wins and job.args is not None and needs_checks(groups, k):
+            sources = self._checks(job, emit, stop, outcome)
+            checks = len(sources)
+            if sources:
+                groups = self._check_groups(job, groups, sources, emit)
+        choice = choose(groups, k=k, generated=len(candidates), checks=checks, early=early)
+        outcome.choice = choice
+        if choice is not None:
             emit(
                 "phase",
                 {
-                    "phase": "generating",
-                    "selector": selector,
-                    "attempt": attempt,
-                    "model": self.backend.model_id,
+                    "phase": "chosen",
+                    "selector": job.selector,
+                    "candidate": choice.winner.index,
+                    "k": k,
+                    "generated": len(candidates),
+                    "groups": [group.size for group in choice.groups],
+                    "checks": checks,
+                    "checks_passed": choice.group.checks_passed,
+                    "majority": choice.majority.index,
                 },
             )
+        return choice
+
+    def _checks(
+        self, job: _Job, emit: Emit, stop: threading.Event | None, outcome: Outcome
+    ) -> tuple[str, ...]:
+        """The model's checks for the triggering call, written once per miss (then cached).
+
+        A backend failure leaves the choice without checks (logged);
+        GenerationCancelled propagates.
+        """
+        if job.checks is not None:
+            return job.checks
+        assert job.args is not None
+        names = check_parameter_names(job.selector, job.args)
+        emit("phase", {"phase": "writing checks", "selector": job.selector})
+        try:
             text, tokens, seconds = self._generate(
-                messages,
-                selector,
-                attempt,
-                ui,
+                check_messages(job.selector, job.snapshot, job.args, count=MAX_CHECKS),
+                job.selector,
+                1,
+                False,
                 emit,
                 cancel=stop,
-                prefill=prefill,
+                max_new_tokens=CHECK_MAX_NEW_TOKENS,
             )
-            outcome.tokens += tokens
-            outcome.model_seconds += seconds
-            try:
-                code = extract_code(text, selector)
-                emit("phase", {"phase": "vetting", "selector": selector})
-                vetted = vet(code, selector, vet_policy)
-                trial = self._trial(
-                    vetted, snapshot, args, trial_policy, emit, check=intent.check if intent else None
-                )
-            except (ExtractionError, VetError) as failure:
-                reason = str(failure)
-                outcome.failures.append(reason)
-                code = code or text
-                log.info("%s attempt %d rejected: %s", selector, attempt, reason)
-                emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
-                messages = repair_messages(first_messages if ui else messages, code, failure, attempt=attempt)
+        except GenerationFailed as failed:
+            log.warning("%s: no checks, the backend failed: %s", job.selector, failed.reason)
+            job.checks = ()
+            return job.checks
+        outcome.tokens += tokens
+        outcome.model_seconds += seconds
+        job.checks = check_sources(text, len(job.args), names)
+        log.info("%s: %d usable check(s) of the model's reply", job.selector, len(job.checks))
+        return job.checks
+
+    def _check_groups(
+        self, job: _Job, groups: Sequence[BehaviourGroup], sources: Sequence[str], emit: Emit
+    ) -> tuple[BehaviourGroup, ...]:
+        """Try one candidate of each group again with the checks; groups with their verdicts."""
+        verdicts: dict[int, int] = {}
+        selector = check_selector(len(job.args or ()))
+        emit("phase", {"phase": "checking", "selector": job.selector, "checks": len(sources)})
+        for group in groups:
+            vetted = group.first.vetted
+            if group.did_nothing or not group.observed or vetted is None:
                 continue
-            if _trial_passed(trial, args) and (trial.ok or intent is None or intent.check is None):
-                approver = "vetted+trial"
-                if reviews is not None:
-                    decision = self._review(reviews, holder_oid, snapshot, vetted, trial, emit, stop)
-                    check_cancel(stop, vetted.source)
-                    if not decision.approved:
-                        outcome.failures.append(decision.reason)
-                        self._record_rejection(
-                            session, miss, holder_oid, vetted.source, decision.reason, outcome
-                        )
-                        raise ProposalRejected(selector, decision.reason, vetted.source, attempt)
-                    approver = decision.approver
-                check_cancel(stop, vetted.source)
-                outcome.source = vetted.source
-                outcome.version = self._install(
-                    session,
-                    miss,
-                    holder_oid,
+            with _Heartbeat(emit, "checking"):
+                trial = run_trial(
                     vetted,
-                    {
-                        "author": "llm",
-                        "backend": self.backend.name,
-                        "model": self.backend.model_id,
-                        "prompt_hash": first_hash,
-                        "attempts": attempt,
-                        "tokens": outcome.tokens,
-                        "model_seconds": round(outcome.model_seconds, 3),
-                        "trial": _trial_summary(trial),
-                        "approver": approver,
-                        "prompt": prompt,
-                        **extra,
-                    },
+                    job.snapshot,
+                    job.args or (),
+                    job.trial_policy,
+                    checks=sources,
+                    check_selector=selector,
                 )
-                outcome.total_seconds = time.perf_counter() - started
-                outcome.overhead_seconds = outcome.total_seconds - outcome.model_seconds
-                emit("phase", {"phase": "installed", "selector": selector, "version": outcome.version})
-                log.info(
-                    "installed %s v%d on %s after %d attempt(s), %d tokens, %.2f s model, %.3f s overhead",
-                    selector,
-                    outcome.version,
-                    holder_oid,
-                    attempt,
-                    outcome.tokens,
-                    outcome.model_seconds,
-                    outcome.overhead_seconds,
-                )
-                return outcome
-            reason = f"trial: {trial.error_name}: {trial.error_message}"
-            outcome.failures.append(reason)
-            log.info("%s attempt %d failed: %s\n%s", selector, attempt, reason, trial.traceback or "")
-            emit("phase", {"phase": "rejected", "selector": selector, "reason": reason})
-            messages = repair_messages(
-                first_messages if ui else messages, vetted.source, trial, attempt=attempt
-            )
-        self._record_rejection(session, miss, holder_oid, code, reason, outcome, extra)
-        raise GenerationFailed(selector, reason, code, outcome.attempts)
+            verdicts[group.number] = sum(trial.checks)
+        return with_check_verdicts(groups, verdicts)
+
+    def _accept(
+        self,
+        session: Session,
+        miss: SlotNotFound,
+        holder_oid: str,
+        job: _Job,
+        choice: Choice,
+        outcome: Outcome,
+        emit: Emit,
+        reviews: ReviewBoard | None,
+        stop: threading.Event | None,
+        started: float,
+    ) -> Outcome:
+        """Review (when asked) and install the chosen candidate. Raises ProposalRejected."""
+        vetted, trial = choice.winner.vetted, choice.winner.trial
+        assert vetted is not None and trial is not None
+        approver = "vetted+trial"
+        if reviews is not None:
+            decision = self._review(reviews, holder_oid, job.snapshot, vetted, trial, emit, stop)
+            check_cancel(stop, vetted.source)
+            if not decision.approved:
+                outcome.failures.append(decision.reason)
+                self._record_rejection(session, miss, holder_oid, vetted.source, decision.reason, outcome)
+                raise ProposalRejected(job.selector, decision.reason, vetted.source, outcome.attempts)
+            approver = decision.approver
+        check_cancel(stop, vetted.source)
+        outcome.source = vetted.source
+        outcome.version = self._install(
+            session,
+            miss,
+            holder_oid,
+            vetted,
+            {
+                "author": "llm",
+                "backend": self.backend.name,
+                "model": self.backend.model_id,
+                "prompt_hash": job.prompt_hash,
+                "attempts": outcome.attempts,
+                "tokens": outcome.tokens,
+                "model_seconds": round(outcome.model_seconds, 3),
+                "trial": _trial_summary(trial),
+                "candidates": choice.provenance(),
+                "approver": approver,
+                "prompt": job.prompt,
+                **job.extra,
+            },
+        )
+        outcome.total_seconds = time.perf_counter() - started
+        outcome.overhead_seconds = outcome.total_seconds - outcome.model_seconds
+        emit("phase", {"phase": "installed", "selector": job.selector, "version": outcome.version})
+        log.info(
+            "installed %s v%d on %s after %d attempt(s), %d tokens, %.2f s model, %.3f s overhead, "
+            "candidate %d of %d (groups %s, checks %d/%d)",
+            job.selector,
+            outcome.version,
+            holder_oid,
+            outcome.attempts,
+            outcome.tokens,
+            outcome.model_seconds,
+            outcome.overhead_seconds,
+            choice.winner.index,
+            len(outcome.candidates),
+            "+".join(str(group.size) for group in choice.groups),
+            choice.group.checks_passed,
+            choice.checks,
+        )
+        return outcome
 
     # -- steps -------------------------------------------------------------
 
@@ -428,12 +707,18 @@ class JitCompiler:
         emit: Emit,
         cancel: threading.Event | None = None,
         prefill: str = "",
+        *,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_new_tokens: int | None = None,
     ) -> tuple[str, int, float]:
+        """One generation with its tokens streamed as events. Raises GenerationCancelled,
+        and GenerationFailed for any other backend failure."""
+
         def on_token(text: str) -> None:
             emit("token", {"text": text})
 
-        temperature = 0.0 if attempt == 1 else REPAIR_TEMPERATURE
-        max_new = self.settings.ui_max_new_tokens if ui else self.settings.max_new_tokens
+        max_new = max_new_tokens or (self.settings.ui_max_new_tokens if ui else self.settings.max_new_tokens)
         with self._generate_lock, _Heartbeat(emit, "generating"):
             try:
                 generation = self.backend.generate(
@@ -444,6 +729,7 @@ class JitCompiler:
                     cancel=cancel,
                     selector=selector,
                     prefill=prefill,
+                    seed=seed,
                 )
             except GenerationCancelled:
                 raise  # the request's or the intent's cancel switch, not a backend failure
@@ -498,6 +784,7 @@ class JitCompiler:
                             "reason": reason,
                             "attempts": outcome.attempts,
                             "failures": outcome.failures,
+                            "candidates": [_rejected_candidate(c) for c in outcome.candidates],
                             "tokens": outcome.tokens,
                             "model_seconds": round(outcome.model_seconds, 3),
                             **(extra or {}),
@@ -597,6 +884,17 @@ def _trial_passed(trial: TrialResult, args: list[Any] | None) -> bool:
     # Without the message's arguments the trial can only check that the code
     # loads; a call that needed a stored object's placeholder is inconclusive.
     return trial.inconclusive
+
+
+def _rejected_candidate(candidate: Candidate) -> dict[str, Any]:
+    """One candidate of a rejected miss, as its record keeps it."""
+    return {
+        "index": candidate.index,
+        "temperature": candidate.temperature,
+        "seed": candidate.seed,
+        "verdict": candidate.verdict,
+        "reason": candidate.reason[:300],
+    }
 
 
 def _trial_summary(trial: TrialResult) -> dict[str, Any]:

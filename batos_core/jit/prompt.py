@@ -362,3 +362,66 @@ def _intent_section(intent: str | None) -> str:
     if not intent or not intent.strip():
         return ""
     return f"What the method is meant to do: {' '.join(intent.split())}"
+
+
+# -- checks for choosing among candidates (batos_core.jit.candidates) --------
+#
+# A separate, short prompt: the model writes a few assert lines about the
+# triggering call. Their expected values never reach the method prompt or a
+# repair prompt (shared/FINDINGS.md: a model copies them into a constant return).
+
+CHECK_RESULT_NAME = "result"
+
+_CHECKS_SYSTEM = """\
+You write tests for one Python method of batos, a live object system in which \
+objects receive messages. Reply with a single Python code block that holds only \
+assert statements, one per line, at most {count}. No imports, no function \
+definitions, no explanations."""
+
+
+def check_parameter_names(selector: str, args: Sequence[object]) -> list[str]:
+    """The names a check sees for the call's arguments: the header's parameter names.
+
+    Raises ValueError for a selector that cannot name a method.
+    """
+    names = _parameter_names(signature_for(selector), args)
+    return [f"{name}_" if name in (CHECK_RESULT_NAME, "self") else name for name in names]
+
+
+def check_messages(
+    selector: str, receiver: ReceiverSnapshot, args: Sequence[object], *, count: int = 3
+) -> list[Message]:
+    """The chat messages asking for up to ``count`` assert lines about the call
+    ``result = self.<selector>(*args)``: ``result`` is what it returned, ``self``
+    the receiver after it, the parameters keep the values the message was sent
+    with (shown here, unlike in the method prompt, where they are examples).
+
+    Raises ValueError for a selector that cannot name a method or a wrong
+    number of ``args``.
+    """
+    signature = signature_for(selector)
+    if len(args) != signature.arity:
+        raise ValueError(f"{signature.self_form} takes {signature.arity} arguments, got {len(args)}")
+    names = check_parameter_names(selector, args)
+    call = f"{CHECK_RESULT_NAME} = self.{signature.selector}({', '.join(names)})"
+    lines = [
+        f"The object {receiver.name} received the message {signature.self_form}. Its Python method "
+        f"{signature.selector} does what its name says. It was just called as:\n{call}"
+    ]
+    if names:
+        lines.append(
+            "with these values:\n"
+            + "\n".join(f"- {name} = {short_repr(value)}" for name, value in zip(names, args, strict=True))
+        )
+    slots = _slots_section(receiver)
+    lines.append(slots.replace("The receiver's slots:", "The receiver's slots before the call:"))
+    lines.append(
+        f"Write at most {count} assert statements that must be true right after that call if the "
+        f"method is right. In them, {CHECK_RESULT_NAME} is the value the call returned, self is the "
+        "receiver after the call, and the parameters keep the values above. Check the returned value "
+        "and any slot the message should change. Use no other names."
+    )
+    return [
+        {"role": "system", "content": _CHECKS_SYSTEM.format(count=count)},
+        {"role": "user", "content": "\n\n".join(lines)},
+    ]

@@ -21,6 +21,7 @@ repair prompt can then say exactly that.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import marshal
@@ -140,6 +141,13 @@ class TrialResult:
     skipped_methods: tuple[str, ...] = field(default=())
     #: Why the UI check did not build the widget tree (no window provider), or "".
     ui_check_skipped: str = ""
+    #: What the call did (its result's wire form and the slots it changed) as a
+    #: sha256 hex digest; equal digests mean the same observable behaviour. "" on failure.
+    behaviour: str = ""
+    #: The call returned the receiver itself and changed no slot.
+    did_nothing: bool = False
+    #: One verdict per candidate check (``run_trial(checks=...)``), in order.
+    checks: tuple[bool, ...] = ()
 
     @property
     def printed_instead_of_returning(self) -> bool:
@@ -160,6 +168,8 @@ def run_trial(
     *,
     check: str | None = None,
     call: bool = True,
+    checks: Sequence[str] = (),
+    check_selector: str = "",
 ) -> TrialResult:
     """Run ``method`` once on a throwaway copy of ``receiver`` with ``args``.
 
@@ -167,6 +177,9 @@ def run_trial(
     run on the same receiver after the call; the trial fails as
     ``CheckFailed`` unless it returns a true value, or with its exception.
     ``call=False`` skips the plain call (the check then exercises the method).
+    ``checks``: vetted sources of functions named ``check_selector`` taking
+    ``(self, result, *args)``, run after a successful call; each verdict is in
+    ``TrialResult.checks`` and none of them fails the trial.
 
     Never runs generated code in this process. Every outcome of the method
     (a value, an exception, a limit hit, a kill) is a ``TrialResult``; raises
@@ -177,6 +190,8 @@ def run_trial(
     request = _request(method, receiver, args, policy)
     if check is not None:
         request.update(check=check, call=call)
+    if checks:
+        request.update(checks=list(checks), check_selector=check_selector)
     payload = marshal.dumps(request)
     started = time.perf_counter()
     warm = not policy.site_packages
@@ -276,6 +291,8 @@ def _request(
         "allow_ctypes": policy.allow_ctypes,
         "preload": list(policy.preload),
         "ui_check": policy.ui_check,
+        # get_full_state shows parent slots too (as their printString): the UI check needs them.
+        "parent_slots": dict(receiver.parent_slots) if policy.ui_check else {},
         "limits": {
             "memory_bytes": policy.memory_bytes,
             "cpu_seconds": policy.cpu_seconds,
@@ -441,6 +458,9 @@ def _result_from_report(report: Mapping[str, object], duration: float) -> TrialR
         blocked=_texts(report, "blocked"),
         skipped_methods=_texts(report, "skipped_methods"),
         ui_check_skipped=_text(report, "ui_check_skipped") or "",
+        behaviour=_digest(_text(report, "behaviour")),
+        did_nothing=report.get("did_nothing") is True,
+        checks=tuple(v is True for v in _list(report, "checks")),
     )
     if result.ok and result.blocked:
         # The method caught the sandbox's exception and carried on: still a failure.
@@ -452,10 +472,16 @@ def _result_from_report(report: Mapping[str, object], duration: float) -> TrialR
 
 
 def _texts(report: Mapping[str, object], key: str) -> tuple[str, ...]:
+    return tuple(v for v in _list(report, key) if isinstance(v, str))
+
+
+def _list(report: Mapping[str, object], key: str) -> list[object]:
     values = report.get(key)
-    if not isinstance(values, list):
-        return ()
-    return tuple(v for v in values if isinstance(v, str))
+    return values if isinstance(values, list) else []
+
+
+def _digest(behaviour: str | None) -> str:
+    return hashlib.sha256(behaviour.encode("utf-8", "replace")).hexdigest() if behaviour else ""
 
 
 def _killed_result(

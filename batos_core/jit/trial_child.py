@@ -397,14 +397,21 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         receiver, method, skipped = build_receiver(request, request["stubs"])
         report["skipped_methods"] = skipped
         started = time.perf_counter()
+        before = slot_wires(receiver)
         signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
         value = method(receiver, *decode(request["args"])) if request.get("call", True) else None
+        behaviour, report["did_nothing"] = observe(value, receiver, before)
         if request.get("ui_check") is not None:
             report["ui_check_skipped"] = check_ui(value, request)
         if request.get("check") is not None:
             value = run_check(request["check"], receiver, request["stubs"])
         signal.alarm(0)
         report.update(ok=True, value_repr=clip(safe_repr(value), limit), value_type=type(value).__name__)
+        report["behaviour"] = clip(behaviour, MAX_BEHAVIOUR_CHARS)
+        if request.get("checks"):
+            seen = len(violations)
+            report["checks"] = run_checks(request, receiver, value)
+            del violations[seen:]  # a check's own violation is a failed check, not a failed trial
     except BaseException as error:  # the method's failure is the report, whatever it is
         signal.alarm(0)
         report.update(
@@ -418,6 +425,84 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
 
 
 CHECK_NAME = "check"
+MAX_BEHAVIOUR_CHARS = 100_000
+#: Wall-clock seconds each candidate check may run (a check that loops stops the rest).
+CHECK_SECONDS = 1.0
+_WIRE_DEPTH = 20
+
+
+def wire(value: Any, receiver: Any, depth: int = 0) -> Any:
+    """``value`` as plain, comparable data: what two candidates' results are compared by.
+
+    Types are kept (``1``, ``1.0`` and ``True`` differ), dicts and sets are
+    sorted, the receiver itself is ``["self"]``, another throwaway object is
+    its slots, and anything else is its type name (a repr would hold an
+    address, so two equal results would never compare equal).
+    """
+    if value is receiver:
+        return ["self"]
+    if value is None or isinstance(value, bool | int | float | str):
+        return [type(value).__name__, value]
+    if depth >= _WIRE_DEPTH:
+        return ["deep"]
+    if isinstance(value, bytes):
+        return ["bytes", list(value)]
+    if isinstance(value, list | tuple):
+        return [type(value).__name__, [wire(v, receiver, depth + 1) for v in value]]
+    if isinstance(value, dict):
+        items = [[wire(k, receiver, depth + 1), wire(v, receiver, depth + 1)] for k, v in value.items()]
+        return ["dict", sorted(items, key=to_json)]
+    if isinstance(value, set | frozenset):
+        return ["set", sorted((wire(v, receiver, depth + 1) for v in value), key=to_json)]
+    if isinstance(value, Opaque):
+        return ["opaque", repr(value)]
+    if isinstance(value, Receiver):
+        return ["object", {k: wire(v, receiver, depth + 1) for k, v in sorted(vars(value).items())}]
+    return ["other", type(value).__name__]
+
+
+def slot_wires(receiver: Any) -> dict[str, str]:
+    """The receiver's slots, each as the JSON text of its wire form."""
+    return {name: to_json(wire(value, receiver)) for name, value in vars(receiver).items()}
+
+
+def observe(value: Any, receiver: Any, before: dict[str, str]) -> tuple[str, bool]:
+    """What the call did, as text (its result and the slots it changed), and
+    whether it did nothing observable (returned the receiver, changed no slot)."""
+    after = slot_wires(receiver)
+    changed = {name: text for name, text in after.items() if before.get(name) != text}
+    removed = sorted(name for name in before if name not in after)
+    behaviour = to_json({"result": to_json(wire(value, receiver)), "changed": changed, "removed": removed})
+    return behaviour, value is receiver and not changed and not removed
+
+
+def run_checks(request: dict[str, Any], receiver: Any, value: Any) -> list[bool]:
+    """Run each candidate check ``check(self, result, *args)`` after the call; one verdict each.
+
+    A check passes when it returns without raising. Checks never fail the
+    trial: an exception (an assert, an error in the check itself) is a false
+    verdict. A check that runs past CHECK_SECONDS stops the remaining ones
+    (they count as failed), so a looping check cannot take the trial down.
+    """
+    verdicts: list[bool] = []
+    sources = request["checks"]
+    for index, source in enumerate(sources):
+        namespace = method_globals(request["stubs"])
+        try:
+            compile_into(source, f"{GENERATED_PREFIX}check {index + 1}>", namespace)
+            signal.setitimer(signal.ITIMER_REAL, CHECK_SECONDS)
+            try:
+                namespace[request["check_selector"]](receiver, value, *decode(request["args"]))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            verdicts.append(True)
+        except TimeoutError:
+            verdicts.append(False)
+            break
+        except BaseException:  # the check's own failure is a verdict, never the trial's
+            verdicts.append(False)
+    return verdicts + [False] * (len(sources) - len(verdicts))
+
 
 #: What the UI check types into the first text input before pressing the buttons.
 UI_CHECK_MESSAGE = "genesis printString"
@@ -471,6 +556,8 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
     state = _ui_state(request)
     answered = _answer_bridge(bridge, 0, state)
     widgets = list(root.walk(restrict=True))
+    if "get_full_state" in {call[0] for call in bridge.calls}:
+        _require_state_shown(widgets, state)
     inputs = [w for w in widgets if isinstance(w, TextInput)]
     if inputs:
         inputs[0].text = UI_CHECK_MESSAGE
@@ -493,12 +580,48 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
     return ""
 
 
+_SHOWN_VALUE_CHARS = 24
+
+
+def _require_state_shown(widgets: list[Any], state: dict[str, Any]) -> None:
+    """After the state callback: some widget's text shows a slot of genesis and its value.
+
+    What a person sees is what counts: a UI that asked for the state but
+    shows "Status not available" fails here. Values are compared as text;
+    only plain scalar values count (a list or dict may be shown many ways; of
+    a long one, its first 24 characters, as a UI may clip it),
+    and when genesis has none, a slot name alone is enough.
+    """
+    if not state:
+        return
+    texts = [w.text for w in widgets if isinstance(getattr(w, "text", None), str)]
+    shown = "\n".join(texts)
+    scalars = {  # a long value may be clipped on screen: its start is enough
+        name: str(value)[:_SHOWN_VALUE_CHARS]
+        for name, value in state.items()
+        if isinstance(value, str | int | float | bool) and str(value).strip()
+    }
+    if scalars:
+        if any(name in shown and value in shown for name, value in scalars.items()):
+            return
+    elif any(name in shown for name in state):
+        return
+    seen = ", ".join(repr(clip(text, 60)) for text in texts if text.strip()) or "no text at all"
+    example = next(iter(scalars or state))
+    raise UICheckFailed(
+        "after bridge.get_full_state answered with the state of genesis, no widget shows it: "
+        f"the widgets' texts were {clip(seen, 300)}. The state callback must set the status "
+        f"label's text to the slot names with their values (for example the slot {example})"
+    )
+
+
 def _ui_state(request: dict[str, Any]) -> dict[str, Any]:
     """The receiver's slots as ``get_full_state`` delivers them: plain values, objects as text."""
     state = {}
     for slot, value in decode(request["slots"]).items():
         plain = value is None or isinstance(value, str | int | float | bool | list | dict)
         state[slot] = value if plain else repr(value)
+    state.update(request.get("parent_slots") or {})
     return state
 
 

@@ -112,6 +112,8 @@ def standby_args(config: DaemonConfig) -> list[str]:
         args += ["--model", config.model]
     if config.review:
         args.append("--review")
+    if config.candidates:
+        args += ["--candidates", str(config.candidates)]
     if config.log_file:
         args += ["--log-file", config.log_file]
     return args

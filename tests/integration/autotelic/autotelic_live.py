@@ -138,7 +138,7 @@ def start_live(
 ) -> LiveDaemon:
     """Open, configure (fake clock, fast ticks, `settings` overrides) and serve a daemon."""
     clock = FakeClock()
-    compiler = JitCompiler(backend, JitSettings(attempts=attempts))
+    compiler = JitCompiler(backend, JitSettings(attempts=attempts, candidates=1))
     config = DaemonConfig(
         image=str(dirs.image), runtime_dir=dirs.runtime_dir, workers=2, backend="scripted", autotelic=enabled
     )

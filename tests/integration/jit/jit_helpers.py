@@ -60,8 +60,13 @@ class ScriptedDaemons:
         image: Path | None = None,
         extra_args: Sequence[str] = (),
         seconds_per_piece: float = 0.0,
+        candidates: int = 1,
     ) -> Any:
-        """`seconds_per_piece` gives the model a pace (each word of a reply takes that long)."""
+        """`seconds_per_piece` gives the model a pace (each word of a reply takes that long).
+
+        `candidates`: K per miss. 1 (one reply per attempt) unless a test is about
+        choosing among candidates, so each reply in a script is one attempt.
+        """
         self.scripts += 1
         script = self.dirs.root / f"script-{self.scripts}.json"
         body: Any = list(replies)
@@ -69,7 +74,16 @@ class ScriptedDaemons:
             body = {"replies": body, "seconds_per_piece": seconds_per_piece}
         script.write_text(json.dumps(body))
         return self.factory(
-            image=image, extra_args=["--backend", "scripted", "--model", str(script), *extra_args]
+            image=image,
+            extra_args=[
+                "--backend",
+                "scripted",
+                "--model",
+                str(script),
+                "--candidates",
+                str(candidates),
+                *extra_args,
+            ],
         )
 
     def plain(self, *, image: Path | None = None, extra_args: Sequence[str] = ()) -> Any:

@@ -301,7 +301,8 @@ def test_an_undecided_proposal_expires_as_a_rejection() -> None:
                 reviews=board,
             )
             compiler = JitCompiler(
-                ScriptedBackend([fenced(GREET)]), JitSettings(review=True, review_timeout_s=0.5)
+                ScriptedBackend([fenced(GREET)]),
+                JitSettings(review=True, review_timeout_s=0.5, candidates=1),
             )
             with pytest.raises(ProposalRejected, match=r"no decision within 0\.5 s"):
                 compiler.on_miss(miss, ctx, None)

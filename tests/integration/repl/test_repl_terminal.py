@@ -95,7 +95,9 @@ def test_ctrl_c_during_a_generation_cancels_it_in_the_daemon(daemon_factory: Any
     script = batos_dirs.root / "script.json"
     reply = f"```python\n{greet}```\n" + " and more words" * 40
     script.write_text(json.dumps({"replies": [reply], "seconds_per_piece": 0.05}))
-    running = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
+    running = daemon_factory(
+        extra_args=["--backend", "scripted", "--model", str(script), "--candidates", "1"]
+    )
     environ = {k: v for k, v in batos_dirs.env().items() if k.startswith("BATOS_")}
     environ["TERM"] = "xterm-256color"
     command = "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in environ.items()) + f" {BATOS} repl"

@@ -26,7 +26,9 @@ class Generation:
     def __init__(self, daemon_factory: Any, batos_dirs: Any, reply: str, wait: float) -> None:
         script = batos_dirs.root / "script.json"
         script.write_text(json.dumps({"replies": [reply], "seconds_per_piece": 0.05}))
-        self.daemon = daemon_factory(extra_args=["--backend", "scripted", "--model", str(script)])
+        self.daemon = daemon_factory(
+            extra_args=["--backend", "scripted", "--model", str(script), "--candidates", "1"]
+        )
         self.replies: list[dict[str, Any]] = []
         tokens: queue.Queue[str] = queue.Queue()
 

@@ -154,7 +154,7 @@ def display_yourself(self):
             replies = Label(text="")
 
             def show_state(state):
-                status.text = ", ".join(sorted(state))
+                status.text = ", ".join(name + ": " + str(state[name]) for name in sorted(state))
 
             def show_reply(reply):
                 replies.text = reply
@@ -210,8 +210,27 @@ def test_the_ui_check_requires_the_state_request_and_a_send() -> None:
 
 
 @pytest.mark.slow
+def test_the_ui_check_requires_the_state_to_be_shown() -> None:
+    # `make demo` once installed a UI whose only label read this: it had asked for the state.
+    source = WIRED_UI.replace(
+        'status.text = ", ".join(name + ": " + str(state[name]) for name in sorted(state))',
+        'status.text = "Status not available"',
+    )
+    result = _ui_trial(source)
+    assert result.error_name == "UICheckFailed", result
+    assert "no widget shows it" in (result.error_message or "")
+    assert "'Status not available'" in (result.error_message or "")
+    names_only = WIRED_UI.replace('name + ": " + str(state[name])', "name")
+    assert _ui_trial(names_only).error_name == "UICheckFailed"  # names without a single value
+
+
+@pytest.mark.slow
 def test_an_error_in_a_ui_callback_names_its_line() -> None:
-    result = _ui_trial(WIRED_UI.replace('", ".join(sorted(state))', "state['missing']"))
+    result = _ui_trial(
+        WIRED_UI.replace(
+            '", ".join(name + ": " + str(state[name]) for name in sorted(state))', "state['missing']"
+        )
+    )
     assert result.error_name == "KeyError"
     assert "status.text = state['missing']" in (result.traceback or "")
 
@@ -273,3 +292,38 @@ def test_an_unstarted_app_instance_and_self_bridge_are_accepted() -> None:
     source = source.replace('bridge.get_full_state("genesis"', 'self.bridge.get_full_state("genesis"')
     result = _ui_trial(source)
     assert result.ok, result
+
+
+def test_the_trial_reports_behaviour_and_whether_the_call_did_nothing() -> None:
+    double = trial("def f_(self, n):\n    return n * 2\n", "f_", 4)
+    also = trial("def f_(self, n):\n    return n + n\n", "f_", 4)
+    floaty = trial("def f_(self, n):\n    return n * 2.0\n", "f_", 4)
+    assert double.behaviour and double.behaviour == also.behaviour
+    assert floaty.behaviour != double.behaviour  # 8.0 is not 8
+    deposit = "def f_(self, n):\n    self.balance += n\n    return self\n"
+    assert trial(deposit, "f_", 5).behaviour != trial(deposit, "f_", 6).behaviour  # slot changes count
+    assert not trial(deposit, "f_", 5).did_nothing
+    idle = trial("def f_(self, n):\n    return self\n", "f_", 5)
+    assert idle.ok and idle.did_nothing
+    assert not trial("def f_(self, n):\n    return None\n", "f_", 5).did_nothing
+
+
+def test_checks_run_after_the_call_and_never_fail_the_trial() -> None:
+    from batos_core.jit.candidates import check_selector, check_sources
+
+    reply = (
+        "```python\nassert result == 150\nassert self.balance == 150\nassert result == 0\n"
+        "assert self.no_such_slot\nassert self.loop_forever_() is None\n```"
+    )
+    checks = check_sources(reply, 1, ["n"], limit=5)
+    source = "def deposit_(self, n):\n    self.balance += n\n    return self.balance\n"
+    method = vet(source, "deposit_")
+    receiver = ReceiverSnapshot(
+        name="account",
+        data_slots={"balance": 100},
+        methods={"loop_forever_": "def loop_forever_(self):\n    while True:\n        pass\n"},
+    )
+    policy = TrialPolicy(cpu_seconds=4, wall_seconds=5.0)
+    result = run_trial(method, receiver, (50,), policy, checks=checks, check_selector=check_selector(1))
+    assert result.ok and result.value_repr == "150", result
+    assert result.checks == (True, True, False, False, False)
