@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batos_core.image import Session
-from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled, check_cancel
+from batos_core.jit.backends.base import (
+    Backend,
+    BackendError,
+    Generation,
+    GenerationCancelled,
+    check_cancel,
+)
 from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
@@ -231,7 +237,7 @@ class JitCompiler:
                     "model": self.backend.model_id,
                 },
             )
-            text, tokens, seconds = self._generate(
+            generation = self._generate(
                 messages,
                 selector,
                 attempt,
@@ -240,8 +246,9 @@ class JitCompiler:
                 cancel=stop,
                 prefill=prefill,
             )
-            outcome.tokens += tokens
-            outcome.model_seconds += seconds
+            text = generation.text
+            outcome.tokens += generation.tokens
+            outcome.model_seconds += generation.seconds
             try:
                 code = extract_code(text, selector)
                 emit("phase", {"phase": "vetting", "selector": selector})
@@ -250,7 +257,7 @@ class JitCompiler:
                     vetted, snapshot, args, trial_policy, emit, check=intent.check if intent else None
                 )
             except (ExtractionError, VetError) as failure:
-                reason = str(failure)
+                reason = _rejection_reason(failure, generation)
                 outcome.failures.append(reason)
                 code = code or text
                 log.info("%s attempt %d rejected: %s", selector, attempt, reason)
@@ -428,7 +435,7 @@ class JitCompiler:
         emit: Emit,
         cancel: threading.Event | None = None,
         prefill: str = "",
-    ) -> tuple[str, int, float]:
+    ) -> Generation:
         def on_token(text: str) -> None:
             emit("token", {"text": text})
 
@@ -449,7 +456,7 @@ class JitCompiler:
                 raise  # the request's or the intent's cancel switch, not a backend failure
             except BackendError as exc:
                 raise GenerationFailed(selector, f"the model backend failed: {exc}", "", attempt) from exc
-        return generation.text, generation.tokens, generation.seconds
+        return generation
 
     def _install(
         self,
@@ -589,6 +596,14 @@ def _lobby_name(session: Session, obj: UvmObject) -> str | None:
         if value is obj and not name.endswith("*"):
             return name
     return None
+
+
+def _rejection_reason(failure: Exception, generation: Generation) -> str:
+    """Why extraction or vetting rejected a reply; a reply cut off at the token
+    cap says so first (its code is usually just unfinished)."""
+    if generation.stopped_at_cap:
+        return f"the model did not finish its reply within {generation.tokens} tokens ({failure})"
+    return str(failure)
 
 
 def _trial_passed(trial: TrialResult, args: list[Any] | None) -> bool:
