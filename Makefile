@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	# compat mode: a .pth path entry instead of an import hook (the hook costs
 	# tens of ms on every `batos` start).
+	@echo "The first install compiles llama.cpp (llama-cpp-python): about 6 minutes on 2 cores; pip caches the wheel after that."
 	$(PY) -m pip install -q -e '.[dev,llm,ui]' --config-settings editable_mode=compat
 	# Bytecode for the source tree, as a wheel install would have: with
 	# PYTHONDONTWRITEBYTECODE set, every `batos` start would recompile it (~40 ms).
