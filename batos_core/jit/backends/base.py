@@ -104,7 +104,7 @@ class Backend(Protocol):
         Python-form selector being compiled) is a hint only the replay
         backend needs; others ignore it. ``prefill``: text the reply must
         start with (the UI prompt's skeleton). A backend that can continue a
-        partial reply (transformers) generates after it and returns
+        partial reply (llamacpp, transformers) generates after it and returns
         ``prefill + continuation`` as ``text``; the others ignore it and return
         their whole reply, so ``text`` is always the complete reply. ``seed``:
         the sampler's seed when ``temperature > 0``, so the same seed and

@@ -16,6 +16,7 @@ only shows itself that way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -67,10 +68,11 @@ def plan_engine(model: str | None, cuda: bool, llama_cpp_check: Callable[[], str
     return EngineChoice("llamacpp", name, "a GGUF on the CPU")
 
 
+@functools.cache
 def engine_name(backend: str) -> str:
     """The engine behind a local backend, with versions from the package metadata
-    (nothing imported): ``llama.cpp (llama-cpp-python 0.3.36)``,
-    ``transformers 4.57.1 (torch 2.13.0)``."""
+    (nothing imported; asked once, status replies repeat it):
+    ``llama.cpp (llama-cpp-python 0.3.36)``, ``transformers 4.57.1 (torch 2.13.0)``."""
     if backend == "llamacpp":
         return f"llama.cpp (llama-cpp-python {_version('llama-cpp-python')})"
     if backend == "transformers":

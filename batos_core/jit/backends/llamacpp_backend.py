@@ -105,6 +105,9 @@ class LoadedLlama:
     header: GGUFHeader
     format_chat: Callable[[list[Message]], str]
     is_end_of_turn: Callable[[int], bool]
+    #: Whether the context can drop its tail and keep a prefix (not so for
+    #: recurrent or hybrid models, whose state is not per token).
+    keeps_prefix: bool = True
 
 
 class LlamaCppBackend:
@@ -203,7 +206,9 @@ class LlamaCppBackend:
         def format_chat(messages: list[Message]) -> str:
             return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
-        return LoadedLlama(llm, header, format_chat, _end_of_turn_test(llama_cpp, llm))
+        model = llm.model
+        recurrent = llama_cpp.llama_model_is_recurrent(model) or llama_cpp.llama_model_is_hybrid(model)
+        return LoadedLlama(llm, header, format_chat, _end_of_turn_test(llama_cpp, llm), not recurrent)
 
     def generate(
         self,
@@ -272,7 +277,7 @@ class LlamaCppBackend:
         if room <= 0:
             raise BackendError(f"the prompt has {len(tokens)} tokens, the context only {self.n_ctx}")
         limit = min(max_new_tokens, room)
-        _evaluate_prompt(llm, tokens, cancel, prefill)
+        _evaluate_prompt(loaded, tokens, cancel, prefill)
         llm.set_seed(seed if seed is not None else random.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text, count = "", 0
@@ -297,7 +302,9 @@ class LlamaCppBackend:
         return text + decoder.decode(b"", final=True), count, count >= limit
 
 
-def _evaluate_prompt(llm: Any, tokens: list[int], cancel: threading.Event | None, prefill: str) -> None:
+def _evaluate_prompt(
+    loaded: LoadedLlama, tokens: list[int], cancel: threading.Event | None, prefill: str
+) -> None:
     """Evaluate all but the last prompt token in chunks, after the cached prefix.
 
     What is already in the context (``llm.input_ids[:llm.n_tokens]``) and
@@ -305,11 +312,16 @@ def _evaluate_prompt(llm: Any, tokens: list[int], cancel: threading.Event | None
     ``PROMPT_CHUNK`` tokens at a time with a look at ``cancel`` in between.
     ``Llama.generate`` then finds all but the last token cached and starts
     from there, as it would have after its own (uninterruptible) evaluation.
+    A recurrent model cannot drop a tail: it starts over instead.
     """
+    llm = loaded.llm
     head = tokens[:-1]
     cached = llm.input_ids[: llm.n_tokens].tolist()
     common = llm.longest_token_prefix(cached, head)
-    if common < llm.n_tokens:
+    if common < llm.n_tokens and not loaded.keeps_prefix:
+        llm.reset()
+        common = 0
+    elif common < llm.n_tokens:
         llm.n_tokens = common  # eval() drops the KV cache past this point
     for start in range(common, len(head), PROMPT_CHUNK):
         check_cancel(cancel, prefill)
