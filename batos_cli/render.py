@@ -111,10 +111,20 @@ def print_status(env: Environment, reply: dict[str, Any]) -> None:
         f"daemon pid {reply['pid']} serving {reply['image']}\n"
         f"  incarnation {reply['incarnation']}, up {reply['uptime_s']:.1f} s, "
         f"{reply['workers']} workers{waiting}, {reply['queue_depth']} queued\n"
-        f"  JIT backend: {reply['backend'] or 'none'}" + (f" ({reply['model']})" if reply["model"] else ""),
+        f"  JIT backend: {reply['backend'] or 'none'}"
+        + (f" ({reply['model']})" if reply["model"] else "")
+        + _serving_text(reply),
         markup=False,
         highlight=False,
     )
+
+
+def _serving_text(reply: dict[str, Any]) -> str:
+    """`` on ENGINE, QUANTIZATION`` where the daemon says (older daemons do not)."""
+    engine, quantization = reply.get("engine") or "", reply.get("quantization") or ""
+    if not engine:
+        return ""
+    return f" on {engine}" + (f", {quantization}" if quantization else "")
 
 
 def _escape(text: str) -> str:

@@ -19,7 +19,11 @@ def start(
     foreground: Annotated[bool, typer.Option("--foreground", "-f", help="Run in this terminal.")] = False,
     tcp: Annotated[str | None, typer.Option(help="Also opt in to TCP: HOST:PORT (same signing).")] = None,
     backend: Annotated[
-        str | None, typer.Option(help="JIT backend: transformers, openai, replay or none.")
+        str | None,
+        typer.Option(
+            help="JIT backend: auto (default: llamacpp for a GGUF on a CPU, else transformers), "
+            "llamacpp, transformers, openai, replay or none."
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="Model name from `batos model list`, a directory or a .gguf.")

@@ -45,21 +45,28 @@ def info(
     name: Annotated[str, typer.Argument(help="A catalog name (see `batos model list`).")],
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Where a model is cached (or that it is not)."""
+    """Where a model is cached (or that it is not), and what would serve it here."""
+    from batos_core.jit.backends.engine_choice import engine_name, llama_cpp_installed, plan_engine
     from batos_core.jit.catalog import UnknownModel
+    from batos_core.jit.model_cache import gguf_quantization, model_dir
     from batos_core.jit.model_cache import info as model_info
-    from batos_core.jit.model_cache import model_dir
 
     env = current()
     try:
         status = model_info(name)
     except UnknownModel as exc:
         raise CliError(str(exc), ExitStatus.NOT_FOUND, hint="see `batos model list`") from None
+    # What `--backend auto` would pick on this machine; the package is only looked for.
+    engine = engine_name(plan_engine(status.name, _device() == "cuda", llama_cpp_installed).backend)
+    quantization = gguf_quantization(status.name) if status.cached else ""
     if json_out:
-        render.print_json(env, _status_json(status))
+        render.print_json(env, {**_status_json(status), "engine": engine, "quantization": quantization})
         return
     where = str(status.path) if status.path else f"not pulled (cache dir: {model_dir()})"
-    env.out.print(f"{status.name}: {_size(status.size)}, {status.description}\n  {where}", markup=False)
+    served = f"served by {engine}" + (f", {quantization}" if quantization else "")
+    env.out.print(
+        f"{status.name}: {_size(status.size)}, {status.description}\n  {where}\n  {served}", markup=False
+    )
 
 
 @app.command()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from batos_core.jit.backends.base import Serving
 from batos_core.objects import UvmObject, format_oid, print_string
 from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.values import WireValue, decode_value, encode_value
@@ -80,6 +81,8 @@ class DaemonInfo:
     backend: str = "none"
     model: str = ""
     queue_depth: Callable[[], int] = field(default=lambda: 0)
+    #: What serves the JIT's generations (engine, quantization), asked at each status.
+    serving: Callable[[], Serving] = field(default=lambda: Serving(engine=""))
     #: The autotelic service (batos_core.autotelic.service); None outside a daemon.
     autotelic: Any = None
 

@@ -15,13 +15,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
-from batos_core.daemon.dispatch import MissHook
 from batos_core.image import ImageError, ImageLocked
+from batos_core.jit.backends.base import serving_of
 from batos_core.protocol.connection import check_private, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
+
+if TYPE_CHECKING:
+    from batos_core.jit.pipeline import JitCompiler
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tcp", default=None, metavar="HOST:PORT", help="listen on TCP instead of ipc")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--max-frame-bytes", type=int, default=None)
-    parser.add_argument("--backend", default=None, help="JIT backend: transformers, openai, replay, none")
+    parser.add_argument(
+        "--backend",
+        default=None,
+        help="JIT backend: auto (default: llamacpp for a GGUF on a CPU, else transformers), "
+        "llamacpp, transformers, openai, replay, none",
+    )
     parser.add_argument("--model", default=None, help="model name, directory or .gguf file")
     parser.add_argument("--review", action="store_true", help="generated methods wait for approval")
     parser.add_argument(
@@ -88,9 +97,9 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     config.workers = max(1, args.workers)
     if args.max_frame_bytes:
         config.max_frame_bytes = args.max_frame_bytes
-    # No backend named: the transformers backend on the catalog's default model
-    # for this machine, loaded on the first miss (`batos model pull` fetches it).
-    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "transformers"
+    # No backend named: auto (llama.cpp for the catalog's default GGUF on a CPU,
+    # transformers on CUDA), loaded on the first miss (`batos model pull` fetches it).
+    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "auto"
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
     config.candidates = args.candidates or 0
@@ -157,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("refusing to start: %s", exc)
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
-    daemon = Daemon(config, on_miss=_miss_hook(config))
+    compiler = _jit_compiler(config)
+    daemon = Daemon(config, on_miss=compiler.on_miss if compiler is not None else None)
+    if compiler is not None:
+        backend = compiler.backend
+        daemon.info.backend = backend.name  # what `auto` chose
+        daemon.info.serving = lambda: serving_of(backend)
     handover = None
     if args.standby:
         from batos_core.upgrade.handover import await_go
@@ -199,11 +213,10 @@ def _remove_own_pidfile(path: Path) -> None:
             path.unlink()
 
 
-def _miss_hook(config: DaemonConfig) -> MissHook | None:
-    """The doesNotUnderstand: hook for the configured JIT backend (None: misses are errors)."""
+def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
+    """The doesNotUnderstand: compiler for the configured JIT backend (None: misses are errors)."""
     if config.backend == "none":
         return None
-    from batos_core.jit.hook import make_miss_hook  # the JIT compiler for intent
+    from batos_core.jit.hook import make_compiler  # the JIT compiler for intent
 
-    hook: MissHook = make_miss_hook(config)
-    return hook
+    return make_compiler(config)

@@ -441,6 +441,7 @@ class Daemon:
 
     def _status(self, request_id: str) -> StatusReply:
         assert self.pool is not None
+        serving = self.info.serving()
         return StatusReply(
             id=request_id,
             pid=self.info.pid,
@@ -453,6 +454,8 @@ class Daemon:
             stand_ins=self.pool.stand_ins,
             backend=self.info.backend,
             model=self.info.model,
+            engine=serving.engine,
+            quantization=serving.quantization,
         )
 
     # -- replying (any thread) ------------------------------------------------

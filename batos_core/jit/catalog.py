@@ -94,7 +94,7 @@ CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="qwen2.5-coder-0.5b-instruct",
         family="qwen2",
-        description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (de-quantized on load to bf16, or to float32)",
+        description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF",
         size=491400064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         sources=(
@@ -105,7 +105,7 @@ CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="qwen2.5-coder-1.5b-instruct",
         family="qwen2",
-        description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (de-quantized on load to bf16, or to float32)",
+        description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF",
         size=1117320768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         sources=(

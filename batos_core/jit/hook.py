@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 def backend_config(config: DaemonConfig) -> BackendConfig:
     """The backend a daemon configuration names.
 
+    * ``auto`` (the default): ``llamacpp`` for a GGUF on a CPU, else
+      ``transformers`` (``backends.engine_choice``);
+    * ``llamacpp``: ``model`` is a catalog GGUF or a .gguf path, its threads
+      ``BATOS_JIT_THREADS`` (default: the physical cores);
     * ``transformers``: ``model`` is a catalog name, hub id, directory or .gguf
       (default: the catalog default for this machine);
     * ``openai``: ``model`` is the server's model name, the base URL comes from
@@ -27,8 +31,8 @@ def backend_config(config: DaemonConfig) -> BackendConfig:
     * ``scripted``: ``model`` is a JSON file holding a list of replies (tests).
     """
     name = config.backend
-    if name == "transformers":
-        return BackendConfig(backend="transformers", model=config.model or None)
+    if name in ("auto", "llamacpp", "transformers"):
+        return BackendConfig(backend=name, model=config.model or None, n_threads=_threads())
     if name == "openai":
         return BackendConfig(
             backend="openai",
@@ -42,7 +46,18 @@ def backend_config(config: DaemonConfig) -> BackendConfig:
         if not config.model:
             raise BackendError("the scripted backend needs --model FILE.json (a list of replies)")
         return _scripted_config(Path(config.model))
-    raise BackendError(f"unknown JIT backend {name!r} (known: transformers, openai, replay, none)")
+    known = "auto, llamacpp, transformers, openai, replay, scripted, none"
+    raise BackendError(f"unknown JIT backend {name!r} (known: {known})")
+
+
+def _threads() -> int | None:
+    """``BATOS_JIT_THREADS``: llama.cpp's threads (default: the physical cores)."""
+    value = os.environ.get("BATOS_JIT_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise BackendError(f"BATOS_JIT_THREADS must be a whole number >= 1, not {value!r}")
+    return int(value)
 
 
 def _scripted_config(path: Path) -> BackendConfig:
@@ -59,12 +74,18 @@ def _scripted_config(path: Path) -> BackendConfig:
     return BackendConfig(backend="scripted", outputs=tuple(script), seconds_per_piece=float(pace))
 
 
-def make_miss_hook(config: DaemonConfig) -> Any:
-    """The JitCompiler's `on_miss`, bound to the configured backend (built, not loaded)."""
+def make_compiler(config: DaemonConfig) -> JitCompiler:
+    """The JIT compiler for the configured backend (built, not loaded): its
+    ``on_miss`` is the daemon's hook, its ``backend`` what status reports."""
     backend = make_backend(backend_config(config))
     settings = JitSettings(review=config.review)
     if config.candidates:
         settings.candidates = config.candidates
     compiler = JitCompiler(backend, settings)
     log.info("JIT backend %s, model %s (loaded on the first miss)", backend.name, backend.model_id)
-    return compiler.on_miss
+    return compiler
+
+
+def make_miss_hook(config: DaemonConfig) -> Any:
+    """The JitCompiler's `on_miss`, bound to the configured backend (built, not loaded)."""
+    return make_compiler(config).on_miss

@@ -145,3 +145,21 @@ def resolve_model(name_or_path: str) -> str:
     if entry.hub_repo is not None:
         return entry.hub_repo
     raise ModelNotPulled(entry.name)
+
+
+def gguf_quantization(name_or_path: str) -> str:
+    """The quantization (``Q4_K_M``...) of the GGUF ``name_or_path`` resolves to,
+    read from its header; ``""`` for a model that is not a readable GGUF here
+    (not pulled, a hub snapshot, a bad file: loading it says why)."""
+    from batos_core.jit.gguf_header import BadModelFile, read_header
+
+    try:
+        location = resolve_model(name_or_path)
+    except LookupError:
+        return ""
+    if not Path(location).is_file():
+        return ""
+    try:
+        return read_header(location).quantization
+    except BadModelFile:
+        return ""

@@ -20,7 +20,13 @@ from functools import partial
 from typing import Any
 
 from batos_core.image import Session
-from batos_core.jit.backends.base import Backend, BackendError, GenerationCancelled, check_cancel
+from batos_core.jit.backends.base import (
+    Backend,
+    BackendError,
+    Generation,
+    GenerationCancelled,
+    check_cancel,
+)
 from batos_core.jit.candidates import (
     CHECK_MAX_NEW_TOKENS,
     DEFAULT_UI_CANDIDATES,
@@ -383,7 +389,7 @@ class JitCompiler:
                 "temperature": temperature,
             },
         )
-        text, tokens, seconds = self._generate(
+        generation = self._generate(
             messages,
             job.selector,
             attempt,
@@ -394,9 +400,10 @@ class JitCompiler:
             temperature=temperature,
             seed=seed,
         )
-        outcome.tokens += tokens
-        outcome.model_seconds += seconds
-        written = Candidate(index, temperature, seed, text, tokens, seconds)
+        text = generation.text
+        outcome.tokens += generation.tokens
+        outcome.model_seconds += generation.seconds
+        written = Candidate(index, temperature, seed, text, generation.tokens, generation.seconds)
         code = ""
         try:
             code = extract_code(text, job.selector)
@@ -411,7 +418,8 @@ class JitCompiler:
                 check=job.intent.check if job.intent else None,
             )
         except (ExtractionError, VetError) as failure:
-            candidate = replace(written, code=code or text, failure=failure, reason=str(failure))
+            reason = _rejection_reason(failure, generation)
+            candidate = replace(written, code=code or text, failure=failure, reason=reason)
         else:
             candidate = replace(written, code=vetted.source, vetted=vetted, trial=trial)
             needs_check = job.intent is not None and job.intent.check is not None
@@ -483,7 +491,7 @@ class JitCompiler:
         names = check_parameter_names(job.selector, job.args)
         emit("phase", {"phase": "writing checks", "selector": job.selector})
         try:
-            text, tokens, seconds = self._generate(
+            generation = self._generate(
                 check_messages(job.selector, job.snapshot, job.args, count=MAX_CHECKS),
                 job.selector,
                 1,
@@ -496,9 +504,9 @@ class JitCompiler:
             log.warning("%s: no checks, the backend failed: %s", job.selector, failed.reason)
             job.checks = ()
             return job.checks
-        outcome.tokens += tokens
-        outcome.model_seconds += seconds
-        job.checks = check_sources(text, len(job.args), names)
+        outcome.tokens += generation.tokens
+        outcome.model_seconds += generation.seconds
+        job.checks = check_sources(generation.text, len(job.args), names)
         log.info("%s: %d usable check(s) of the model's reply", job.selector, len(job.checks))
         return job.checks
 
@@ -711,7 +719,7 @@ class JitCompiler:
         temperature: float = 0.0,
         seed: int | None = None,
         max_new_tokens: int | None = None,
-    ) -> tuple[str, int, float]:
+    ) -> Generation:
         """One generation with its tokens streamed as events. Raises GenerationCancelled,
         and GenerationFailed for any other backend failure."""
 
@@ -735,7 +743,7 @@ class JitCompiler:
                 raise  # the request's or the intent's cancel switch, not a backend failure
             except BackendError as exc:
                 raise GenerationFailed(selector, f"the model backend failed: {exc}", "", attempt) from exc
-        return generation.text, generation.tokens, generation.seconds
+        return generation
 
     def _install(
         self,
@@ -876,6 +884,14 @@ def _lobby_name(session: Session, obj: UvmObject) -> str | None:
         if value is obj and not name.endswith("*"):
             return name
     return None
+
+
+def _rejection_reason(failure: Exception, generation: Generation) -> str:
+    """Why extraction or vetting rejected a reply; a reply cut off at the token
+    cap says so first (its code is usually just unfinished)."""
+    if generation.stopped_at_cap:
+        return f"the model did not finish its reply within {generation.tokens} tokens ({failure})"
+    return str(failure)
 
 
 def _trial_passed(trial: TrialResult, args: list[Any] | None) -> bool:

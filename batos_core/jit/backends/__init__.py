@@ -2,14 +2,16 @@
 
 ``make_backend(config)`` builds one from the ``[jit]`` configuration (a
 ``BackendConfig`` or a plain mapping, e.g. a table of ``batos.toml``).
-Nothing here loads a model or imports torch: backends load lazily.
+Nothing here loads a model: backends load lazily. Only ``auto`` imports
+anything heavy, to choose: ``llama_cpp`` (can it serve?) and, on a machine
+with NVIDIA devices, torch (does it see the GPU?).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from batos_core.jit.backends.base import (
@@ -20,6 +22,7 @@ from batos_core.jit.backends.base import (
     Message,
     TokenCallback,
 )
+from batos_core.jit.backends.engine_choice import cuda_visible
 from batos_core.jit.catalog import Device, default_entry
 
 __all__ = [
@@ -34,13 +37,17 @@ __all__ = [
     "make_backend",
 ]
 
-BACKENDS = ("transformers", "openai", "replay", "scripted")
+BACKENDS = ("auto", "llamacpp", "transformers", "openai", "replay", "scripted")
 
 
 @dataclass(frozen=True)
 class BackendConfig:
     """Which backend to build and its settings.
 
+    * ``auto``: ``llamacpp`` for a GGUF on a CPU, else ``transformers``
+      (``engine_choice.choose_engine``), with the settings below.
+    * ``llamacpp``: ``model`` (catalog name or ``.gguf`` path; default: the
+      CPU default), ``n_threads`` (default: the physical cores).
     * ``transformers``: ``model`` (catalog name, hub id, directory or
       ``.gguf``; default: the catalog default for the device), ``device``
       (auto/cpu/cuda), ``dtype`` (auto/bfloat16/float32; auto picks bf16
@@ -52,9 +59,10 @@ class BackendConfig:
       (its pace; 0: instant).
     """
 
-    backend: str = "transformers"
+    backend: str = "auto"
     model: str | None = None
     device: str = "auto"
+    n_threads: int | None = None
     dtype: str = "auto"
     quantize_4bit: bool = True
     base_url: str | None = None
@@ -86,26 +94,28 @@ def default_model(device: str = "auto") -> str:
     elif device == "cpu":
         resolved = "cpu"
     else:
-        resolved = "cuda" if _cuda_visible() else "cpu"
+        resolved = "cuda" if cuda_visible() else "cpu"
     return default_entry(resolved).name
-
-
-def _cuda_visible() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
 
 
 def make_backend(config: BackendConfig | Mapping[str, Any]) -> Backend:
     """Build (not load) the backend ``config`` describes.
 
+    ``auto`` picks ``llamacpp`` or ``transformers`` (``engine_choice``).
     Raises ``BackendError`` for an unknown backend or a missing required
     setting; a replay log that cannot be read raises ``OSError``.
     """
     if not isinstance(config, BackendConfig):
         config = BackendConfig.from_mapping(config)
+    if config.backend == "auto":
+        from batos_core.jit.backends.engine_choice import choose_engine
+
+        choice = choose_engine(config.model, config.device)
+        config = replace(config, backend=choice.backend, model=choice.model)
+    if config.backend == "llamacpp":
+        from batos_core.jit.backends.llamacpp_backend import LlamaCppBackend
+
+        return LlamaCppBackend(config.model or default_model("cpu"), n_threads=config.n_threads)
     if config.backend == "transformers":
         from batos_core.jit.backends.transformers_backend import TransformersBackend
 

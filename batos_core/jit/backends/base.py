@@ -25,7 +25,9 @@ class Generation:
     ``text`` holds only the newly generated text (never the prompt);
     ``tokens`` counts the new tokens (for remote servers, the streamed chunks
     unless the server reported usage); ``seconds`` is the wall time of the
-    call including a lazy load.
+    call including a lazy load. ``stopped_at_cap``: the reply ended because
+    it reached ``max_new_tokens``, not at the model's end of turn (so it is
+    probably cut off); backends that cannot tell leave it False.
     """
 
     text: str
@@ -33,11 +35,32 @@ class Generation:
     seconds: float
     model_id: str
     backend: str
+    stopped_at_cap: bool = False
 
     @property
     def tokens_per_second(self) -> float:
         """New tokens per wall-clock second (0.0 for an instant reply)."""
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves a backend's generations, for ``batos daemon status``.
+
+    ``engine``: the inference engine and its version (``llama.cpp
+    (llama-cpp-python 0.3.36)``); ``quantization``: the weights' format
+    (``Q4_K_M``; empty when unknown); ``load_seconds``: None until loaded.
+    """
+
+    engine: str
+    quantization: str = ""
+    load_seconds: float | None = None
+
+
+def serving_of(backend: Backend) -> Serving:
+    """``backend.serving`` where the backend describes itself, else just its name."""
+    described = getattr(backend, "serving", None)
+    return described if isinstance(described, Serving) else Serving(engine=backend.name)
 
 
 class BackendError(Exception):
@@ -81,7 +104,7 @@ class Backend(Protocol):
         Python-form selector being compiled) is a hint only the replay
         backend needs; others ignore it. ``prefill``: text the reply must
         start with (the UI prompt's skeleton). A backend that can continue a
-        partial reply (transformers) generates after it and returns
+        partial reply (llamacpp, transformers) generates after it and returns
         ``prefill + continuation`` as ``text``; the others ignore it and return
         their whole reply, so ``text`` is always the complete reply. ``seed``:
         the sampler's seed when ``temperature > 0``, so the same seed and

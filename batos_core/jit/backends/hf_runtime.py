@@ -225,8 +225,9 @@ def generate(
     cancel: threading.Event | None,
     prefill: str = "",
     seed: int | None = None,
-) -> tuple[str, int]:
-    """Generate one reply; return (``prefill`` + the text of the new tokens, new token count).
+) -> tuple[str, int, bool]:
+    """Generate one reply; return (``prefill`` + the text of the new tokens, new token
+    count, whether ``max_new_tokens`` ended it rather than an end-of-turn token).
 
     With a ``prefill`` the assistant turn is opened by the chat template and
     starts with that text, which the model continues.
@@ -255,7 +256,9 @@ def generate(
         )
     new_ids = output[0, prompt_length:]
     text = loaded.tokenizer.decode(new_ids, skip_special_tokens=True)
-    return prefill + text, int(new_ids.shape[0])
+    count = int(new_ids.shape[0])
+    capped = count >= max_new_tokens and int(new_ids[-1]) not in loaded.stop_ids
+    return prefill + text, count, capped
 
 
 def _generation_config(loaded: LoadedModel, max_new_tokens: int, temperature: float) -> Any:

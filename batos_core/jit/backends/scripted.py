@@ -82,7 +82,8 @@ class ScriptedBackend:
         prefill: str = "",
         seed: int | None = None,
     ) -> Generation:
-        """Return the next scripted reply, cut to ``max_new_tokens`` pieces.
+        """Return the next scripted reply, cut to ``max_new_tokens`` pieces
+        (``stopped_at_cap`` when that cut it: a model that never ended its turn).
 
         Raises ``ScriptExhausted`` when the script is used up and
         ``GenerationCancelled`` when ``cancel`` is set between pieces.
@@ -95,7 +96,8 @@ class ScriptedBackend:
             if not self._outputs:
                 raise ScriptExhausted(f"no scripted reply left for call {len(self.calls)}")
             reply = self._outputs.popleft()
-        pieces = _PIECE.findall(reply)[:max_new_tokens]
+        every_piece = _PIECE.findall(reply)
+        pieces = every_piece[:max_new_tokens]
         text = ""
         for piece in pieces:
             check_cancel(cancel, text)
@@ -108,4 +110,11 @@ class ScriptedBackend:
             text += piece
             if on_token is not None:
                 on_token(piece)
-        return Generation(text, len(pieces), time.perf_counter() - started, self.model_id, self.name)
+        return Generation(
+            text,
+            len(pieces),
+            time.perf_counter() - started,
+            self.model_id,
+            self.name,
+            stopped_at_cap=len(every_piece) > max_new_tokens,
+        )

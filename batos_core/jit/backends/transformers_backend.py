@@ -24,10 +24,12 @@ from batos_core.jit.backends.base import (
     Generation,
     GenerationCancelled,
     Message,
+    Serving,
     TokenCallback,
     check_cancel,
 )
-from batos_core.jit.model_cache import resolve_model
+from batos_core.jit.backends.engine_choice import engine_name
+from batos_core.jit.model_cache import gguf_quantization, resolve_model
 
 if TYPE_CHECKING:
     from batos_core.jit.backends.hf_runtime import LoadedModel
@@ -51,6 +53,8 @@ class TransformersBackend:
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
         self.load_seconds: float | None = None
+        # Read once here (the header only): status replies must not read files.
+        self._source_quantization = gguf_quantization(model)
 
     @property
     def loaded(self) -> bool:
@@ -66,6 +70,17 @@ class TransformersBackend:
     def dtype(self) -> str | None:
         """The weights' dtype once loaded (e.g. ``bfloat16``)."""
         return self._loaded.dtype if self._loaded else None
+
+    @property
+    def serving(self) -> Serving:
+        """transformers and torch versions; the weights' dtype once loaded (and,
+        for a GGUF, its quantization before de-quantizing)."""
+        engine = engine_name(self.name)
+        source = self._source_quantization
+        if self._loaded is None:
+            return Serving(engine, f"{source} (de-quantized on load)" if source else "", None)
+        shown = f"{source} de-quantized to {self._loaded.dtype}" if source else self._loaded.dtype
+        return Serving(engine, shown, self.load_seconds)
 
     @property
     def runtime(self) -> LoadedModel | None:
@@ -137,11 +152,13 @@ class TransformersBackend:
             if prefill and on_token is not None:
                 on_token(prefill)  # the reply's first part, so a live view shows all of it
             try:
-                text, tokens = hf_runtime.generate(
+                text, tokens, capped = hf_runtime.generate(
                     self._loaded, messages, max_new_tokens, temperature, on_token, cancel, prefill, seed
                 )
             except (RuntimeError, ValueError) as error:
                 raise BackendError(f"generation failed: {error}") from error
         if cancel is not None and cancel.is_set():
             raise GenerationCancelled(text)
-        return Generation(text, tokens, time.perf_counter() - started, self.model_id, self.name)
+        return Generation(
+            text, tokens, time.perf_counter() - started, self.model_id, self.name, stopped_at_cap=capped
+        )

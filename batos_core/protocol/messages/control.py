@@ -27,6 +27,8 @@ class StatusReply(Message):
     backend: str
     model: str
     stand_ins: int = 0  # threads serving in place of workers that wait for a review decision
+    engine: str = ""  # what runs the model: "llama.cpp (llama-cpp-python 0.3.36)", "transformers 4.57 ..."
+    quantization: str = ""  # the weights' format: "Q4_K_M", "nf4/bfloat16"; "" when unknown
 
 
 class ShutdownRequest(Message):

@@ -13,7 +13,10 @@ import subprocess
 import sys
 from typing import Any
 
-FORBIDDEN = ("ZODB", "persistent", "transaction", "BTrees", "torch", "transformers", "kivy")
+FORBIDDEN = (
+    "ZODB", "persistent", "transaction", "BTrees", "torch", "transformers", "kivy",
+    "llama_cpp", "numpy", "gguf",
+)  # fmt: skip
 
 PROBE = r"""
 import builtins, io, json, sys, traceback
@@ -70,3 +73,34 @@ def test_cli_loads_no_daemon_or_model_library(module_daemon: Any) -> None:
     if "pydantic" in modules:
         importer = report["pydantic_importer"]
         assert importer and "/typer/" in importer[0], importer
+
+
+MODEL_PROBE = r"""
+import io, json, sys
+import batos_cli.main
+from batos_cli import env as env_module
+out = io.StringIO()
+env_module.use(env_module.Environment(stdout=out, stderr=io.StringIO()))
+codes = [
+    batos_cli.main.main(["model", "info", "smollm2-135m-instruct"]),
+    batos_cli.main.main(["daemon", "status", "--json"]),
+]
+print(json.dumps({"codes": codes, "output": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def test_model_info_and_status_say_what_serves_without_loading_it(
+    module_daemon: Any, smollm_gguf: Any
+) -> None:
+    env = {**module_daemon.dirs.env(), "BATOS_MODEL_DIR": str(smollm_gguf.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", MODEL_PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["codes"] == [0, 0], report["output"]
+    assert "served by llama.cpp (llama-cpp-python 0.3." in report["output"] and "Q4_1" in report["output"]
+    status = json.loads(report["output"][report["output"].index("{") :])
+    assert status["running"] and status["engine"] == "" and status["quantization"] == ""  # --backend none
+    loaded = sorted(m for m in report["modules"] if m.split(".")[0] in FORBIDDEN)
+    assert loaded == []

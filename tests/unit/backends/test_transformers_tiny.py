@@ -68,6 +68,15 @@ def test_generates_only_new_tokens_and_streams_them(tiny_model: TinyModel) -> No
     assert "".join(pieces) == generation.text
     assert generation.text == reference_reply(tiny_model, 10, str(backend.dtype))
     assert "assistant" not in generation.text and "batos object" not in generation.text
+    assert generation.stopped_at_cap == (generation.tokens == 10)
+
+
+def test_a_reply_cut_at_the_cap_says_so_and_serving_names_the_dtype(tiny_model: TinyModel) -> None:
+    backend = TransformersBackend(str(tiny_model.directory), device="cpu")
+    cut = backend.generate(MESSAGES, max_new_tokens=2)
+    assert cut.tokens == 2 and cut.stopped_at_cap
+    serving = backend.serving
+    assert serving.engine.startswith("transformers ") and serving.quantization == backend.dtype
 
 
 def test_greedy_is_deterministic_and_sampling_runs(tiny_model: TinyModel) -> None:

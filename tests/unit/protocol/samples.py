@@ -150,8 +150,10 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "incarnation": 3,
         "workers": 2,
         "queue_depth": 0,
-        "backend": "replay",
-        "model": "",
+        "backend": "llamacpp",
+        "model": "qwen2.5-coder-1.5b-instruct",
+        "engine": "llama.cpp (llama-cpp-python 0.3.36)",
+        "quantization": "Q4_K_M",
     },
     "shutdown_reply": {"type": "shutdown_reply", "id": RID},
     "cancel_reply": {
