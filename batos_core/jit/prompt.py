@@ -268,7 +268,11 @@ def _task_section(signature: MethodSignature, receiver: ReceiverSnapshot) -> str
     return (
         f"The object {receiver.name} received the message {signature.self_form} {sent} "
         f"and does not understand it. Its Python method name is {signature.selector}. "
-        "Its name says what it asks for: do exactly that with the parameters and return the answer."
+        "Its name says what it asks for: do exactly that with the parameters and return the answer. "
+        # The 1.5B coder's factorial recursed as a plain function call, which
+        # passes the argument as self (docs/jit.md, "What the prompt fixed").
+        "It is a method of the receiver: to use it again inside itself, call it as a method of "
+        "self, never as a plain function."
     )
 
 

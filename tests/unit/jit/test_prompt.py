@@ -46,6 +46,8 @@ def test_the_exact_header_with_argument_types_and_values() -> None:
     clamp = method_messages("clamp:min:max:", ACCOUNT, [15, 0, 10])[1]["content"]
     assert "def clamp_min_max_(self, n, min_, max_):" in clamp
     assert "gcd:with:" in user
+    # A recursive method calls itself on self (a bare call passes the argument as self).
+    assert "call it as a method of self, never as a plain function" in user
 
 
 def test_return_rule_computations_return_values_and_only_commands_return_self() -> None:
