@@ -13,14 +13,17 @@ prompt's prefill get that form. A chat server that ignores the prefill (the
     if __name__ == "__main__":          # often: a main guard, never run here
         BatOS_EntropicUI_App().run()
 
-``app_class_shape`` checks that shape and ``enclose_app_class`` rewrites it into the accepted form: the
-imports and the class move, in their order, to the start of the function's
-body, and a trailing main guard is dropped (its body runs only when the
-source is a program's main module, which a method never is). Nothing else is
-accepted at the top level: one class, named as the prompt asks, whose only
-base is kivy's ``App`` imported at the top level, with no decorator and no
-keyword (no metaclass); a module docstring; imports; and the function. Any
-other statement would run when the source is defined, and is refused.
+``app_class_shape`` checks that shape and ``enclose_app_class`` rewrites it
+into the accepted form: the imports and the class move, in their order, to
+the start of the function's body, and a trailing main guard is dropped (its
+body runs only when the source is a program's main module, which a method
+never is). A reply with the class and no function at all (the 1.5B coder
+wrote that over the openai backend) gets the function the prompt describes,
+one that returns the class. Nothing else is accepted at the top level: one
+class, named as the prompt asks, whose only base is kivy's ``App`` imported
+at the top level, with no decorator and no keyword (no metaclass); a module
+docstring; imports; and the function. Any other statement would run when
+the source is defined, and is refused, naming it.
 
 The rewrite keeps the model's text (comments, quotes, layout): lines are
 re-indented, except the inner lines of multi-line strings, which are part of
@@ -41,7 +44,6 @@ from batos_core.jit.errors import VetError
 from batos_core.jit.signature import MethodSignature
 
 _APP = "kivy.app.App"
-_INDENT = "    "
 
 
 def has_top_level_class(tree: ast.Module) -> bool:
@@ -72,15 +74,21 @@ def kept_statements(tree: ast.Module) -> list[ast.stmt]:
 
 @dataclass(frozen=True)
 class AppClassShape:
-    """The parts of a source in the shape: its top-level imports, class and function."""
+    """A source in the shape: its top-level imports, class and function, and the
+    source they were parsed from (with the function added when it was missing)."""
 
     imports: list[ast.Import | ast.ImportFrom]
     app_class: ast.ClassDef
     function: ast.FunctionDef
+    source: str
 
 
-def app_class_shape(tree: ast.Module, signature: MethodSignature, class_name: str) -> AppClassShape:
-    """The parts of ``tree`` when it is in the shape (see the module docstring).
+def app_class_shape(
+    tree: ast.Module, source: str, signature: MethodSignature, class_name: str
+) -> AppClassShape:
+    """The parts of ``tree`` (parsed from ``source``) when it is in the shape (see
+    the module docstring). A reply with the class and no function at all gets
+    the function the prompt asks for, ``return class_name``.
 
     Raises ``VetError`` (the line, what to write instead) when the top level
     holds anything but a docstring, imports, one class ``class_name``
@@ -89,22 +97,34 @@ def app_class_shape(tree: ast.Module, signature: MethodSignature, class_name: st
     """
     imports, app_class, function = _parts(tree, signature, class_name)
     _check_app_class(app_class, imports, class_name)
-    return AppClassShape(imports, app_class, function)
+    if function is None:
+        source = _with_function(tree, source, signature, class_name)
+        imports, app_class, function = _parts(ast.parse(source), signature, class_name)
+        assert function is not None  # just added
+    return AppClassShape(imports, app_class, function, source)
 
 
-def enclose_app_class(shape: AppClassShape, source: str, signature: MethodSignature) -> str:
-    """The source of ``shape`` (parsed from ``source``) with its top-level imports and
-    class moved, in their order, to the start of the function's body. Never raises."""
+def enclose_app_class(shape: AppClassShape, signature: MethodSignature) -> str:
+    """The source of ``shape`` with its top-level imports and class moved, in their
+    order, to the start of the function's body. Never raises."""
     imports, app_class, function = shape.imports, shape.app_class, shape.function
-    enclosed = _reindented(source, imports, app_class, function)
+    enclosed = _reindented(shape.source, imports, app_class, function)
     if enclosed is None or not _same_statements(enclosed, imports, app_class, function):
         enclosed = _unparsed(imports, app_class, function, signature)
     return enclosed
 
 
+def _with_function(tree: ast.Module, source: str, signature: MethodSignature, class_name: str) -> str:
+    """``source`` with ``def ...: return class_name`` after its last kept statement."""
+    lines = source.splitlines()
+    at = tree.body[-1].lineno - 1 if is_main_guard(tree.body[-1]) else len(lines)
+    added = ["", "", signature.header(), f"    return {class_name}", "", ""]
+    return "\n".join([*lines[:at], *added, *lines[at:]]).rstrip("\n") + "\n"
+
+
 def _parts(
     tree: ast.Module, signature: MethodSignature, class_name: str
-) -> tuple[list[ast.Import | ast.ImportFrom], ast.ClassDef, ast.FunctionDef]:
+) -> tuple[list[ast.Import | ast.ImportFrom], ast.ClassDef, ast.FunctionDef | None]:
     expected = (
         f"write one function {signature.header()} with the imports and the class {class_name} inside it"
     )
@@ -119,10 +139,10 @@ def _parts(
         elif isinstance(node, ast.FunctionDef):
             functions.append(node)
         elif not (index == 0 and _is_docstring(node)):
-            kind = type(node).__name__.lower()
             raise VetError(
-                f"only imports, the class {class_name} and the function may appear at the top level, "
-                f"found a {kind} statement; {expected}",
+                f"remove the top-level statement `{_first_line(node)}`: nothing may run when the code "
+                f"is loaded, only imports, the class {class_name} and the function stand at the top "
+                f"level; {expected}",
                 node.lineno,
             )
     if len(classes) > 1:
@@ -135,7 +155,7 @@ def _parts(
             app_class.lineno,
         )
     if not functions:
-        raise VetError(f"no function definition found; {expected}, and return the class", 1)
+        return imports, app_class, None
     if len(functions) > 1:
         names = ", ".join(f.name for f in functions)
         raise VetError(
@@ -150,6 +170,12 @@ def _parts(
     if function.decorator_list:
         raise VetError(f"decorators are not allowed; {expected}", function.lineno)
     return imports, app_class, function
+
+
+def _first_line(node: ast.stmt, limit: int = 60) -> str:
+    """The statement's first line as code (shortened), to name it to the model."""
+    line = ast.unparse(node).split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _is_docstring(node: ast.stmt) -> bool:

@@ -160,13 +160,13 @@ def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMe
         raise VetError(f"the source is longer than {policy.max_source_chars} characters")
     tree = _parse(source)
     if policy.required_class and has_top_level_class(tree):
-        shape = app_class_shape(tree, signature, policy.required_class)
+        shape = app_class_shape(tree, source, signature, policy.required_class)
         # The same rules, first on the code as the model wrote it, so a
         # rejection names the model's own line; then on the enclosed form.
         checker = _BodyChecker(policy)
         for node in kept_statements(tree):
             checker.visit(node)
-        source = enclose_app_class(shape, source, signature)
+        source = enclose_app_class(shape, signature)
         tree = _parse(source)
     function = _single_function(tree, signature)
     _check_parameters(function, signature)

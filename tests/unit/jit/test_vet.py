@@ -277,15 +277,15 @@ def test_other_layouts_of_the_shape_are_enclosed(source: str) -> None:
     ("top", "fragment", "line"),
     [
         # statements that would run when the source is defined
-        ("x = 1\n", "found a assign statement", 1),
-        ("print('loaded')\n", "found a expr statement", 1),
-        ("bridge.send('genesis wipe', None)\n", "found a expr statement", 1),
-        ("for i in range(3):\n    pass\n", "found a for statement", 1),
-        ("with open('x') as f:\n    pass\n", "found a with statement", 1),
-        ("try:\n    pass\nexcept Exception:\n    pass\n", "found a try statement", 1),
-        ("if True:\n    import math\n", "found a if statement", 1),
+        ("x = 1\n", "remove the top-level statement `x = 1`", 1),
+        ("print('loaded')\n", "statement `print('loaded')`", 1),
+        ("bridge.send('genesis wipe', None)\n", "statement `bridge.send(", 1),
+        ("for i in range(3):\n    pass\n", "statement `for i in range(3):`", 1),
+        ("with open('x') as f:\n    pass\n", "statement `with open(", 1),
+        ("try:\n    pass\nexcept Exception:\n    pass\n", "statement `try:`", 1),
+        ("if True:\n    import math\n", "statement `if True:`", 1),
         # a main guard with an else runs the else: not a main guard
-        ("if __name__ == '__main__':\n    pass\nelse:\n    pass\n", "found a if statement", 1),
+        ("if __name__ == '__main__':\n    pass\nelse:\n    pass\n", "statement `if __name__", 1),
     ],
 )
 def test_top_level_code_beside_the_class_is_refused(top: str, fragment: str, line: int) -> None:
@@ -299,7 +299,7 @@ def test_a_main_guard_that_is_not_last_is_refused() -> None:
     source = TOP_LEVEL_UI.replace(
         "\n\ndef display_yourself", "\nif __name__ == '__main__':\n    pass\n\ndef display_yourself"
     )
-    assert "found a if statement" in reject_ui(source).reason
+    assert "remove the top-level statement `if __name__ ==" in reject_ui(source).reason
 
 
 @pytest.mark.parametrize(
@@ -339,8 +339,7 @@ def test_a_main_guard_that_is_not_last_is_refused() -> None:
             lambda s: s.replace("class BatOS_EntropicUI_App", "class MyApp"),
             "must be named BatOS_EntropicUI_App",
         ),
-        # no function, or not the function asked for
-        (lambda s: s.split("\n\ndef display_yourself")[0] + "\n", "no function definition"),
+        # not the function asked for
         (
             lambda s: s.replace("def display_yourself(self)", "def show(self)"),
             "must be named display_yourself",
@@ -371,6 +370,17 @@ def test_the_ordinary_rules_apply_and_name_the_models_own_line(old: str, new: st
     error = reject_ui(source)
     assert fragment in error.reason
     assert new in source.splitlines()[error.lineno - 1]
+
+
+def test_a_class_without_the_function_gets_the_function_that_returns_it() -> None:
+    without = TOP_LEVEL_UI.replace("def display_yourself(self):\n    return BatOS_EntropicUI_App\n\n\n", "")
+    assert "def display_yourself" not in without
+    assert vet_ui(without) == ENCLOSED_UI
+    # still no statement beside it: calling the class or a function is refused
+    called = without.replace("\nif __name__", "display_yourself(BatOS_EntropicUI_App())\nif __name__")
+    assert "remove the top-level statement `display_yourself(BatOS_EntropicUI_App())`" in (
+        reject_ui(called).reason
+    )
 
 
 def test_the_main_guard_is_dropped_unvetted_because_it_never_runs() -> None:
