@@ -10,16 +10,19 @@ prompt's prefill get that form. A chat server that ignores the prefill (the
         ...
     def display_yourself(self):         # the function that returns it
         return BatOS_EntropicUI_App
-    if __name__ == "__main__":          # often: a main guard, never run here
+    if __name__ == "__main__":          # often: example usage, never run here
         BatOS_EntropicUI_App().run()
 
 ``app_class_shape`` checks that shape and ``enclose_app_class`` rewrites it
 into the accepted form: the imports and the class move, in their order, to
-the start of the function's body, and a trailing main guard is dropped (its
-body runs only when the source is a program's main module, which a method
-never is). A reply with the class and no function at all (the 1.5B coder
-wrote that over the openai backend) gets the function the prompt describes,
-one that returns the class. Nothing else is accepted at the top level: one
+the start of the function's body. Trailing example usage is dropped, since
+a method's source is never run as a program: a main guard (its body runs
+only in a program's main module) and calls of the function or the class
+(``display_yourself(TheApp())``, ``TheApp().run()``: the 1.5B coder ended
+every reply with one over the openai backend, and a repair that quoted it
+did not make it stop). A reply with the class and no function at all (the
+1.5B coder wrote that too) gets the function the prompt describes, one that
+returns the class. Nothing else is accepted at the top level: one
 class, named as the prompt asks, whose only base is kivy's ``App`` imported
 at the top level, with no decorator and no keyword (no metaclass); a module
 docstring; imports; and the function. Any other statement would run when
@@ -64,10 +67,22 @@ def is_main_guard(node: ast.stmt) -> bool:
     return len(names) == 1 and len(mains) == 1
 
 
-def kept_statements(tree: ast.Module) -> list[ast.stmt]:
-    """The top-level statements the enclosed form keeps: all but a trailing main guard."""
+def is_usage_call(node: ast.stmt, names: frozenset[str]) -> bool:
+    """Whether ``node`` only calls one of ``names`` (the function, the class), as
+    example usage does: ``display_yourself(...)``, ``TheApp().run()``."""
+    if not isinstance(node, ast.Expr) or not isinstance(node.value, ast.Call):
+        return False
+    callee: ast.expr = node.value
+    while isinstance(callee, ast.Call | ast.Attribute):
+        callee = callee.func if isinstance(callee, ast.Call) else callee.value
+    return isinstance(callee, ast.Name) and callee.id in names
+
+
+def kept_statements(tree: ast.Module, names: frozenset[str]) -> list[ast.stmt]:
+    """The top-level statements the enclosed form keeps: all but the trailing main
+    guard and usage calls of ``names`` (the function and the class)."""
     body = list(tree.body)
-    if body and is_main_guard(body[-1]):
+    while body and (is_main_guard(body[-1]) or is_usage_call(body[-1], names)):
         body.pop()
     return body
 
@@ -117,7 +132,8 @@ def enclose_app_class(shape: AppClassShape, signature: MethodSignature) -> str:
 def _with_function(tree: ast.Module, source: str, signature: MethodSignature, class_name: str) -> str:
     """``source`` with ``def ...: return class_name`` after its last kept statement."""
     lines = source.splitlines()
-    at = tree.body[-1].lineno - 1 if is_main_guard(tree.body[-1]) else len(lines)
+    kept = kept_statements(tree, frozenset({signature.selector, class_name}))
+    at = _end(kept[-1]) if kept else len(lines)
     added = ["", "", signature.header(), f"    return {class_name}", "", ""]
     return "\n".join([*lines[:at], *added, *lines[at:]]).rstrip("\n") + "\n"
 
@@ -131,7 +147,7 @@ def _parts(
     imports: list[ast.Import | ast.ImportFrom] = []
     classes: list[ast.ClassDef] = []
     functions: list[ast.FunctionDef] = []
-    for index, node in enumerate(kept_statements(tree)):
+    for index, node in enumerate(kept_statements(tree, frozenset({signature.selector, class_name}))):
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append(node)
         elif isinstance(node, ast.ClassDef):

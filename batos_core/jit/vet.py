@@ -164,7 +164,7 @@ def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMe
         # The same rules, first on the code as the model wrote it, so a
         # rejection names the model's own line; then on the enclosed form.
         checker = _BodyChecker(policy)
-        for node in kept_statements(tree):
+        for node in kept_statements(tree, frozenset({signature.selector, policy.required_class})):
             checker.visit(node)
         source = enclose_app_class(shape, signature)
         tree = _parse(source)

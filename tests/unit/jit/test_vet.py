@@ -376,11 +376,48 @@ def test_a_class_without_the_function_gets_the_function_that_returns_it() -> Non
     without = TOP_LEVEL_UI.replace("def display_yourself(self):\n    return BatOS_EntropicUI_App\n\n\n", "")
     assert "def display_yourself" not in without
     assert vet_ui(without) == ENCLOSED_UI
-    # still no statement beside it: calling the class or a function is refused
-    called = without.replace("\nif __name__", "display_yourself(BatOS_EntropicUI_App())\nif __name__")
-    assert "remove the top-level statement `display_yourself(BatOS_EntropicUI_App())`" in (
-        reject_ui(called).reason
-    )
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        # what qwen2.5-coder-1.5b wrote over the openai backend, attempt after attempt
+        "display_yourself(BatOS_EntropicUI_App())",
+        "BatOS_EntropicUI_App().run()",
+        "display_yourself(None)().run()",
+        # dropped, so its arguments never run either
+        "display_yourself(eval('1'))",
+    ],
+)
+def test_trailing_usage_calls_are_dropped_as_they_never_run(usage: str) -> None:
+    source = TOP_LEVEL_UI.replace('\nif __name__ == "__main__":\n    BatOS_EntropicUI_App().run()\n', usage)
+    assert vet_ui(source) == ENCLOSED_UI
+    without_function = source.replace("def display_yourself(self):\n    return BatOS_EntropicUI_App\n", "")
+    assert vet_ui(without_function) == ENCLOSED_UI
+
+
+def before_the_guard(statement: str) -> str:
+    return TOP_LEVEL_UI.replace("\nif __name__", f"{statement}\nif __name__")
+
+
+@pytest.mark.parametrize(
+    ("source", "statement"),
+    [
+        # a usage call before the function or the class is not at the end
+        (
+            TOP_LEVEL_UI.replace(
+                "\n\ndef display_yourself", "\nBatOS_EntropicUI_App().run()\ndef display_yourself"
+            ),
+            "BatOS_EntropicUI_App().run()",
+        ),
+        # at the end, but more than a call of the function or the class
+        (before_the_guard("print(display_yourself(None))"), "print(display_yourself(None))"),
+        (before_the_guard("app = BatOS_EntropicUI_App()"), "app = BatOS_EntropicUI_App()"),
+        (before_the_guard("bridge.send('x', display_yourself)"), "bridge.send('x', display_yourself)"),
+    ],
+)
+def test_other_calls_at_the_top_level_are_refused(source: str, statement: str) -> None:
+    assert f"remove the top-level statement `{statement}`" in reject_ui(source).reason
 
 
 def test_the_main_guard_is_dropped_unvetted_because_it_never_runs() -> None:
