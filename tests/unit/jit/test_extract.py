@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from batos_core.jit.errors import ExtractionError
@@ -97,3 +99,16 @@ def test_a_top_level_app_class_is_extracted_whole(reply: str) -> None:
     enclosed = vet(code, "display_yourself", VetPolicy.ui()).source
     assert enclosed.startswith("def display_yourself(self):\n    from kivy.app import App\n")
     assert "__main__" not in enclosed
+
+
+def test_the_reply_qwen_wrote_over_the_openai_backend_is_enclosed() -> None:
+    # qwen2.5-coder-1.5b-instruct, greedy, UI prompt without the prefill, served by
+    # llama-cpp-python's server: imports, the class, no function, and a call of
+    # display_yourself at the end (docs/jit.md).
+    reply = (Path(__file__).parent / "replies" / "qwen2.5-coder-1.5b_display_yourself_openai.txt").read_text()
+    assert reply.rstrip().endswith("display_yourself(BatOS_EntropicUI_App())\n```")
+    enclosed = vet(extract_code(reply, "display_yourself"), "display_yourself", VetPolicy.ui()).source
+    assert enclosed.startswith("def display_yourself(self):\n    from kivy.app import App\n")
+    assert "\n    class BatOS_EntropicUI_App(App):\n        def build(self):\n" in enclosed
+    assert enclosed.endswith("\n    return BatOS_EntropicUI_App\n")
+    assert "BatOS_EntropicUI_App())" not in enclosed
