@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import linecache
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -80,14 +80,16 @@ class RemoteObject:
 def load_app_class(ui: UiSource, bridge: object, receiver: object) -> type:
     """Vet, compile and run ``ui``; call its function on ``receiver``; return the App class.
 
-    Raises UiError (with the line) when vetting refuses the source, when its
-    top-level code or the function raises, or when it returns anything but a
-    subclass of ``kivy.app.App`` (or an unstarted instance of one). The class
-    gets the bridge as its ``bridge`` attribute unless it defines one.
+    Runs the source as vetted (a top-level App class enclosed into the
+    function, ``jit.ui_shape``). Raises UiError (with the line) when vetting
+    refuses the source, when its top-level code or the function raises, or
+    when it returns anything but a subclass of ``kivy.app.App`` (or an
+    unstarted instance of one). The class gets the bridge as its ``bridge``
+    attribute unless it defines one.
     Imports Kivy: call after ``display.prepare``.
     """
     try:
-        vet(ui.source, UI_SELECTOR, VetPolicy.ui())
+        vetted = vet(ui.source, UI_SELECTOR, VetPolicy.ui())
     except VetError as exc:
         line = exc.lineno or None
         raise UiError(
@@ -96,6 +98,8 @@ def load_app_class(ui: UiSource, bridge: object, receiver: object) -> type:
             line_text=ui.line(line) if line else "",
             where=ui.filename,
         ) from None
+    # What runs is what was vetted: a top-level App class is enclosed into the function.
+    ui = replace(ui, source=vetted.source)
     function = _define(ui, bridge)
     try:
         result = function(receiver)

@@ -7,6 +7,11 @@ an allow-list. It does not run anything; the trial does that in a sandbox.
 
 Every rejection is a ``VetError`` whose reason is one line, names the line, and
 tells the model what to write instead.
+
+Under the UI policy, a reply whose App class and imports stand at the top level
+beside the function (what chat models write when the backend cannot continue
+the prompt's prefill) is first enclosed into the one accepted form
+(``ui_shape``); the enclosed source is what is vetted, tried and installed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from dataclasses import dataclass
 
 from batos_core.jit.errors import VetError
 from batos_core.jit.signature import MethodSignature, signature_for
+from batos_core.jit.ui_shape import (
+    app_class_shape,
+    enclose_app_class,
+    has_top_level_class,
+    kept_statements,
+)
 
 DEFAULT_IMPORTS = frozenset(
     {
@@ -136,15 +147,27 @@ class VettedMethod:
 def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMethod:
     """Check ``source`` as the method for ``selector`` (Self or Python form).
 
-    Returns a ``VettedMethod`` on success. Raises ``VetError`` (one-line reason,
-    line number) on the first rule broken; raises ValueError only when
-    ``selector`` itself cannot name a method (a caller bug, not model output).
+    Returns a ``VettedMethod`` on success; its ``source`` is ``source``, or,
+    when the policy requires a class and ``source`` defines it at the top
+    level, the enclosed form (see the module docstring). Raises ``VetError`` (one-line
+    reason, line number of ``source``) on the first rule broken; raises
+    ValueError only when ``selector`` itself cannot name a method (a caller
+    bug, not model output).
     """
     policy = policy or VetPolicy.default()
     signature = signature_for(selector)
     if len(source) > policy.max_source_chars:
         raise VetError(f"the source is longer than {policy.max_source_chars} characters")
     tree = _parse(source)
+    if policy.required_class and has_top_level_class(tree):
+        shape = app_class_shape(tree, source, signature, policy.required_class)
+        # The same rules, first on the code as the model wrote it, so a
+        # rejection names the model's own line; then on the enclosed form.
+        checker = _BodyChecker(policy)
+        for node in kept_statements(tree, frozenset({signature.selector, policy.required_class})):
+            checker.visit(node)
+        source = enclose_app_class(shape, signature)
+        tree = _parse(source)
     function = _single_function(tree, signature)
     _check_parameters(function, signature)
     checker = _BodyChecker(policy)

@@ -5,6 +5,15 @@ server-sent events line by line with the standard library only, so the
 daemon needs no HTTP client dependency. ``cancel`` is checked between
 streamed chunks; on cancel the connection is closed, which makes the server
 stop generating.
+
+A ``prefill`` is not sent. The chat API has no portable way to continue a
+partial assistant reply: llama-server continues a final assistant message,
+vLLM only when asked with its own flags, and llama-cpp-python's server (the
+one the tests run) closes that message and starts a new turn, so the same
+request means different things to different servers and the reply does not
+say which happened. The model gets the prompt without it and writes its
+whole reply; for ``display_yourself`` vetting accepts the shape chat models
+then write (the App class at the top level, ``jit.ui_shape``).
 """
 
 from __future__ import annotations
@@ -67,7 +76,8 @@ class OpenAIBackend:
         prefill: str = "",
         seed: int | None = None,
     ) -> Generation:
-        """Stream one assistant reply from the server.
+        """Stream one assistant reply from the server; ``prefill`` is ignored
+        (see the module docstring), so ``text`` is the whole reply.
 
         Raises ``BackendError`` for a connection failure, a timeout (no chunk
         within ``timeout`` seconds), a non-200 status (with the server's

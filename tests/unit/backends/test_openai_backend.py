@@ -100,6 +100,14 @@ def test_streams_content_pieces_in_order(server: FakeServer) -> None:
     assert server.headers[0]["Authorization"] == "Bearer sekret"
 
 
+def test_a_prefill_is_not_sent(server: FakeServer) -> None:
+    # No portable chat request continues a partial reply (openai_backend's docstring).
+    server.lines = stream(PIECES)
+    generation = OpenAIBackend(server.url, "m").generate(MESSAGES, prefill="```python\ndef ")
+    assert server.requests[0]["messages"] == MESSAGES
+    assert generation.text == "".join(PIECES)
+
+
 def test_base_url_with_v1_and_reported_usage(server: FakeServer) -> None:
     server.lines = [chunk("x"), chunk("y"), chunk(usage=7), "data: [DONE]"]
     generation = OpenAIBackend(server.url + "/v1/", "m").generate(MESSAGES)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from batos_core.jit.errors import ExtractionError
 from batos_core.jit.extract import extract_code
+from batos_core.jit.vet import VetPolicy, vet
 
 BODY = "def sumOf_(self, sum_of):\n    return sum(sum_of)\n"
 
@@ -58,3 +61,54 @@ def test_no_code_is_an_extraction_error(reply: str) -> None:
     with pytest.raises(ExtractionError) as info:
         extract_code(reply, "f")
     assert "no" in info.value.reason and "\n" not in info.value.reason
+
+
+# display_yourself as a chat model writes it without the prompt's prefill: the
+# imports and the App class at the top level, the function, a main guard.
+CHAT_UI = """\
+from kivy.app import App
+from kivy.uix.label import Label
+
+
+class BatOS_EntropicUI_App(App):
+    def build(self):
+        return Label(text="hello")
+
+
+def display_yourself(self):
+    return BatOS_EntropicUI_App
+
+
+if __name__ == "__main__":
+    BatOS_EntropicUI_App().run()
+"""
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"Here is a Kivy UI:\n\n```python\n{CHAT_UI}```\n\nRun it with `python ui.py`.",
+        f"```bash\npip install kivy\n```\nThen:\n```python\n{CHAT_UI}```",
+        f"Here is a Kivy UI:\n{CHAT_UI}\nThe function returns the App class.<|im_end|>",
+    ],
+)
+def test_a_top_level_app_class_is_extracted_whole(reply: str) -> None:
+    # Extraction keeps every part; vetting encloses the class (test_vet.py).
+    code = extract_code(reply, "display_yourself")
+    assert code == CHAT_UI
+    enclosed = vet(code, "display_yourself", VetPolicy.ui()).source
+    assert enclosed.startswith("def display_yourself(self):\n    from kivy.app import App\n")
+    assert "__main__" not in enclosed
+
+
+def test_the_reply_qwen_wrote_over_the_openai_backend_is_enclosed() -> None:
+    # qwen2.5-coder-1.5b-instruct, greedy, UI prompt without the prefill, served by
+    # llama-cpp-python's server: imports, the class, no function, and a call of
+    # display_yourself at the end (docs/jit.md).
+    reply = (Path(__file__).parent / "replies" / "qwen2.5-coder-1.5b_display_yourself_openai.txt").read_text()
+    assert reply.rstrip().endswith("display_yourself(BatOS_EntropicUI_App())\n```")
+    enclosed = vet(extract_code(reply, "display_yourself"), "display_yourself", VetPolicy.ui()).source
+    assert enclosed.startswith("def display_yourself(self):\n    from kivy.app import App\n")
+    assert "\n    class BatOS_EntropicUI_App(App):\n        def build(self):\n" in enclosed
+    assert enclosed.endswith("\n    return BatOS_EntropicUI_App\n")
+    assert "BatOS_EntropicUI_App())" not in enclosed

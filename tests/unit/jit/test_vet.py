@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from typing import Any
+
 import pytest
 
 from batos_core.jit.errors import VetError
@@ -152,3 +155,276 @@ def test_ui_policy_allows_kivy_and_requires_the_app_class() -> None:
 def test_oversized_source_is_rejected() -> None:
     source = "def f(self):\n    return 1\n" + "# pad\n" * 5000
     assert "longer than" in reject(source, "f").reason
+
+
+# -- display_yourself as chat models write it: the App class at the top level --
+
+TOP_LEVEL_UI = '''\
+from kivy.app import App
+from kivy.uix.label import Label  # shows the state
+import json
+
+
+class BatOS_EntropicUI_App(App):
+    """The UI."""
+
+    title = "BAT OS Entropic UI"
+    layout = """
+BoxLayout:
+    Label:
+        text: 'kept as written'
+"""
+
+    def build(self):
+        self.status = Label(text="...")
+        bridge.get_full_state("genesis", self.show_state)
+        return self.status
+
+    def show_state(self, state):
+        self.status.text = json.dumps(state)
+
+
+def display_yourself(self):
+    return BatOS_EntropicUI_App
+
+
+if __name__ == "__main__":
+    BatOS_EntropicUI_App().run()
+'''
+
+ENCLOSED_UI = '''\
+def display_yourself(self):
+    from kivy.app import App
+    from kivy.uix.label import Label  # shows the state
+    import json
+
+    class BatOS_EntropicUI_App(App):
+        """The UI."""
+
+        title = "BAT OS Entropic UI"
+        layout = """
+BoxLayout:
+    Label:
+        text: 'kept as written'
+"""
+
+        def build(self):
+            self.status = Label(text="...")
+            bridge.get_full_state("genesis", self.show_state)
+            return self.status
+
+        def show_state(self, state):
+            self.status.text = json.dumps(state)
+
+    return BatOS_EntropicUI_App
+'''
+
+
+def vet_ui(source: str) -> str:
+    return vet(source, "display_yourself", VetPolicy.ui()).source
+
+
+def reject_ui(source: str) -> VetError:
+    return reject(source, "display_yourself", VetPolicy.ui())
+
+
+def test_a_top_level_app_class_is_enclosed_into_the_function() -> None:
+    vetted = vet(TOP_LEVEL_UI, "display_yourself", VetPolicy.ui())
+    # Imports and the class move inside, in order and as written (the KV string's
+    # lines are a value and keep their indentation); the main guard is dropped.
+    assert vetted.source == ENCLOSED_UI
+    assert vetted.imports == ("kivy.app", "kivy.uix.label", "json")
+    assert vet_ui(ENCLOSED_UI) == ENCLOSED_UI  # the accepted form is left as it is
+
+
+def test_the_enclosed_function_returns_the_class_when_run() -> None:
+    namespace: dict[str, object] = {"bridge": None}
+    exec(compile(vet_ui(TOP_LEVEL_UI), "<ui>", "exec"), namespace)
+    assert not any(isinstance(value, type) for value in namespace.values())  # nothing defined at load
+    app_class = namespace["display_yourself"](None)  # type: ignore[operator]
+    assert isinstance(app_class, type) and app_class.__name__ == "BatOS_EntropicUI_App"
+    assert app_class.layout.startswith("\nBoxLayout:\n    Label:\n")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # the function first, the class after it; the App imported as kivy.app.App
+        "import kivy.app\ndef display_yourself(self):\n    return BatOS_EntropicUI_App\n"
+        "class BatOS_EntropicUI_App(kivy.app.App):\n    title = 'x'\n",
+        # the body on the def line, and a function docstring
+        "from kivy.app import App\nclass BatOS_EntropicUI_App(App):\n    pass\n"
+        "def display_yourself(self): return BatOS_EntropicUI_App\n",
+        "from kivy.app import App as Base\nclass BatOS_EntropicUI_App(Base):\n    pass\n"
+        "def display_yourself(self):\n    '''The UI.'''\n    return BatOS_EntropicUI_App\n",
+        # tab indentation is rebuilt from the syntax tree
+        "from kivy.app import App\nclass BatOS_EntropicUI_App(App):\n\tdef build(self):\n\t\treturn None\n"
+        "def display_yourself(self):\n\treturn BatOS_EntropicUI_App\n",
+    ],
+)
+def test_other_layouts_of_the_shape_are_enclosed(source: str) -> None:
+    enclosed = vet_ui(source)
+    tree = ast.parse(enclosed)
+    assert [type(node) for node in tree.body] == [ast.FunctionDef]
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    assert any(isinstance(node, ast.ClassDef) for node in function.body)
+    assert isinstance(function.body[-1], ast.Return)
+    assert vet_ui(enclosed) == enclosed
+
+
+@pytest.mark.parametrize(
+    ("top", "fragment", "line"),
+    [
+        # statements that would run when the source is defined
+        ("x = 1\n", "remove the top-level statement `x = 1`", 1),
+        ("print('loaded')\n", "statement `print('loaded')`", 1),
+        ("bridge.send('genesis wipe', None)\n", "statement `bridge.send(", 1),
+        ("for i in range(3):\n    pass\n", "statement `for i in range(3):`", 1),
+        ("with open('x') as f:\n    pass\n", "statement `with open(", 1),
+        ("try:\n    pass\nexcept Exception:\n    pass\n", "statement `try:`", 1),
+        ("if True:\n    import math\n", "statement `if True:`", 1),
+        # a main guard with an else runs the else: not a main guard
+        ("if __name__ == '__main__':\n    pass\nelse:\n    pass\n", "statement `if __name__", 1),
+    ],
+)
+def test_top_level_code_beside_the_class_is_refused(top: str, fragment: str, line: int) -> None:
+    error = reject_ui(top + TOP_LEVEL_UI)
+    assert fragment in error.reason
+    assert "inside it" in error.reason  # tells the model what to write instead
+    assert error.lineno == line
+
+
+def test_a_main_guard_that_is_not_last_is_refused() -> None:
+    source = TOP_LEVEL_UI.replace(
+        "\n\ndef display_yourself", "\nif __name__ == '__main__':\n    pass\n\ndef display_yourself"
+    )
+    assert "remove the top-level statement `if __name__ ==" in reject_ui(source).reason
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        # a second class, before or after
+        (
+            lambda s: "from kivy.uix.label import Label\nclass Helper(Label):\n    pass\n" + s,
+            "2 top-level classes (Helper, BatOS_EntropicUI_App)",
+        ),
+        (
+            lambda s: s.replace("\nif __name__", "class Other(App):\n    pass\nif __name__"),
+            "2 top-level classes",
+        ),
+        # not kivy's App
+        (
+            lambda s: s.replace("BatOS_EntropicUI_App(App)", "BatOS_EntropicUI_App(Label)"),
+            "subclass of kivy's App",
+        ),
+        (lambda s: s.replace("BatOS_EntropicUI_App(App)", "BatOS_EntropicUI_App"), "subclass of kivy's App"),
+        (
+            lambda s: s.replace("BatOS_EntropicUI_App(App)", "BatOS_EntropicUI_App(App, Label)"),
+            "nothing else",
+        ),
+        (
+            lambda s: s.replace("from kivy.app import App", "from collections import OrderedDict as App"),
+            "subclass of kivy's App",
+        ),
+        (lambda s: s.replace("from kivy.app import App\n", ""), "subclass of kivy's App"),
+        (
+            lambda s: s.replace("BatOS_EntropicUI_App(App)", "BatOS_EntropicUI_App(App, metaclass=type)"),
+            "metaclass",
+        ),
+        (lambda s: s.replace("class BatOS", "@print\nclass BatOS"), "class decorator"),
+        # named otherwise than the prompt asks
+        (
+            lambda s: s.replace("class BatOS_EntropicUI_App", "class MyApp"),
+            "must be named BatOS_EntropicUI_App",
+        ),
+        # not the function asked for
+        (
+            lambda s: s.replace("def display_yourself(self)", "def show(self)"),
+            "must be named display_yourself",
+        ),
+        (lambda s: s.replace("def display_yourself(self)", "def display_yourself(self, x)"), "parameters"),
+        (
+            lambda s: s.replace("\nif __name__", "def helper(self):\n    return 1\nif __name__"),
+            "2 top-level functions",
+        ),
+    ],
+)
+def test_the_shape_is_exactly_one_app_class_and_the_function(change: Any, fragment: str) -> None:
+    assert fragment in reject_ui(change(TOP_LEVEL_UI)).reason
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("import json", "import os", "import of os is not allowed"),
+        ("self.status = Label", "self.status = eval", "eval is not allowed"),
+        ('title = "BAT OS Entropic UI"', "title = ().__class__", "attribute __class__"),
+        ("json.dumps(state)", "str(self._p_jar)", "attribute _p_jar"),
+        ("return BatOS_EntropicUI_App", "return globals()", "globals is not allowed"),
+    ],
+)
+def test_the_ordinary_rules_apply_and_name_the_models_own_line(old: str, new: str, fragment: str) -> None:
+    source = TOP_LEVEL_UI.replace(old, new)
+    error = reject_ui(source)
+    assert fragment in error.reason
+    assert new in source.splitlines()[error.lineno - 1]
+
+
+def test_a_class_without_the_function_gets_the_function_that_returns_it() -> None:
+    without = TOP_LEVEL_UI.replace("def display_yourself(self):\n    return BatOS_EntropicUI_App\n\n\n", "")
+    assert "def display_yourself" not in without
+    assert vet_ui(without) == ENCLOSED_UI
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        # what qwen2.5-coder-1.5b wrote over the openai backend, attempt after attempt
+        "display_yourself(BatOS_EntropicUI_App())",
+        "BatOS_EntropicUI_App().run()",
+        "display_yourself(None)().run()",
+        # dropped, so its arguments never run either
+        "display_yourself(eval('1'))",
+    ],
+)
+def test_trailing_usage_calls_are_dropped_as_they_never_run(usage: str) -> None:
+    source = TOP_LEVEL_UI.replace('\nif __name__ == "__main__":\n    BatOS_EntropicUI_App().run()\n', usage)
+    assert vet_ui(source) == ENCLOSED_UI
+    without_function = source.replace("def display_yourself(self):\n    return BatOS_EntropicUI_App\n", "")
+    assert vet_ui(without_function) == ENCLOSED_UI
+
+
+def before_the_guard(statement: str) -> str:
+    return TOP_LEVEL_UI.replace("\nif __name__", f"{statement}\nif __name__")
+
+
+@pytest.mark.parametrize(
+    ("source", "statement"),
+    [
+        # a usage call before the function or the class is not at the end
+        (
+            TOP_LEVEL_UI.replace(
+                "\n\ndef display_yourself", "\nBatOS_EntropicUI_App().run()\ndef display_yourself"
+            ),
+            "BatOS_EntropicUI_App().run()",
+        ),
+        # at the end, but more than a call of the function or the class
+        (before_the_guard("print(display_yourself(None))"), "print(display_yourself(None))"),
+        (before_the_guard("app = BatOS_EntropicUI_App()"), "app = BatOS_EntropicUI_App()"),
+        (before_the_guard("bridge.send('x', display_yourself)"), "bridge.send('x', display_yourself)"),
+    ],
+)
+def test_other_calls_at_the_top_level_are_refused(source: str, statement: str) -> None:
+    assert f"remove the top-level statement `{statement}`" in reject_ui(source).reason
+
+
+def test_the_main_guard_is_dropped_unvetted_because_it_never_runs() -> None:
+    source = TOP_LEVEL_UI.replace("BatOS_EntropicUI_App().run()", "import os\n    os.system('x')")
+    assert "os.system" not in vet_ui(source)
+
+
+def test_a_top_level_class_is_still_refused_for_ordinary_methods() -> None:
+    source = "class Helper:\n    pass\ndef f(self):\n    return Helper()\n"
+    assert "found a classdef statement" in reject(source, "f").reason
