@@ -8,6 +8,12 @@ an allow-list. It does not run anything; the trial does that in a sandbox.
 Every rejection is a ``VetError`` whose reason is one line, names the line, and
 tells the model what to write instead.
 
+A module on the allow-list that the method uses without importing it
+(``math.gcd(a, b)`` with no ``import math``: the small coders' most common
+trial failure on a 2-core CPU, docs/jit.md) is imported for it: the
+vetted source starts with ``import math``. That grants nothing the method
+could not have written itself.
+
 Under the UI policy, a reply whose App class and imports stand at the top level
 beside the function (what chat models write when the backend cannot continue
 the prompt's prefill) is first enclosed into the one accepted form
@@ -174,7 +180,33 @@ def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMe
     checker.visit(tree)
     if policy.required_class and not _defines_class(function, policy.required_class):
         raise VetError(f"the function must define a class named {policy.required_class}", function.lineno)
-    return VettedMethod(signature.selector, source, signature, tuple(checker.imports))
+    missing = _unimported_modules(tree, policy)
+    if missing:
+        source = "".join(f"import {module}\n" for module in missing) + source
+    return VettedMethod(signature.selector, source, signature, (*missing, *checker.imports))
+
+
+def _unimported_modules(tree: ast.Module, policy: VetPolicy) -> list[str]:
+    """Allow-listed top-level modules read as free names that nothing in ``tree`` binds.
+
+    Conservative: a name bound anywhere in the source (an import, an
+    assignment, a parameter, a def, a comprehension variable) counts as
+    bound, so only a module name that cannot mean anything else is imported.
+    """
+    bound: set[str] = set()
+    read: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.append(node.id)
+        elif isinstance(node, ast.Name):
+            bound.add(node.id)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+    return sorted({name for name in read if name not in bound and policy.allows_import(name)})
 
 
 def _parse(source: str) -> ast.Module:

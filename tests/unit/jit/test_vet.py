@@ -428,3 +428,19 @@ def test_the_main_guard_is_dropped_unvetted_because_it_never_runs() -> None:
 def test_a_top_level_class_is_still_refused_for_ordinary_methods() -> None:
     source = "class Helper:\n    pass\ndef f(self):\n    return Helper()\n"
     assert "found a classdef statement" in reject(source, "f").reason
+
+
+def test_an_allowed_module_used_without_its_import_is_imported_for_it() -> None:
+    source = "def gcd_with_(self, a, b):\n    return math.gcd(a, b)\n"
+    vetted = vet(source, "gcd:with:")
+    assert vetted.source == "import math\n" + source
+    assert "math" in vetted.imports
+
+
+def test_only_free_allowed_module_names_are_imported() -> None:
+    # A name bound by the method (a parameter, an assignment, its own import)
+    # is not a module to import; a free name off the allow-list stays free.
+    bound = "def f_(self, math):\n    re = 3\n    return math + re + os.sep\n"
+    assert vet(bound, "f:").source == bound
+    own = "def f(self):\n    import math as m\n    return m.pi\n"
+    assert vet(own, "f").source == own
