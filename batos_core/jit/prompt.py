@@ -32,7 +32,7 @@ from batos_core.jit.errors import ExtractionError, VetError
 from batos_core.jit.signature import MethodSignature, signature_for
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialResult
-from batos_core.jit.vet import DEFAULT_IMPORTS, UI_CLASS_NAME, VetPolicy
+from batos_core.jit.vet import DEFAULT_IMPORTS, UI_CLASS_NAME, UI_NAMES, VetPolicy
 
 Message = dict[str, str]
 Failure = VetError | ExtractionError | TrialResult
@@ -184,15 +184,8 @@ def ui_prefill() -> str:
     removes that loop. Backends that cannot continue a partial reply ignore it.
     """
     imports = "\n".join(
-        f"    from {module} import {name}"
-        for module, name in (
-            ("kivy.app", "App"),
-            ("kivy.uix.boxlayout", "BoxLayout"),
-            ("kivy.uix.button", "Button"),
-            ("kivy.uix.label", "Label"),
-            ("kivy.uix.scrollview", "ScrollView"),
-            ("kivy.uix.textinput", "TextInput"),
-        )
+        f"    from {UI_NAMES[name]} import {name}"
+        for name in ("App", "BoxLayout", "Button", "Label", "ScrollView", "TextInput")
     )
     return (
         f"```python\n{signature_for(UI_SELECTOR).header()}\n{imports}\n\n"

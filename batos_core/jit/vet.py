@@ -55,6 +55,19 @@ DEFAULT_IMPORTS = frozenset(
     }
 )
 UI_IMPORTS = DEFAULT_IMPORTS | {"kivy.*"}
+#: The Kivy names a UI is built from, and where each comes from: the UI
+#: prompt's prefill imports them, and vetting imports one a reply uses
+#: without importing it (a chat reply over the openai backend has no prefill).
+UI_NAMES: dict[str, str] = {
+    "App": "kivy.app",
+    "BoxLayout": "kivy.uix.boxlayout",
+    "Button": "kivy.uix.button",
+    "Label": "kivy.uix.label",
+    "ScrollView": "kivy.uix.scrollview",
+    "TextInput": "kivy.uix.textinput",
+    "GridLayout": "kivy.uix.gridlayout",
+    "Clock": "kivy.clock",
+}
 UI_CLASS_NAME = "BatOS_EntropicUI_App"
 
 FORBIDDEN_NAMES = frozenset(
@@ -180,18 +193,20 @@ def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMe
     checker.visit(tree)
     if policy.required_class and not _defines_class(function, policy.required_class):
         raise VetError(f"the function must define a class named {policy.required_class}", function.lineno)
-    missing = _unimported_modules(tree, policy)
+    missing = _unimported_names(tree, policy)
     if missing:
-        source = "".join(f"import {module}\n" for module in missing) + source
+        source = "".join(f"{line}\n" for line in missing.values()) + source
     return VettedMethod(signature.selector, source, signature, (*missing, *checker.imports))
 
 
-def _unimported_modules(tree: ast.Module, policy: VetPolicy) -> list[str]:
-    """Allow-listed top-level modules read as free names that nothing in ``tree`` binds.
+def _unimported_names(tree: ast.Module, policy: VetPolicy) -> dict[str, str]:
+    """Free names ``tree`` reads that an allowed import would bind, with that import.
 
-    Conservative: a name bound anywhere in the source (an import, an
-    assignment, a parameter, a def, a comprehension variable) counts as
-    bound, so only a module name that cannot mean anything else is imported.
+    An allow-listed module read as a name (``math``) gets ``import math``;
+    under a policy that allows kivy, a Kivy name of ``UI_NAMES`` gets its
+    ``from ... import``. Conservative: a name bound anywhere in the source (an
+    import, an assignment, a parameter, a def, a comprehension variable)
+    counts as bound, so only a name that cannot mean anything else is imported.
     """
     bound: set[str] = set()
     read: list[str] = []
@@ -206,7 +221,13 @@ def _unimported_modules(tree: ast.Module, policy: VetPolicy) -> list[str]:
             bound.add(node.arg)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bound.add(node.name)
-    return sorted({name for name in read if name not in bound and policy.allows_import(name)})
+    lines: dict[str, str] = {}
+    for name in sorted(set(read) - bound):
+        if policy.allows_import(name):
+            lines[name] = f"import {name}"
+        elif name in UI_NAMES and policy.allows_import(UI_NAMES[name]):
+            lines[name] = f"from {UI_NAMES[name]} import {name}"
+    return lines
 
 
 def _parse(source: str) -> ast.Module:

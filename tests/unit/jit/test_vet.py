@@ -444,3 +444,22 @@ def test_only_free_allowed_module_names_are_imported() -> None:
     assert vet(bound, "f:").source == bound
     own = "def f(self):\n    import math as m\n    return m.pi\n"
     assert vet(own, "f").source == own
+
+
+def test_a_ui_that_uses_kivy_widgets_it_never_imported_gets_their_imports() -> None:
+    # The 1.5B over the openai backend (no prefill) used TextInput, App and
+    # BoxLayout without importing them; vetting under the UI policy adds them.
+    source = (
+        "def display_yourself(self):\n"
+        "    class BatOS_EntropicUI_App(App):\n"
+        "        def build(self):\n"
+        "            return BoxLayout()\n"
+        "    return BatOS_EntropicUI_App\n"
+    )
+    vetted = vet(source, "display_yourself", VetPolicy.ui())
+    assert vetted.source.startswith(
+        "from kivy.app import App\nfrom kivy.uix.boxlayout import BoxLayout\ndef display_yourself"
+    )
+    # The default policy does not allow kivy: the names stay free.
+    plain = "def f(self):\n    return Label\n"
+    assert vet(plain, "f").source == plain
