@@ -99,7 +99,7 @@ def test_a_top_level_app_class_is_enclosed_installed_and_rendered(
     assert newest["action"] == "install"
     assert newest["provenance"]["attempts"] == 2
     # The first reply was refused for its top-level statement, before anything ran.
-    assert "attempt 1 rejected: line 8: remove the top-level statement `bridge.send(" in daemon.log_text()
+    assert "candidate 1 rejected: line 8: remove the top-level statement `bridge.send(" in daemon.log_text()
     # What was installed is the enclosed form: one function, the imports and the
     # class inside it, no main guard; the model's own lines otherwise.
     source = newest["source"]
