@@ -107,8 +107,8 @@ def app_class_shape(
 
     Raises ``VetError`` (the line, what to write instead) when the top level
     holds anything but a docstring, imports, one class ``class_name``
-    subclassing kivy's ``App``, the function ``signature`` names and a
-    trailing main guard.
+    subclassing kivy's ``App``, the function ``signature`` names and
+    trailing example usage.
     """
     imports, app_class, function = _parts(tree, signature, class_name)
     _check_app_class(app_class, imports, class_name)
@@ -161,6 +161,8 @@ def _parts(
                 f"level; {expected}",
                 node.lineno,
             )
+    if not classes:  # callers check has_top_level_class first
+        raise VetError(f"no top-level class found; {expected}", 1)
     if len(classes) > 1:
         names = ", ".join(c.name for c in classes)
         raise VetError(f"found {len(classes)} top-level classes ({names}); {expected}", classes[1].lineno)

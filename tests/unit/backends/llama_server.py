@@ -50,7 +50,7 @@ class LlamaServer:
 
     @classmethod
     def start(cls, gguf: Path, model: str, log_path: Path, *, n_ctx: int = 4096) -> LlamaServer:
-        """Serve ``gguf`` under the name ``model`` (two threads, a ``n_ctx`` context)."""
+        """Serve ``gguf`` under the name ``model`` (one thread, a ``n_ctx`` context)."""
         port = free_port()
         command = [
             sys.executable,
@@ -66,8 +66,11 @@ class LlamaServer:
             str(port),
             "--n_ctx",
             str(n_ctx),
+            # One thread: the tiny model is fast enough on one, and llama.cpp's
+            # threads wait for each other by spinning, so two on a 2-core
+            # machine shared with the daemon and its trials stall each other.
             "--n_threads",
-            "2",
+            "1",
             "--verbose",
             "false",
             # A new request would otherwise end the one streaming: a test that
