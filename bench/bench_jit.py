@@ -1,10 +1,12 @@
 """JIT benchmark: miss -> installed method on the real CPU model, and generated vs hand-written calls.
 
-Runs a real daemon (``--backend transformers``, default model
-``qwen2.5-coder-0.5b-instruct``) on a temporary image and prints medians and
-ratios (targets in brackets; a miss is printed, not hidden):
+Runs a real daemon (``--backend auto``: llama.cpp for the catalog's GGUFs on
+a CPU; default model ``qwen2.5-coder-0.5b-instruct``) on a temporary image and
+prints medians and ratios (targets in brackets; a miss is printed, not hidden):
 
-1. miss -> installed, over the intent suite (``tests/llm/intents.py``), split
+1. miss -> installed, over the intent suite (``tests/llm/intents.py``, or with
+   ``--suite heldout`` the 30 held-out selectors of ``heldout_intents.py``),
+   with how many intents were right and why the others were not, split
    into model time (generation, including the token events) and batos
    overhead (extract + vet + trial + install, from the daemon's "installed"
    log line: the pipeline's Outcome), tokens/s, and the client-side round
@@ -21,8 +23,8 @@ ratios (targets in brackets; a miss is printed, not hidden):
 
 A warm-up miss (not counted) loads the model first. The machine's load
 average is printed with the figures. Run:
-``PYTHONPATH=. .venv/bin/python bench/bench_jit.py [--intents N] [--sends N] [--candidates K]
-[--backend NAME]``.
+``PYTHONPATH=. .venv/bin/python bench/bench_jit.py [--suite intents|heldout] [--intents N]
+[--sends N] [--candidates K] [--backend NAME] [--model NAME]``.
 Needs the model pulled (``batos model pull``) and the llm extra. Not a test.
 ``--backend scripted --model SCRIPT.json`` (a JSON list of replies, in the
 order the misses ask for them) runs the bench's code path without a model.
@@ -44,7 +46,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "llm")]
 
-from intents import INTENTS, IntentResult, receiver_name, run_intent  # noqa: E402
+from heldout_intents import HELDOUT  # noqa: E402
+from intents import INTENTS, Intent, IntentResult, receiver_name, run_intent  # noqa: E402
 
 from batos_core.jit.pipeline import ATTEMPTS_ENV  # noqa: E402
 from batos_core.protocol.builders import (  # noqa: E402
@@ -114,21 +117,31 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
+SUITES: dict[str, tuple[Intent, ...]] = {"intents": INTENTS, "heldout": HELDOUT}
+#: The suite this run sends (``--suite``).
+SUITE: tuple[Intent, ...] = INTENTS
+
+
 def miss_to_install(client: Client, daemon: DaemonProcess, count: int) -> list[tuple[IntentResult, str]]:
     """Run the first `count` intents; print the split of each installed one and the medians."""
     runs: list[tuple[IntentResult, str]] = []
-    for index, intent in enumerate(INTENTS[:count], 1):
+    for index, intent in enumerate(SUITE[:count], 1):
         name = receiver_name(index)
         result = run_intent(client, intent, name)
         runs.append((result, name))
     by_target = installs(daemon.log_text())
     rows: list[tuple[IntentResult, Install]] = []
     for result, name in runs:
-        intent = next(i for i in INTENTS if i.selector == result.selector)
+        intent = next(i for i in SUITE if i.selector == result.selector)
         install = by_target.get((oid_of(client, name), intent.python_selector))
         if install is not None:
             rows.append((result, install))
+    passed = sum(1 for result, _ in runs if result.passed)
     print(f"\n1. miss -> installed ({len(rows)} of {len(runs)} intents installed a method)")
+    print(f"   intents right (every case and slot check passed): {passed}/{len(runs)}")
+    for result, _ in runs:
+        if not result.passed:
+            print(f"   - {result.selector}: {result.status}: {result.detail[:150]}")
     heads = (
         ("att", 3),
         ("cand", 4),
@@ -169,7 +182,7 @@ def choices(client: Client, runs: list[tuple[IntentResult, str]]) -> None:
     print("\n1b. the choice among candidates (same candidates, two rules)")
     chosen_right = majority_right = differs = counted = 0
     for index, (result, name) in enumerate(runs):
-        intent = next(i for i in INTENTS if i.selector == result.selector)
+        intent = next(i for i in SUITE if i.selector == result.selector)
         reply = client.request(history_request(name, intent.python_selector, 1, include_source=False))
         entries = reply.get("entries") or []
         record = (entries[0].get("provenance") or {}).get("candidates") if entries else None
@@ -231,7 +244,7 @@ def second_calls(client: Client, runs: list[tuple[IntentResult, str]], sends: in
     all_generated: list[float] = []
     all_hand: list[float] = []
     for index, (result, name) in enumerate(pairs):
-        intent = next(i for i in INTENTS if i.selector == result.selector)
+        intent = next(i for i in SUITE if i.selector == result.selector)
         twin = f"hand{index}"
         client.request(eval_request(f"lobby setSlot: '{twin}' value: (genesis clone)"))
         for slot, value in intent.slots.items():
@@ -263,13 +276,17 @@ def second_calls(client: Client, runs: list[tuple[IntentResult, str]], sends: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=MODEL)
-    parser.add_argument("--intents", type=int, default=len(INTENTS), help="how many suite intents to run")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="intents", help="which intent set")
+    parser.add_argument("--intents", type=int, default=None, help="how many of the suite's intents to run")
     parser.add_argument("--attempts", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=4, help="K per miss (1: no candidates)")
-    parser.add_argument("--backend", default="transformers", help="the daemon's JIT backend")
+    parser.add_argument("--backend", default="auto", help="the daemon's JIT backend")
     parser.add_argument("--sends", type=int, default=200)
     parser.add_argument("--methods", type=int, default=5, help="generated methods compared in part 2")
     args = parser.parse_args()
+    global SUITE
+    SUITE = SUITES[args.suite]
+    count = len(SUITE) if args.intents is None else args.intents
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="bench-jit-") as tmp:
@@ -280,7 +297,7 @@ def main() -> None:
                 started = time.perf_counter()
                 client.request(send_request("warmup", "double:", [4]))
                 print(f"warm-up miss (model load + one generation): {time.perf_counter() - started:.1f} s")
-                runs = miss_to_install(client, daemon, args.intents)
+                runs = miss_to_install(client, daemon, count)
                 choices(client, runs)
                 second_calls(client, runs, args.sends, args.methods)
         finally:
