@@ -108,7 +108,11 @@ def test_the_reply_qwen_wrote_over_the_openai_backend_is_enclosed() -> None:
     reply = (Path(__file__).parent / "replies" / "qwen2.5-coder-1.5b_display_yourself_openai.txt").read_text()
     assert reply.rstrip().endswith("display_yourself(BatOS_EntropicUI_App())\n```")
     enclosed = vet(extract_code(reply, "display_yourself"), "display_yourself", VetPolicy.ui()).source
-    assert enclosed.startswith("def display_yourself(self):\n    from kivy.app import App\n")
+    # It used Button and TextInput without importing them: vetting imports them.
+    assert enclosed.startswith(
+        "from kivy.uix.button import Button\nfrom kivy.uix.textinput import TextInput\n"
+        "def display_yourself(self):\n    from kivy.app import App\n"
+    )
     assert "\n    class BatOS_EntropicUI_App(App):\n        def build(self):\n" in enclosed
     assert enclosed.endswith("\n    return BatOS_EntropicUI_App\n")
     assert "BatOS_EntropicUI_App())" not in enclosed
