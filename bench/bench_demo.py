@@ -103,8 +103,8 @@ def _provenance(env: dict[str, str]) -> dict[str, object]:
         check=False,
     )
     try:
-        entries = json.loads(out.stdout).get("entries") or []
-    except (ValueError, AttributeError):
+        entries = json.loads(out.stdout)
+    except ValueError:
         return {}
     if not entries or entries[0].get("action") != "install":
         return {}
