@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.image import ImageError, ImageLocked
 from batos_core.jit.backends.base import serving_of
-from batos_core.protocol.connection import check_private, ipc_endpoint
+from batos_core.protocol.connection import check_private_file, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
 
@@ -147,8 +147,8 @@ def check_runtime_files(config: DaemonConfig) -> None:
     """
     runtime = config.resolved_runtime_dir()  # creates it 0700, or checks it
     connection = config.connection_path()
-    if connection.exists():
-        check_private(connection)
+    if connection.is_symlink() or connection.exists():
+        check_private_file(connection)
     if not config.tcp:
         ipc_endpoint(runtime, config.image_id)
 
