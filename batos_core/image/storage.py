@@ -4,7 +4,8 @@ A writable FileStorage is a `GroupCommitFileStorage` (see group_commit).
 
 Nothing is written when opening fails: a path that exists is checked to be a
 FileStorage before ZODB touches it, and a lock held by another process is
-reported as ImageLocked.
+reported as ImageLocked. A new image's directories are created 0700 and its files 0600
+(`batos_core.private_files`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from batos_core.image.errors import ImageLocked, NotAnImage, UnknownStorageScheme
+from batos_core.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def _open_file_storage(spec: StorageSpec) -> Any:
     elif spec.read_only:
         raise NotAnImage(f"{path} does not exist")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     try:
         if spec.read_only:
             return FileStorage(str(path), read_only=True)
