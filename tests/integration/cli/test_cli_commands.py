@@ -174,3 +174,10 @@ def test_a_symlinked_connection_file_is_insecure_exit_6(batos: Any, batos_dirs: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "is a symbolic link" in lines[0], done.stderr
     assert not batos_dirs.image.exists()
+
+
+def test_send_expr_nested_3000_deep_is_a_syntax_error_exit_6(batos: Any) -> None:
+    done = batos("send", "--expr", "(" * 3000 + "1" + ")" * 3000)
+    assert done.returncode == 6, done.stderr
+    assert done.stderr.startswith("error: syntax error: line 1, column 65: nested more than 64 deep")
+    assert "started the batos daemon" not in done.stderr  # found before anything was sent
