@@ -16,10 +16,12 @@ on disk. Each `Session`'s transaction manager calls `wait_durable` when a
 transaction ends (committed or aborted), so a worker's reply leaves only
 after its own commit, and every commit it could have read, is durable. What
 changes is that a commit becomes visible to other connections a moment
-before it is durable; any answer built on it waits as just said. A crash in
-between loses the not-yet-durable suffix of the file, which FileStorage's
-recovery truncates on the next open, and with it only transactions nobody
-was told about.
+before it is durable; any answer built on it waits as just said. A power
+failure in between loses the not-yet-durable suffix of the file, and with
+it only transactions nobody was told about; if that leaves a transaction
+cut short, the next open refuses the image (`damage`) and ``batos image
+recover`` drops the cut transaction. (A process that dies keeps everything
+it wrote: the OS has it.)
 
 Every file FileStorage creates (the data file, ``.index``, ``.lock``,
 ``.tmp``, ``.pack``, ``.old``, ``.trN``) is created under umask 077, and the
