@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from batos_cli import state
-from batos_cli.commands import autotelic, daemon, methods, model, objects, repl, review, ui, upgrade
+from batos_cli.commands import autotelic, daemon, image, methods, model, objects, repl, review, ui, upgrade
 
 app = typer.Typer(
     name="batos",
@@ -48,6 +48,7 @@ def main_options(
 
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(model.app, name="model")
+app.add_typer(image.app, name="image")
 objects.register(app)
 methods.register(app)
 review.register(app)

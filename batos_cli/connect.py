@@ -96,12 +96,16 @@ def start(
 ) -> ConnectionInfo:
     """Start a daemon for `config` and wait for its ready signal.
 
-    Background mode detaches it (own session, output to its log file).
+    Background mode detaches it (own session, output to its log file, which
+    is created 0600 in a directory created 0700).
     Raises CliError if it reports an error or is not ready in time; the
     message names the log file.
     """
+    from batos_core.private_files import make_private_dir, make_private_file
+
     log_path = config.log_path()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(log_path.parent)
+    make_private_file(log_path)  # the daemon's stderr goes here too: private before it is opened
     args = daemon_args(config)
     if foreground:
         os.execv(sys.executable, [sys.executable, *args])

@@ -18,6 +18,8 @@ class ExitStatus(IntEnum):
     NOT_FOUND = 7  # the object, method or version does not exist
     GENERATION_FAILED = 8  # the model could not write an acceptable method
     CONFLICT = 9  # the transaction kept conflicting
+    IMAGE_DAMAGED = 10  # the image file is damaged (`batos image check`; `batos image recover` repairs)
+    IMAGE_IN_USE = 11  # a daemon serves the image, and the command needs it stopped
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -44,6 +46,21 @@ _CODE_STATUS = {
     "shutting_down": ExitStatus.DAEMON_UNAVAILABLE,
     "cancelled": ExitStatus.INTERRUPTED,  # a cancel_request (this client's Ctrl-C, or another's)
 }
+
+
+#: The statuses `python -m batos_core.image.tool` reports (`batos image check | recover`).
+_IMAGE_TOOL_STATUS = {
+    "ok": ExitStatus.OK,
+    "recovered": ExitStatus.OK,
+    "damaged": ExitStatus.IMAGE_DAMAGED,
+    "in_use": ExitStatus.IMAGE_IN_USE,
+    "not_an_image": ExitStatus.BAD_INPUT,
+}
+
+
+def image_tool_status(status: str) -> ExitStatus:
+    """The exit status for a status word of the image tool (unknown words: ERROR)."""
+    return _IMAGE_TOOL_STATUS.get(status, ExitStatus.ERROR)
 
 
 def exit_status_for(exc: BaseException) -> ExitStatus:

@@ -12,7 +12,7 @@ _batos() {
     done
     if ((skip)); then COMPREPLY=($(compgen -f -- "$cur")); return; fi
     case "$cmd_path" in
-        "") words="send inspect history source revert replay proposals approve reject repl ui cem autotelic upgrade incarnations daemon model dataset --image -i --help -h"; names=0 ;;
+        "") words="send inspect history source revert replay proposals approve reject repl ui cem autotelic upgrade incarnations daemon model image dataset --image -i --help -h"; names=0 ;;
         "send") words="--expr -e --json --review --screenshot --help -h"; names=1 ;;
         "inspect") words="--json --help -h"; names=1 ;;
         "history") words="--selector -s --limit -n --json --export --help -h"; names=1 ;;
@@ -37,6 +37,9 @@ _batos() {
         "model list") words="--json --help -h"; names=0 ;;
         "model info") words="--json --help -h"; names=0 ;;
         "model pull") words="--no-hub --help -h"; names=0 ;;
+        "image") words="check recover --help -h"; names=0 ;;
+        "image check") words="--help -h"; names=0 ;;
+        "image recover") words="--help -h"; names=0 ;;
         "dataset") words="export --help -h"; names=0 ;;
         "dataset export") words="--out -o --help -h"; names=0 ;;
         *) words=""; names=0 ;;
@@ -50,7 +53,7 @@ _batos() {
 
 _batos_is_command() {
     case "$1" in
-        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"proposals"|"approve"|"reject"|"repl"|"ui"|"cem"|"autotelic"|"upgrade"|"incarnations"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs"|"model"|"model list"|"model info"|"model pull"|"dataset"|"dataset export") return 0 ;;
+        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"proposals"|"approve"|"reject"|"repl"|"ui"|"cem"|"autotelic"|"upgrade"|"incarnations"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs"|"model"|"model list"|"model info"|"model pull"|"image"|"image check"|"image recover"|"dataset"|"dataset export") return 0 ;;
     esac
     return 1
 }

@@ -4,6 +4,10 @@
 the daemon serves passes `--ready-fd N`: the daemon writes one line
 ``ready <endpoint>`` (or ``error <message>``) to that descriptor and closes it.
 Tests and the CLI wait on that line, never on a sleep.
+
+The daemon runs under umask 077, set before it creates anything: every file
+it or ZODB makes (image, ``.index``, ``.lock``, ``.tmp``, log, directories) is
+private whatever the umask it inherited (`batos_core.private_files`).
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
+from batos_core.daemon.log_format import setup_logging
 from batos_core.image import ImageError, ImageLocked
 from batos_core.jit.backends.base import serving_of
-from batos_core.protocol.connection import check_private, ipc_endpoint
+from batos_core.private_files import PRIVATE_UMASK
+from batos_core.protocol.connection import check_private_file, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
 
@@ -108,19 +113,6 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     return config
 
 
-def setup_logging(log_file: str | None, level: str) -> None:
-    handler: logging.Handler
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-
-
 def _signal_ready(fd: int | None, line: str, *, close: bool = True) -> None:
     if fd is None:
         return
@@ -147,13 +139,14 @@ def check_runtime_files(config: DaemonConfig) -> None:
     """
     runtime = config.resolved_runtime_dir()  # creates it 0700, or checks it
     connection = config.connection_path()
-    if connection.exists():
-        check_private(connection)
+    if connection.is_symlink() or connection.exists():
+        check_private_file(connection)
     if not config.tcp:
         ipc_endpoint(runtime, config.image_id)
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     setup_logging(args.log_file, args.log_level)
     config = config_from_args(args)

@@ -2,6 +2,7 @@
 
 from batos_core.image.errors import (
     BadReference,
+    ImageDamaged,
     ImageError,
     ImageFormatTooNew,
     ImageLocked,
@@ -15,6 +16,7 @@ from batos_core.image.refs import Ref, parse_ref
 __all__ = [
     "BadReference",
     "Image",
+    "ImageDamaged",
     "ImageError",
     "ImageFormatTooNew",
     "ImageLocked",

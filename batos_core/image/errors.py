@@ -19,6 +19,10 @@ class NotAnImage(ImageError):
     """The path exists but is not a ZODB FileStorage."""
 
 
+class ImageDamaged(ImageError):
+    """The FileStorage is damaged (cut short, empty, or its index disagrees); nothing was written."""
+
+
 class ImageFormatTooNew(ImageError):
     """The image was written by a newer batos than this one."""
 

@@ -16,10 +16,17 @@ on disk. Each `Session`'s transaction manager calls `wait_durable` when a
 transaction ends (committed or aborted), so a worker's reply leaves only
 after its own commit, and every commit it could have read, is durable. What
 changes is that a commit becomes visible to other connections a moment
-before it is durable; any answer built on it waits as just said. A crash in
-between loses the not-yet-durable suffix of the file, which FileStorage's
-recovery truncates on the next open, and with it only transactions nobody
-was told about.
+before it is durable; any answer built on it waits as just said. A power
+failure in between loses the not-yet-durable suffix of the file, and with
+it only transactions nobody was told about; if that leaves a transaction
+cut short, the next open refuses the image (`damage`) and ``batos image
+recover`` drops the cut transaction. (A process that dies keeps everything
+it wrote: the OS has it.)
+
+Every file FileStorage creates (the data file, ``.index``, ``.lock``,
+``.tmp``, ``.pack``, ``.old``, ``.trN``) is created under umask 077, and the
+ones found already there are tightened to 0600 at open (see
+`batos_core.private_files`).
 
 If fsync fails, the process logs and exits at once (status 74, EX_IOERR):
 retrying an fsync after a failure is not safe (the kernel may have dropped
@@ -33,11 +40,17 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ZODB.FileStorage import FileStorage
 
+from batos_core.private_files import private_umask, tighten
+
 log = logging.getLogger(__name__)
+
+#: The files a FileStorage keeps beside its data file ("" is the data file itself).
+COMPANION_SUFFIXES = ("", ".index", ".lock", ".tmp", ".old", ".pack")
 
 #: Exit status when fsync fails (sysexits.h EX_IOERR).
 EXIT_FSYNC_FAILED = 74
@@ -66,7 +79,18 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
         self._durable = 0  # of those, how many an fsync has covered
         self._syncing = False
         self.fsyncs = 0  # fsync calls made by wait_durable (commits / fsyncs = group size)
-        super().__init__(*args, **kwargs)
+        with private_umask():
+            super().__init__(*args, **kwargs)
+        for suffix in COMPANION_SUFFIXES:
+            tighten(Path(self._file_name + suffix))
+
+    def _save_index(self) -> None:
+        with private_umask():
+            super()._save_index()
+
+    def pack(self, *args: Any, **kwargs: Any) -> Any:
+        with private_umask():
+            return super().pack(*args, **kwargs)
 
     def _finish_finish(self, tid: bytes) -> None:
         # FileStorage._finish_finish (ZODB 6) without its fsync; called under the

@@ -3,8 +3,11 @@
 A writable FileStorage is a `GroupCommitFileStorage` (see group_commit).
 
 Nothing is written when opening fails: a path that exists is checked to be a
-FileStorage before ZODB touches it, and a lock held by another process is
-reported as ImageLocked.
+FileStorage, and not a damaged one (`damage`: ImageDamaged), before ZODB
+touches it, and a lock held by another process is reported as ImageLocked.
+A new world is made only where no file exists: an empty file is damage.
+A new image's directories are created 0700 and its files 0600
+(`batos_core.private_files`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from batos_core.image.damage import refuse_if_damaged
 from batos_core.image.errors import ImageLocked, NotAnImage, UnknownStorageScheme
+from batos_core.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +77,8 @@ def _flag(query: str, name: str) -> bool:
 
 
 def open_storage(spec: StorageSpec) -> Any:
-    """Open the storage `spec` names. Raises ImageLocked / NotAnImage; writes nothing on error."""
+    """Open the storage `spec` names. Raises ImageLocked / NotAnImage / ImageDamaged;
+    writes nothing on error."""
     if spec.scheme == "file":
         return _open_file_storage(spec)
     if spec.scheme == "memory":
@@ -99,12 +105,13 @@ def _open_file_storage(spec: StorageSpec) -> Any:
     if path.exists():
         with path.open("rb") as fh:
             magic = fh.read(4)
-        if magic and magic not in _FILESTORAGE_MAGIC:
+        if not any(known.startswith(magic) for known in _FILESTORAGE_MAGIC):
             raise NotAnImage(f"{path} is not a ZODB FileStorage (starts with {magic!r})")
+        refuse_if_damaged(path)
     elif spec.read_only:
         raise NotAnImage(f"{path} does not exist")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     try:
         if spec.read_only:
             return FileStorage(str(path), read_only=True)

@@ -9,6 +9,7 @@ silently.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -105,6 +106,19 @@ def check_private(path: Path) -> None:
     _check_stat(path, os.stat(path))
 
 
+def check_private_file(path: Path) -> None:
+    """Like :func:`check_private`, and refuse a symbolic link too (not followed).
+
+    A connection file is never a link: one could point the daemon's key at a
+    file another user controls. Raises :class:`InsecurePermissions`, or
+    ``OSError`` if ``path`` cannot be stat'ed.
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise InsecurePermissions(path, stat.S_IMODE(st.st_mode), "is a symbolic link")
+    _check_stat(path, st)
+
+
 def _check_stat(path: Path, st: os.stat_result) -> None:
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid != os.getuid():
@@ -185,8 +199,8 @@ def write_connection_file(path: Path, info: ConnectionInfo) -> None:
 def read_connection_file(path: Path, *, check_dir: bool = True) -> ConnectionInfo:
     """Read and check a connection file.
 
-    Refuses a symlink (``OSError``), a file or (with ``check_dir``) directory
-    that is not private (:class:`InsecurePermissions`), and a file that is not
+    Refuses a symlink, a file or (with ``check_dir``) directory that is not
+    private (:class:`InsecurePermissions`), and a file that is not
     valid (:class:`ConnectionFileError`). ``FileNotFoundError`` propagates
     unchanged: it means no daemon has published this image. The protocol
     version is returned as found; the client checks it.
@@ -194,7 +208,12 @@ def read_connection_file(path: Path, *, check_dir: bool = True) -> ConnectionInf
     if check_dir:
         check_private(path.parent)
     # O_NOFOLLOW + fstat: the checked file is the one that is read.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link: name it, not the errno
+            check_private_file(path)
+        raise
     with os.fdopen(fd, "rb") as handle:
         _check_stat(path, os.fstat(handle.fileno()))
         raw = handle.read(64 * 1024)

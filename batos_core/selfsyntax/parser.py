@@ -15,6 +15,12 @@ right)::
 Keyword parts after the first may be capitalised Self-style (``at: 1 Put:
 2`` is ``at:put:``). Every error is a SelfSyntaxError at the offending token,
 or at the opening bracket of one never closed. Pure standard library.
+
+Brackets and assignments nest at most `MAX_NESTING` deep: each level costs
+the parser (and later the evaluator) about seven Python frames, so without a
+bound a few thousand ``(`` would exhaust the interpreter's recursion limit and
+surface as a RecursionError from inside the daemon instead of a syntax error
+at the bracket that went too deep.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ _PRIMARY_START = frozenset(
      K.LBRACKET}
 )
 _CLOSERS = frozenset({K.RPAREN, K.RBRACE, K.RBRACKET})
+#: How deep brackets ('(', '{', '#(', '(|') and assignments may nest.
+MAX_NESTING = 64
 
 
 class Parser:
@@ -58,6 +66,7 @@ class Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.index = 0
+        self.depth = 0  # brackets and assignments open around the current token
 
     # -- token access ------------------------------------------------------
 
@@ -89,6 +98,15 @@ class Parser:
             self.fail(token, f"unmatched {token.text!r}")
         self.fail(token, f"expected {expected}, found {token.describe()}")
 
+    def enter(self, opener: Token) -> None:
+        """One level deeper (at `opener`); fails past MAX_NESTING. `leave` undoes it."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(opener, f"nested more than {MAX_NESTING} deep")
+
+    def leave(self) -> None:
+        self.depth -= 1
+
     def span_from(self, start: Token) -> tuple[int, int]:
         return (start.start, self.tokens[self.index - 1].end)
 
@@ -118,7 +136,9 @@ class Parser:
             self.advance()
             if self.token.kind not in _PRIMARY_START:
                 self.unexpected(self.token, f"a value to assign to {start.text!r}")
+            self.enter(start)
             value = self.statement()
+            self.leave()
             return Assign(start.text, value, span=self.span_from(start))
         return self.cascade()
 
@@ -249,12 +269,15 @@ class Parser:
         opener = self.advance()
         if self.at(K.RPAREN):
             self.fail(self.token, "empty parentheses")
+        self.enter(opener)
         inner = self.statement()
         self.close(opener, K.RPAREN, "')'")
+        self.leave()
         return inner
 
     def brace_array(self) -> BraceArray:
         opener = self.advance()
+        self.enter(opener)
         items: list[Expr] = []
         while not self.at(K.RBRACE):
             if self.at(K.EOF):
@@ -265,14 +288,17 @@ class Parser:
             elif not self.at(K.RBRACE):
                 self.close(opener, K.RBRACE, "'.' or '}'")
         self.advance()
+        self.leave()
         return BraceArray(tuple(items), span=self.span_from(opener))
 
     def literal_array(self) -> LiteralArray:
         opener = self.advance()
+        self.enter(opener)
         items: list[Literal | Symbol | LiteralArray] = []
         while not self.at(K.RPAREN):
             items.append(self.array_item(opener))
         self.advance()
+        self.leave()
         return LiteralArray(tuple(items), span=self.span_from(opener))
 
     def array_item(self, opener: Token) -> Literal | Symbol | LiteralArray:
@@ -327,6 +353,7 @@ class Parser:
     def object_literal(self) -> ObjectLiteral:
         opener = self.advance()
         self.advance()  # the '|'
+        self.enter(opener)
         slots: list[SlotDecl] = []
         seen: set[str] = set()
         while not self.at_object_close():
@@ -342,6 +369,7 @@ class Parser:
                 self.unexpected(self.token, "'.' or '|)' after a slot")
         self.advance()
         self.advance()
+        self.leave()
         return ObjectLiteral(tuple(slots), span=self.span_from(opener))
 
     def slot_decl(self, seen: set[str]) -> SlotDecl:
@@ -383,7 +411,8 @@ def parse(source: str) -> Program:
     """Parse `source` into a Program.
 
     Raises SelfSyntaxError with the line and column of the first offending
-    token (or of the opening quote/bracket of one never closed). An empty or
-    comment-only source is a Program with no statements.
+    token (or of the opening quote/bracket of one never closed, or of the
+    bracket nested deeper than MAX_NESTING). An empty or comment-only source
+    is a Program with no statements.
     """
     return Parser(source).program()

@@ -158,3 +158,26 @@ def test_send_takes_a_message_or_expr_but_not_both_and_not_neither(module_batos:
     assert no_message.returncode == 2 and "missing MESSAGE" in no_message.stderr
     empty = module_batos("send", "--expr", "  ")
     assert empty.returncode == 2 and "needs Self source" in empty.stderr
+
+
+def test_a_symlinked_connection_file_is_insecure_exit_6(batos: Any, batos_dirs: Any) -> None:
+    from batos_core.daemon.config import DaemonConfig
+
+    config = DaemonConfig(image=str(batos_dirs.image), runtime_dir=batos_dirs.runtime_dir)
+    connection = config.connection_path()
+    elsewhere = batos_dirs.root / "elsewhere.json"
+    elsewhere.write_text("{}")
+    os.chmod(elsewhere, 0o600)
+    connection.symlink_to(elsewhere)
+    done = batos("send", "genesis", "x")
+    assert done.returncode == 6, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is a symbolic link" in lines[0], done.stderr
+    assert not batos_dirs.image.exists()
+
+
+def test_send_expr_nested_3000_deep_is_a_syntax_error_exit_6(batos: Any) -> None:
+    done = batos("send", "--expr", "(" * 3000 + "1" + ")" * 3000)
+    assert done.returncode == 6, done.stderr
+    assert done.stderr.startswith("error: syntax error: line 1, column 65: nested more than 64 deep")
+    assert "started the batos daemon" not in done.stderr  # found before anything was sent

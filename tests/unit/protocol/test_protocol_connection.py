@@ -118,7 +118,7 @@ def test_symlinked_connection_file_is_refused(private_dir: Path, tmp_path: Path)
     write_connection_file(real, make_info(private_dir))
     link = private_dir / "link.json"
     link.symlink_to(real)
-    with pytest.raises(OSError):
+    with pytest.raises(InsecurePermissions, match="is a symbolic link"):
         read_connection_file(link)
 
 

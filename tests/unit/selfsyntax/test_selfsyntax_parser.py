@@ -237,3 +237,27 @@ def test_syntax_error_pickles_with_its_position() -> None:
         parse("(3")
     copy = pickle.loads(pickle.dumps(info.value))
     assert (copy.message, copy.line, copy.column, copy.source) == ("'(' was never closed", 1, 1, "(3")
+
+
+@pytest.mark.parametrize(
+    ("opener", "closer"),
+    [("(", ")"), ("{", "}"), ("#(", ")"), ("(| a = ", " |)")],
+)
+def test_nesting_past_the_bound_is_a_syntax_error_at_the_bracket(opener: str, closer: str) -> None:
+    from batos_core.selfsyntax.parser import MAX_NESTING
+
+    fits = opener * MAX_NESTING + "1" + closer * MAX_NESTING
+    parse(fits)
+    deep = opener * 3000 + "1" + closer * 3000
+    with pytest.raises(SelfSyntaxError) as info:
+        parse(deep)
+    assert info.value.message == f"nested more than {MAX_NESTING} deep"
+    assert (info.value.line, info.value.column) == (1, len(opener) * MAX_NESTING + 1)
+
+
+def test_a_long_assignment_chain_is_bounded_too() -> None:
+    from batos_core.selfsyntax.parser import MAX_NESTING
+
+    parse("a := " * MAX_NESTING + "1")
+    with pytest.raises(SelfSyntaxError, match="nested more than"):
+        parse("a := " * 3000 + "1")

@@ -1,0 +1,78 @@
+"""``python -m batos_core.image.tool check|recover PATH``: what ``batos image`` runs.
+
+The CLI never imports ZODB (it must start fast), so it runs this module in
+a child process. The child prints one JSON line, ``{"status": S, "message":
+M}``, and exits 0 when S is ``ok`` or ``recovered``, 1 otherwise. S is one
+of ``ok``, ``recovered``, ``damaged``, ``in_use``, ``not_an_image`` and
+``error``; `batos_cli.status` maps them to exit statuses. Anything else on
+stdout or stderr is not part of the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from batos_core.image.damage import check_image, recovery_hint
+from batos_core.image.errors import ImageDamaged, ImageError, ImageLocked, NotAnImage
+from batos_core.image.recovery import recover_image
+from batos_core.image.storage import parse_image_uri
+
+OK_STATUSES = frozenset({"ok", "recovered"})
+
+
+def check(path: Path) -> tuple[str, str]:
+    """(status, one-line message) for ``batos image check``."""
+    if not path.is_file():
+        return "not_an_image", f"{path} does not exist or is not a file"
+    problem = check_image(path)
+    if problem is None:
+        return "ok", f"{path}: OK"
+    return "damaged", f"damaged image {path}: {problem}; {recovery_hint(path)}"
+
+
+def recover(path: Path) -> tuple[str, str]:
+    """(status, one-line message) for ``batos image recover``."""
+    recovered = recover_image(path)
+    if recovered is None:
+        return "ok", f"{path}: OK, nothing to recover"
+    removed = "" if recovered.bytes_removed is None else f", {recovered.bytes_removed} bytes removed"
+    return "recovered", (
+        f"recovered {path} ({recovered.problem}): {recovered.size_after} of "
+        f"{recovered.size_before} bytes{removed}; the damaged original is {recovered.damaged_copy}"
+    )
+
+
+def run(action: str, image: str) -> tuple[str, str]:
+    """Run `action` on `image` (a path or ``file://`` URI); every expected error is a status."""
+    try:
+        spec = parse_image_uri(image)
+        if spec.scheme != "file" or spec.path is None:
+            return "not_an_image", f"{image}: only FileStorage images (a path) can be checked or recovered"
+        return check(spec.path) if action == "check" else recover(spec.path)
+    except ImageLocked as exc:
+        return "in_use", str(exc)
+    except NotAnImage as exc:
+        return "not_an_image", str(exc)
+    except ImageDamaged as exc:
+        return "damaged", str(exc)
+    except (ImageError, OSError) as exc:
+        return "error", str(exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m batos_core.image.tool")
+    parser.add_argument("action", choices=("check", "recover"))
+    parser.add_argument("image")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.CRITICAL)  # ZODB's warnings about the damage: the line says it
+    status, message = run(args.action, args.image)
+    sys.stdout.write(json.dumps({"status": status, "message": message}) + "\n")
+    return 0 if status in OK_STATUSES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
