@@ -65,9 +65,8 @@ parameters, nothing added.
 2. The method must return its result with a return statement. Never print the \
 result instead of returning it. When the message asks a question or names \
 something to compute (a number, a text, a list, a dict, true or false), return \
-that value. Only a message that commands a change to the receiver (setting, \
-adding, removing, resetting, depositing) and names no value returns self, after \
-making the change.
+that value. Only a message that tells the receiver to change its own slots, and \
+names no value to give back, returns self, after making the change.
 3. The receiver is self. Read and write its slots as plain attributes of self. \
 Writing a slot saves it automatically; no persistence flag is needed. Read only \
 the slots listed below: the receiver has no others. The receiver's methods are \
