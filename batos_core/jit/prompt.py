@@ -68,9 +68,7 @@ something to compute (a number, a text, a list, a dict, true or false), return \
 that value. Only a message that tells the receiver to change its own slots, and \
 names no value to give back, returns self, after making the change.
 3. The receiver is self. Read and write its slots as plain attributes of self. \
-Writing a slot saves it automatically; no persistence flag is needed. Read only \
-the slots listed below: the receiver has no others. The receiver's methods are \
-not values: call them, with parentheses.
+Writing a slot saves it automatically; no persistence flag is needed.
 4. Never use a name or attribute that starts with an underscore; such names \
 are reserved (this includes persistence flags such as _p_changed).
 5. You may import only these modules, inside the function: {imports}. No file, \
@@ -301,57 +299,23 @@ def _parameter_names(signature: MethodSignature, args: Sequence[object] | None) 
 
 
 def _slots_section(receiver: ReceiverSnapshot) -> str:
-    """The data slots, stated as the complete list (a small model invented
-    ``self.items`` on a receiver that had none: docs/jit.md)."""
     lines: list[str] = []
     for name, value in list(receiver.data_slots.items())[:_MAX_LISTED_SLOTS]:
         lines.append(f"- {name}: data slot, a {type_name(value)}, now {short_repr(value)}")
     for name, description in list(receiver.parent_slots.items())[:_MAX_LISTED_SLOTS]:
         lines.append(f"- {name}: parent slot, {description}")
-    if not receiver.data_slots:
-        lines.insert(0, "The receiver has no data slots: work from the parameters alone.")
-        return "\n".join(lines) if len(lines) > 1 else lines[0]
-    return "The receiver's slots, all of them (it has no other data):\n" + "\n".join(lines)
+    if not lines:
+        return "The receiver has no data slots."
+    return "The receiver's slots:\n" + "\n".join(lines)
 
 
 def _methods_section(receiver: ReceiverSnapshot, selector: str) -> str:
-    """Each understood method as the call that uses it, with its docstring's first line.
-
-    Listed by name only, the 0.5B coder read an inherited method as a value
-    (``'x' in self.slotNames``); shown as a call with its parameters, it calls it.
-    """
     names = sorted(name for name in receiver.methods if name != selector)
     if not names:
         return ""
     shown = names[:_MAX_LISTED_METHODS]
-    lines = [f"- {_call_form(name, receiver.methods[name])}" for name in shown]
-    if len(names) > len(shown):
-        lines.append(f"- and {len(names) - len(shown)} more")
-    return "Methods the receiver already has (call them; they are not values):\n" + "\n".join(lines)
-
-
-def _call_form(selector: str, source: str) -> str:
-    """``self.setSlot_value_(name, value): Write slot `name` and answer self.``"""
-    try:
-        parameters = list(signature_for(selector).parameters)
-    except ValueError:
-        parameters = []
-    summary = _docstring_line(source)
-    call = f"self.{selector}({', '.join(parameters)})"
-    return f"{call}: {summary}" if summary else call
-
-
-def _docstring_line(source: str) -> str:
-    """The first line of the function's docstring in ``source``, or ""; never raises."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return ""
-    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)), None)
-    doc = ast.get_docstring(function) if function is not None else None
-    return doc.strip().splitlines()[0] if doc else ""
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
 
 
 def _intent_section(intent: str | None) -> str:
