@@ -1,4 +1,5 @@
-"""`batos history`, `source`, `revert`, `replay`: the change log of generated code."""
+"""`batos history`, `source`, `revert`, `replay`, `define`: the change log of methods,
+and installing one by hand."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command()(source)
     app.command()(revert)
     app.command()(replay)
+    app.command()(define)
 
 
 def _call(request: Any) -> dict[str, Any]:
@@ -180,3 +182,35 @@ def replay(
             create_method_request(where, record["selector"], record["source"], provenance=provenance)
         )
         env.out.print(f"installed {where} {record['selector']} as v{reply['version']}", markup=False)
+
+
+def define(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid.")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="The method's source (default: standard input).")
+    ] = None,
+    trusted: Annotated[
+        bool,
+        typer.Option(
+            "--trusted",
+            help="Run it as plain Python, outside the sandbox (recorded in its provenance). "
+            "Only for code you wrote and read.",
+        ),
+    ] = False,
+) -> None:
+    """Install a hand-written method (one Python function); it runs restricted unless --trusted."""
+    import sys
+
+    from batos_core.protocol.builders import create_method_request
+
+    env = current()
+    try:
+        text = file.read_text() if file is not None else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {file or 'standard input'}: {exc}", ExitStatus.BAD_INPUT) from None
+    if not text.strip():
+        raise CliError("the method's source is empty", ExitStatus.BAD_INPUT)
+    reply = _call(create_method_request(target, selector, text, trusted=trusted))
+    how = " (trusted: runs unrestricted)" if trusted else ""
+    env.out.print(f"installed {target} {selector} as v{reply['version']}{how}", markup=False)
