@@ -58,7 +58,7 @@ class ModuleProxy:
         return sorted(object.__getattribute__(self, "_names"))
 
     def __repr__(self) -> str:
-        return f"<module {object.__getattribute__(self, '_name')!r} (restricted)>"
+        return f"<restricted module {object.__getattribute__(self, '_name')!r}>"
 
 
 class FrozenNamespace(ModuleProxy):

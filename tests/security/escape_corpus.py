@@ -163,7 +163,9 @@ MODULE_HOPS = [
         PASSWD,
     ),
     case("json_scanner_re_enum_sys", "return str(json.scanner.re.enum.sys.modules['posix'])", MODULE),
-    case("collections_abc", "return collections.abc", MODULE),
+    # collections.abc is allow-listed: a method may hold its (restricted) view,
+    # but the real module behind it (_collections_abc) imports sys.
+    case("collections_abc", "return str(collections.abc.sys.modules['os'])", MODULE),
     case(
         "collections_sys_hop",
         """
@@ -173,7 +175,11 @@ MODULE_HOPS = [
         MODULE,
     ),
     case("re_enum_builtins_open", "return re.enum.bltns.open('/etc/passwd').read()", PASSWD),
-    case("re_functools_module", "return re.functools", MODULE),
+    case(
+        "re_functools_module",
+        "return str(getattr(re.functools.namedtuple, '__glo' + 'bals__')['_sys'])",
+        MODULE,
+    ),
     case(
         "re_enum_posix_touch_live",
         f"""
@@ -392,8 +398,9 @@ FORMAT_STRINGS = [
     case(
         "string_formatter_p_jar",
         """
+        formatter = string.Formatter()
         try:
-            return string.Formatter().format('{0.' + '_p_jar}', self)
+            return formatter.format('{0.' + '_p_jar}', self)
         except AttributeError:
             return 0
         """,
