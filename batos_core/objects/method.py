@@ -117,25 +117,27 @@ def compile_method(selector: str, source: str, *, trusted: bool = False) -> Func
     from batos_core.objects.namespace import method_globals, restricted_namespace
     from batos_core.sandbox import audit
 
-    key = (selector, source, trusted)
-    with _code_lock:
-        code = _code_cache.get(key)
-    if code is None:
-        code = _compile_to_code(selector, source, trusted=trusted)
+    # Compiling a method another method is about to call is batos's work: the
+    # audit hook lets compile and exec through, and watches the code exec runs.
+    with audit.trusted_section():
+        key = (selector, source, trusted)
         with _code_lock:
-            _code_cache[key] = code
-    # Each method gets its own globals, seeded from the controlled namespace,
-    # so a top-level `import math` in its source is visible to the function.
-    namespace = dict(method_globals()) if trusted else restricted_namespace().globals_for()
-    try:
-        # Compiling a method another method is about to call is batos's work:
-        # the audit hook lets this exec through, and watches the code it runs.
-        with audit.trusted_section():
+            code = _code_cache.get(key)
+        if code is None:
+            code = _compile_to_code(selector, source, trusted=trusted)
+            with _code_lock:
+                _code_cache[key] = code
+        # Each method gets its own globals, seeded from the controlled namespace,
+        # so a top-level `import math` in its source is visible to the function.
+        namespace = dict(method_globals()) if trusted else restricted_namespace().globals_for()
+        try:
             exec(code, namespace)
-    except Exception as exc:
-        # Top-level statements run here (e.g. an import that fails): report them
-        # as MethodCompileError naming the line, the one error callers expect.
-        raise MethodCompileError(selector, f"{type(exc).__name__}: {exc}", _error_line(exc, code)) from exc
+        except Exception as exc:
+            # Top-level statements run here (e.g. an import that fails): report them
+            # as MethodCompileError naming the line, the one error callers expect.
+            raise MethodCompileError(
+                selector, f"{type(exc).__name__}: {exc}", _error_line(exc, code)
+            ) from exc
     fn = namespace.get(selector)
     if not isinstance(fn, FunctionType):
         raise MethodCompileError(selector, f"the source does not define a function {selector!r}")

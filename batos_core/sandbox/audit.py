@@ -15,9 +15,12 @@ is never touched. Events outside ``BLOCKED_EVENTS`` return at once, and the
 blocked ones are rare in a daemon, so the hook costs a string check on the
 events a send raises (``bench/bench_objects.py`` measures it).
 
-``sys._getframe`` is refused only when it would hand a restricted frame to
-someone (logging calls it on every record, from trusted code, and must keep
-working when a method's send logs something). Audit hooks cannot be removed:
+Two events are judged by who asks rather than by what is on the stack, since
+logging does both on every record, from trusted code, and must keep working
+when a method's send logs something: ``sys._getframe`` is refused when it
+would hand out a restricted frame, and the introspection events
+(``object.__getattr__`` of ``f_code``, ``gi_frame``, ``tb_frame``,
+``__code__``) when restricted code itself performs the access. Audit hooks cannot be removed:
 install once per process (``install``), at start.
 """
 
@@ -77,6 +80,7 @@ BLOCKED_EVENTS = (
 )
 _FRAME_EVENT = "sys._getframe"
 _WATCHED = (*BLOCKED_EVENTS, _FRAME_EVENT)
+_OBJECT_EVENTS = ("object.__getattr__", "object.__setattr__", "object.__delattr__")
 
 _installed = False
 _install_lock = threading.Lock()
@@ -134,7 +138,13 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
             if isinstance(frame, FrameType) and is_restricted(frame.f_code):
                 raise SandboxViolation("a method's frames cannot be inspected")
             return
-        culprit = restricted_frame_on_stack(sys._getframe(1))
+        caller = sys._getframe(1)
+        if event.startswith(_OBJECT_EVENTS):
+            # Introspection counts when restricted code itself does it: logging
+            # reads f_code up the stack from trusted code on every record.
+            culprit = caller if is_restricted(caller.f_code) else None
+        else:
+            culprit = restricted_frame_on_stack(caller)
         if culprit is None:
             return
         where = f"{culprit.f_code.co_filename.strip('<>')}, line {culprit.f_lineno}"
