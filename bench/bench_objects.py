@@ -191,8 +191,14 @@ def main() -> None:
         ("naive local data slot", median_ns("naive.x", env), attr, "for comparison"),
     ]
     for depth in (1, 5, 10):
-        rows.append((f"batos method, depth {depth}", median_ns(f"r{depth}.foo()", env), call,
-                     "target <= 10x" if depth == 1 else ""))
+        rows.append(
+            (
+                f"batos method, depth {depth}",
+                median_ns(f"r{depth}.foo()", env),
+                call,
+                "target <= 10x" if depth == 1 else "",
+            )
+        )
     rows.append(("naive method, depth 1", median_ns("naive.foo()", env), call, "for comparison"))
     rows += restricted_rows(conn)
     rows += audit_rows()

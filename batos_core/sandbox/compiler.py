@@ -61,7 +61,7 @@ class BatosRestrictingTransformer(RestrictingNodeTransformer):
     assignment to plain attribute/item targets."""
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        transformed: ast.AST = super().visit_Attribute(node)  # checks the name, visits the value
+        transformed: ast.AST = super().visit_Attribute(node)  # type: ignore[assignment]  # checks the name, visits the value
         if (
             isinstance(node.ctx, ast.Load)
             and isinstance(transformed, ast.Call)
@@ -77,7 +77,7 @@ class BatosRestrictingTransformer(RestrictingNodeTransformer):
         if isinstance(node.ctx, ast.Load):
             # _getitem_ would only do obj[key]: items are data, not attributes.
             return self.node_contents_visit(node)
-        transformed: ast.AST = super().visit_Subscript(node)
+        transformed: ast.AST = super().visit_Subscript(node)  # type: ignore[assignment]
         return transformed
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:

@@ -60,7 +60,11 @@ def run_script(body: str, tmp_path: Path) -> str:
     script = tmp_path / "script.py"
     script.write_text(PRELUDE + textwrap.dedent(body))
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[3]), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr

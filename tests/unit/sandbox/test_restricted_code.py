@@ -125,7 +125,7 @@ def test_the_builtins_module_cannot_even_be_named() -> None:
 
 
 def test_ordinary_python_works() -> None:
-    source = '''\
+    source = """\
 import math
 from collections import Counter
 import datetime
@@ -145,7 +145,7 @@ def m(x):
     print("side effect")
     return (total, x["n"], words["a"], p.v, math.gcd(12, 18),
             datetime.datetime.strptime("2020", "%Y").year, isinstance(int, type), printed)
-'''
+"""
     assert run(source, {"n": 1}) == (6, 2, 2, 6, 6, 2020, True, "side effect\n")
 
 
