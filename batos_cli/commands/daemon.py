@@ -37,6 +37,14 @@ def start(
         int | None,
         typer.Option(min=1, max=16, help="Methods written per miss; one is chosen by behaviour (default 4)."),
     ] = None,
+    wedge_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            metavar="S",
+            help="Restart the daemon when its event loop stalls this long (default 10; 0: no supervisor).",
+        ),
+    ] = None,
 ) -> None:
     """Start the daemon in the background (prints where its log is)."""
     env = current()
@@ -54,6 +62,8 @@ def start(
         settings.autotelic = True
     if workers:
         settings.workers = workers
+    if wedge_timeout is not None:
+        settings.wedge_timeout = wedge_timeout
     config = target.config()
     if candidates:
         config.candidates = candidates
