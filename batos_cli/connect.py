@@ -85,12 +85,26 @@ def running(config: DaemonConfig) -> ConnectionInfo | None:
 
 
 def supervisor_pid(config: DaemonConfig) -> int | None:
-    """The pid of the live supervisor of this image's daemon, or None."""
+    """The pid of the live supervisor of this image's daemon, or None.
+
+    A pidfile left by a supervisor that was killed may name a pid reused by
+    another process: where ``/proc`` tells, a pid whose command line is not
+    the supervisor's does not count (it must never get our SIGTERM).
+    """
     try:
         pid = int(config.supervisor_pid_path().read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    if not _alive(pid):
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+    except FileNotFoundError:
+        return pid if not os.path.isdir("/proc/self") else None  # no /proc here: trust the file
+    except OSError:
+        return None
+    return pid if b"batos_core.daemon.supervisor" in cmdline else None
 
 
 def _alive(pid: int) -> bool:
