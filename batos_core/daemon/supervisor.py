@@ -267,7 +267,9 @@ class Supervisor:
                 log.info("%s", verdict.reason)
                 if verdict.follow is None:
                     return
-                self.pid, beating, last_change = verdict.follow, False, time.monotonic()
+                # The successor may have beaten (and wedged) before we watched it.
+                self.pid, last_change = verdict.follow, time.monotonic()
+                beating = last is not None and last.pid == self.pid
                 if self.stopping:
                     self._on_stop_signal(signal.SIGTERM, None)
                 continue
