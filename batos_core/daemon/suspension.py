@@ -114,23 +114,12 @@ def apply_wedge_report(image: Image, path: Path) -> None:
         log.error("ignoring a wedge report: %s", exc)
         path.unlink(missing_ok=True)
         return
-    reason = f"it held the interpreter for {report.silent_s:g} s and the daemon was restarted"
-    with image.session() as session:
-        for attempt in session.transaction_manager.attempts():
-            with attempt:
-                found = holder_of(session, report.receiver, report.selectors)
-                if found is None:
-                    suspended = None
-                else:
-                    holder, selector = found
-                    suspended = suspend(
-                        session,
-                        holder,
-                        selector,
-                        reason=reason,
-                        by="supervisor",
-                        request_id=report.request_id,
-                    )
+    try:
+        found, suspended = _suspend_reported(image, report)
+    except Exception:  # a report must never keep the daemon from starting
+        log.exception("could not apply the wedge report of request %s", report.request_id)
+        path.unlink(missing_ok=True)
+        return
     if found is None:
         log.error(
             "the wedge of request %s named no method to suspend (receiver %r, selectors %s)",
@@ -140,6 +129,7 @@ def apply_wedge_report(image: Image, path: Path) -> None:
         )
     elif suspended is not None:
         assert suspended.suspended is not None
+        selector = found[1]
         name = suspended.suspended["holder_name"] or suspended.suspended["holder"]
         log.warning(
             "suspended method %s of %s: request %s (%s %s) wedged daemon %d for %g s; "
@@ -155,6 +145,31 @@ def apply_wedge_report(image: Image, path: Path) -> None:
             selector,
         )
     path.unlink(missing_ok=True)
+
+
+def _suspend_reported(
+    image: Image, report: WedgeReport
+) -> tuple[tuple[UvmObject, str] | None, Method | None]:
+    """In one transaction: the holder and selector the report names, and the
+    Method suspended (None if none was found, or it already was suspended)."""
+    reason = f"it held the interpreter for {report.silent_s:g} s and the daemon was restarted"
+    found: tuple[UvmObject, str] | None = None
+    suspended: Method | None = None
+    with image.session() as session:
+        for attempt in session.transaction_manager.attempts():
+            with attempt:
+                found = holder_of(session, report.receiver, report.selectors)
+                if found is not None:
+                    holder, selector = found
+                    suspended = suspend(
+                        session,
+                        holder,
+                        selector,
+                        reason=reason,
+                        by="supervisor",
+                        request_id=report.request_id,
+                    )
+    return found, suspended
 
 
 def lobby_name(session: Session, obj: UvmObject) -> str:

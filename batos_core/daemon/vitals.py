@@ -80,11 +80,14 @@ class Vitals:
         """Create or clear `path` (0600) and map it; raises OSError."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            os.ftruncate(fd, 0)  # clears what a previous daemon left
-            os.ftruncate(fd, FILE_BYTES)
+            # Never shrink it: during `batos upgrade` the old daemon still has it
+            # mapped, and a write past the end of a shorter file is a SIGBUS.
+            if os.fstat(fd).st_size < FILE_BYTES:
+                os.ftruncate(fd, FILE_BYTES)
             self._map = mmap.mmap(fd, FILE_BYTES)
         finally:
             os.close(fd)
+        self._map[:] = bytes(FILE_BYTES)  # clears what a previous daemon left
         self.path = path
         self._pid = os.getpid()
         self._counter = 0
