@@ -98,7 +98,9 @@ def status(
         else:
             env.out.print(f"no daemon is running for {config.image_uri}", markup=False)
         raise typer.Exit(ExitStatus.DAEMON_UNAVAILABLE)
-    with Client.from_connection_info(info, timeout=5.0, retries=1) as client:
+    # Three 5 s attempts: a daemon wedged in C code is restarted by its supervisor
+    # after the wedge timeout (10 s), and the restarted one answers the re-sent request.
+    with Client.from_connection_info(info, timeout=5.0, retries=2) as client:
         reply = client.request(status_request())
     raise_for_error(reply)
     if json_out:

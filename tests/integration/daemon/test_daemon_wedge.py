@@ -4,6 +4,7 @@ subprocesses)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from batos_core.protocol.builders import (
     suspension_request,
 )
 from batos_core.protocol.client import Client
+from batos_core.protocol.errors import DaemonUnavailable
 from tests.integration.cli.conftest import batos_runner, stop_daemon_of
 from tests.integration.conftest import BatosDirs, DaemonFactory, DaemonProcess, daemon_config
 
@@ -160,5 +162,47 @@ def test_cli_suspends_resumes_and_stops_a_supervised_daemon(batos_dirs: BatosDir
         assert stopped.returncode == 0, stopped.stderr
         assert not _alive(info.pid) and not _alive(supervisor)
         assert connect.running(config) is None
+    finally:
+        stop_daemon_of(batos_dirs)
+
+
+def test_a_daemon_wedged_while_stopping_is_killed_not_restarted_and_suspended_at_the_next_start(
+    batos_dirs: BatosDirs,
+) -> None:
+    batos = batos_runner(batos_dirs)
+    config = daemon_config(batos_dirs)
+    try:
+        assert batos("daemon", "start", "--wedge-timeout", "3").returncode == 0
+        info, supervisor = connect.running(config), connect.supervisor_pid(config)
+        assert info is not None and supervisor is not None
+        with Client.from_connection_info(info, timeout=30.0, retries=0) as client:
+            assert (
+                client.request(create_method_request("genesis", "wedge", WEDGE_SOURCE))["type"]
+                != "error_reply"
+            )
+        request = send_request("genesis", "wedge", [])
+
+        def wedge() -> None:
+            with (
+                contextlib.suppress(DaemonUnavailable),
+                Client.from_connection_info(info, timeout=20.0, retries=0) as client,
+            ):
+                client.request(request)  # never answered: the daemon is stopped, not restarted
+
+        threading.Thread(target=wedge, daemon=True).start()
+        vitals_path = config.vitals_path()
+        deadline = time.monotonic() + WEDGE_WAIT_S
+        while not any(w.busy and w.request_id == request["id"] for w in read_workers(vitals_path)):
+            assert time.monotonic() < deadline, "the wedge never started"
+            time.sleep(0.01)
+        stopped = batos("daemon", "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert not _alive(info.pid) and not _alive(supervisor)
+        assert connect.running(config) is None  # nothing was restarted
+        log = (batos_dirs.state_dir / config.log_path().name).read_text()
+        assert "killed wedged daemon" in log and "restarted the daemon" not in log
+
+        refused = batos("send", "genesis", "wedge")  # starts a new daemon, which suspends it first
+        assert refused.returncode == 12, (refused.stdout, refused.stderr)
     finally:
         stop_daemon_of(batos_dirs)
