@@ -56,6 +56,7 @@ from types import FrameType
 
 from batos_core.daemon import vitals, wedge
 from batos_core.daemon.config import DEFAULT_WEDGE_TIMEOUT_S, DaemonConfig
+from batos_core.protocol.errors import ProtocolError
 
 log = logging.getLogger("batos_core.daemon.supervisor")
 
@@ -67,6 +68,7 @@ CPU_SAMPLE_S = 0.2
 START_TIMEOUT_S = 120.0
 KILL_WAIT_S = 10.0
 SUPERVISED_ENV = "BATOS_SUPERVISED"
+EXIT_CONFIG_ERROR = 5  # as the daemon's (`lifecycle`)
 #: Options of one daemon process that a restart must not repeat: name -> takes a value.
 _ONE_OFF_OPTIONS = {"--standby": False, "--go-fd": True, "--ready-fd": True, "--accept-since-ns": True}
 
@@ -189,20 +191,20 @@ class Supervisor:
         """Start the daemon (its ready line goes to `ready_fd`), watch it until
         it is gone for good; returns the supervisor's exit status."""
         pid_path = self.config.supervisor_pid_path()
-        pid_path.write_text(f"{os.getpid()}\n")
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop_signal)
         try:
             line = self._start(self.command)
-            if ready_fd is not None:
-                with contextlib.suppress(OSError):
-                    os.write(
-                        ready_fd, (line or "error the daemon exited before it was ready").encode() + b"\n"
-                    )
-                    os.close(ready_fd)
+            if line.startswith("ready"):
+                # Only now: the daemon holds the image's lock, so no other
+                # supervisor of this image got this far.
+                pid_path.write_text(f"{os.getpid()}\n")
+            _signal_ready(ready_fd, line or "error the daemon exited before it was ready")
             if not line.startswith("ready"):
                 assert self.child is not None
                 return self.child.wait() or 1
+            if self.stopping:  # asked to stop before the daemon had a pid
+                self._on_stop_signal(signal.SIGTERM, None)
             log.info(
                 "supervising daemon %d (wedge timeout %g s; log lines of the supervisor name it)",
                 self.pid,
@@ -361,6 +363,14 @@ class Supervisor:
         return True
 
 
+def _signal_ready(fd: int | None, line: str) -> None:
+    """Pass the daemon's ready (or error) line on to whoever started the supervisor."""
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(fd, line.encode() + b"\n")
+            os.close(fd)
+
+
 def _wait_for_dump(path: Path, offset: int) -> str:
     """What faulthandler appended to `path` after `offset`, once it stops growing."""
     deadline = time.monotonic() + DUMP_WAIT_S
@@ -427,14 +437,21 @@ def main(argv: list[str] | None = None) -> int:
         timeout = wedge_timeout_from(args.wedge_timeout)
     except ValueError as exc:
         log.error("%s", exc)
-        return 2
+        _signal_ready(args.ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
     config = DaemonConfig()
     if args.image:
         config.image = args.image
     if args.runtime_dir:
         config.runtime_dir = Path(args.runtime_dir)
-    daemon_argv = restart_argv([a for a in _without(argv, "--wedge-timeout")])
-    return Supervisor(config, daemon_argv, timeout).run(args.ready_fd)
+    daemon_argv = restart_argv(_without(argv, "--wedge-timeout"))
+    try:
+        supervisor = Supervisor(config, daemon_argv, timeout)
+    except (ProtocolError, OSError, ValueError) as exc:  # the runtime dir (as the daemon checks it)
+        log.error("refusing to start: %s", exc)
+        _signal_ready(args.ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
+    return supervisor.run(args.ready_fd)
 
 
 def _without(argv: list[str], option: str) -> list[str]:
