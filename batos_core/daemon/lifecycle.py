@@ -185,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.go_fd is None or (handover := await_go(args.go_fd)) is None:
             log.info("standby: the old daemon did not hand over; exiting")
             return EXIT_OK
+    if handover is None and args.accept_since_ns is not None:
+        from batos_core.upgrade.handover import HandoverGo
+
+        handover = HandoverGo.restart(min(args.accept_since_ns, time.time_ns()))
     try:
         daemon.open(handover)
     except ImageLocked as exc:
@@ -197,12 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_IMAGE_ERROR
     pid_path = config.pid_path()
     write_pidfile(pid_path)
-    if handover is not None:
-        guard = ReplayGuard.from_state(handover.guard, skew_ns=0)
-    elif args.accept_since_ns is not None:
-        guard = ReplayGuard(skew_ns=0, start_ns=min(args.accept_since_ns, time.time_ns()))
-    else:
-        guard = None
+    guard = None if handover is None else ReplayGuard.from_state(handover.guard, skew_ns=0)
     if os.environ.get(SUPERVISED_ENV) == "1":
         try:
             daemon.vitals = _supervised(config)

@@ -17,12 +17,16 @@ vitals file (`vitals`). Order of events when the beat stops for
    transaction is durable, and FileStorage drops an unfinished commit;
 4. `wedge.find_culprit` names the request and the method; the report goes
    to ``<image id>.wedge.json``;
-5. the daemon starts again with the same arguments plus
-   ``--accept-since-ns`` (the kill's time: its replay guard accepts what
-   clients re-send after the disconnect), suspends the method before it
-   serves (`suspension.apply_wedge_report`) and logs it. Clients re-send
-   their requests by id (Lazy Pirate); the one that wedged it gets
-   ``method_suspended``.
+5. the daemon starts again with the same arguments: a standby process
+   (``--standby``, what `batos upgrade` uses), started once the loop had been
+   silent for half the wedge timeout, already has everything imported and
+   only opens the image on its go line (`HandoverGo.restart`); without one,
+   a fresh process with ``--accept-since-ns``. Either way its replay guard
+   accepts what was signed since the kill (clients re-send when the
+   connection drops), and it suspends the method before it serves
+   (`suspension.apply_wedge_report`) and logs it. The client that wedged it
+   gets ``method_suspended`` for its re-sent request. A standby whose daemon
+   beats again is stopped.
 
 What else the supervisor does, and does not do:
 
@@ -66,6 +70,8 @@ DUMP_WAIT_S = 1.0
 #: The least time between the two CPU samples that tell the GIL holder apart.
 CPU_SAMPLE_S = 0.2
 START_TIMEOUT_S = 120.0
+#: A standby is started when the loop has been silent this fraction of the wedge timeout.
+STANDBY_AT = 0.5
 KILL_WAIT_S = 10.0
 SUPERVISED_ENV = "BATOS_SUPERVISED"
 EXIT_CONFIG_ERROR = 5  # as the daemon's (`lifecycle`)
@@ -142,13 +148,19 @@ def _cmdline(pid: int) -> list[str] | None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie does not (a successor after an upgrade is not
+    our child, and its new parent may be slow to reap it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: kill() said it exists
 
 
 def _read_pid(path: Path) -> int | None:
@@ -171,6 +183,67 @@ def _read_line(fd: int, timeout: float) -> str:
     return data.decode(errors="replace").strip()
 
 
+class Standby:
+    """A daemon process started with ``--standby``: imported, not yet serving.
+
+    It writes ``standby`` on its ready pipe when it waits for the go line,
+    then, after `go`, ``ready <endpoint>`` (or ``error ...``).
+    """
+
+    def __init__(self, command: list[str]) -> None:
+        """Start it; raises OSError."""
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        args = [*command, "--standby", "--go-fd", str(go_r), "--ready-fd", str(ready_w)]
+        try:
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, pass_fds=(ready_w, go_r), env=_supervised_env()
+            )
+        except OSError:
+            for fd in (ready_r, ready_w, go_r, go_w):
+                os.close(fd)
+            raise
+        os.close(ready_w)
+        os.close(go_r)
+        self._ready_fd, self._go_fd = ready_r, go_w
+
+    def go(self, killed_ns: int, old_pid: int) -> str:
+        """Wait until it is on standby, send the go line of a restart, and return
+        its ready line ('' if it died or never said it)."""
+        from batos_core.upgrade.handover import HandoverGo
+
+        try:
+            if _read_line(self._ready_fd, START_TIMEOUT_S) != "standby":
+                return ""
+            os.write(self._go_fd, HandoverGo.restart(killed_ns, old_pid).to_line())
+            os.close(self._go_fd)
+            self._go_fd = -1
+            return _read_line(self._ready_fd, START_TIMEOUT_S)
+        except OSError:
+            return ""
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Not needed after all: stop it (it holds nothing yet)."""
+        self._close()  # a standby whose go pipe closes exits by itself
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(KILL_WAIT_S)
+
+    def _close(self) -> None:
+        for fd in (self._ready_fd, self._go_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._ready_fd = self._go_fd = -1
+
+
+def _supervised_env() -> dict[str, str]:
+    return dict(os.environ, **{SUPERVISED_ENV: "1"})
+
+
 class Supervisor:
     """Runs and watches the daemon of one image (see the module docstring)."""
 
@@ -178,12 +251,14 @@ class Supervisor:
         self.config = config
         self.wedge_timeout = wedge_timeout
         self.command = [sys.executable, "-m", "batos_core.daemon", *daemon_argv]
-        self.runtime_dir = config.resolved_runtime_dir()
+        self.runtime_dir = config.resolved_runtime_dir()  # checked as the daemon checks it
         self.child: subprocess.Popen[bytes] | None = None
         self.pid = 0  # the daemon watched now
         self.stopping = False
         self._command_line = self.command  # of the daemon killed last (a successor's after an upgrade)
         self.killed_ns = 0  # wall clock just before the last kill
+        self._killed_pid = 0
+        self.standby: Standby | None = None  # warmed while the loop is silent
 
     # -- the process --------------------------------------------------------
 
@@ -213,6 +288,7 @@ class Supervisor:
             self._watch()
             return 0
         finally:
+            self._drop_standby()
             if _read_pid(pid_path) == os.getpid():
                 pid_path.unlink(missing_ok=True)
 
@@ -227,12 +303,11 @@ class Supervisor:
     def _start(self, command: list[str]) -> str:
         """Start the daemon as our child and return its ready line ('' if none)."""
         read_end, write_end = os.pipe()
-        env = dict(os.environ, **{SUPERVISED_ENV: "1"})
         self.child = subprocess.Popen(
             [*command, "--ready-fd", str(write_end)],
             stdin=subprocess.DEVNULL,
             pass_fds=(write_end,),
-            env=env,
+            env=_supervised_env(),
         )
         self.pid = self.child.pid
         os.close(write_end)
@@ -280,6 +355,14 @@ class Supervisor:
             if beat != last:
                 last, last_change = beat, now
                 beating = beat is not None and beat.pid == self.pid
+                self._drop_standby()  # it beats: no restart is coming
+            if (
+                beating
+                and self.standby is None
+                and not self.stopping
+                and (now - last_change >= STANDBY_AT * self.wedge_timeout)
+            ):
+                self._warm_standby(now - last_change)
             if is_wedged(beating=beating, last_change=last_change, now=now, timeout=self.wedge_timeout):
                 if not self._end_wedge(now - last_change, last):
                     last_change = time.monotonic()  # it recovered by itself
@@ -312,7 +395,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         self._await_death(pid)
-        self.killed_ns = killed_ns
+        self.killed_ns, self._killed_pid = killed_ns, pid
         gained = {tid: cpu_after.get(tid, 0) - ticks for tid, ticks in cpu_before.items()}
         report = wedge.find_culprit(
             wedge.parse_dump(dump),
@@ -349,11 +432,42 @@ class Supervisor:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
+    def _warm_standby(self, silent_s: float) -> None:
+        command = restart_argv(_cmdline(self.pid) or self.command)
+        try:
+            self.standby = Standby(command)
+        except OSError as exc:
+            log.error("could not start a standby daemon: %s", exc)
+            return
+        log.info(
+            "daemon %d: silent for %.1f s; standby %d ready to replace it",
+            self.pid,
+            silent_s,
+            self.standby.proc.pid,
+        )
+
+    def _drop_standby(self) -> None:
+        if self.standby is not None:
+            self.standby.stop()
+            self.standby = None
+
     def _restart(self) -> bool:
-        """Start the daemon again on the same image; False if it did not start."""
+        """Start the daemon again on the same image (the standby, if one was
+        started); False if it did not start."""
         started = time.monotonic()
-        command = [*restart_argv(self._command_line), "--accept-since-ns", str(self.killed_ns)]
-        line = self._start(command)
+        standby, self.standby = self.standby, None
+        line = ""
+        if standby is not None:
+            self.child, self.pid = standby.proc, standby.proc.pid
+            line = standby.go(self.killed_ns, self._killed_pid)
+            if not line.startswith("ready"):
+                log.error(
+                    "the standby daemon did not take over (%s); starting a new one", line or "no ready line"
+                )
+                standby.stop()
+        if not line.startswith("ready"):
+            command = [*restart_argv(self._command_line), "--accept-since-ns", str(self.killed_ns)]
+            line = self._start(command)
         if not line.startswith("ready"):
             log.error("the restarted daemon did not start (%s); giving up", line or "no ready line")
             return False

@@ -13,7 +13,8 @@ After the event loop stopped beating, the supervisor (`supervisor`) has:
 time (the one holding the GIL in C code; the others wait for it), else the
 earliest started. Its innermost frame whose file is ``<method SELECTOR>``
 (how `batos_core.objects.method` compiles methods) names the method; with no
-such frame, the request's own selector does. The `WedgeReport` goes to a
+such frame, the request's own selector does (``<trusted method SELECTOR>``,
+a method installed to run unrestricted, counts too). The `WedgeReport` goes to a
 file the restarted daemon applies before it serves (`suspension`).
 """
 
@@ -27,7 +28,9 @@ from typing import Any
 
 from batos_core.daemon.vitals import WorkerRecord
 
-METHOD_FILE_PREFIX = "<method "
+#: How `batos_core.objects.method` names a method's code: ``<method SELECTOR>``,
+#: with a qualifier for some (``<trusted method SELECTOR>``).
+_METHOD_FILE_RE = re.compile(r"^<(?:[a-z]+ )?method (?P<selector>[^<>\s]+)>$")
 _THREAD_RE = re.compile(r"^(Current thread|Thread) (0x[0-9a-fA-F]+) \(most recent call first\):")
 _FRAME_RE = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+|\?\?\?) in (?P<name>.*)$')
 
@@ -45,9 +48,8 @@ class Frame:
     @property
     def method_selector(self) -> str | None:
         """The selector if this frame runs a batos Method, else None."""
-        if self.filename.startswith(METHOD_FILE_PREFIX) and self.filename.endswith(">"):
-            return self.filename[len(METHOD_FILE_PREFIX) : -1].strip() or None
-        return None
+        found = _METHOD_FILE_RE.match(self.filename)
+        return found.group("selector") if found is not None else None
 
     def __str__(self) -> str:
         return f'File "{self.filename}", line {self.lineno} in {self.name}'

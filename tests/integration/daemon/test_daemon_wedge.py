@@ -17,6 +17,7 @@ from batos_core.daemon.vitals import read_workers
 from batos_core.protocol.builders import (
     create_method_request,
     history_request,
+    incarnations_request,
     inspect_request,
     send_request,
     status_request,
@@ -104,11 +105,14 @@ def test_a_wedged_daemon_restarts_and_suspends_the_method(daemon_factory: Daemon
         assert (resumed["changed"], resumed["suspended"]) == (True, False)
         methods = client.request(inspect_request("genesis"))["methods"]
         assert {m["selector"]: m["suspended"] for m in methods}["wedge"] is False
+        entries = client.request(incarnations_request())["entries"]
+        assert [(e["via"], e["outcome"]) for e in entries[:2]] == [("restart", "serving"), ("start", "ended")]
 
     log = daemon.log_text()
     assert "killed wedged daemon" in log and "running method wedge" in log
     assert "suspended method wedge of genesis" in log
     assert "restarted the daemon as pid" in log
+    assert "ready to replace it" in log  # a standby was warm before the kill
 
 
 @pytest.mark.slow

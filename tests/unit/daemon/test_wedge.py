@@ -27,7 +27,7 @@ Thread 0x00007fc551e3d6c0 (most recent call first):
   File "/src/batos_core/daemon/workers.py", line 177 in _work
 
 Thread 0x00007fc5516006c0 (most recent call first):
-  File "<method tally_>", line 3 in tally_
+  File "<trusted method tally_>", line 3 in tally_
   File "/src/batos_core/daemon/workers.py", line 177 in _work
 
 Thread 0x00007fc550dff6c0 (most recent call first):
@@ -51,6 +51,8 @@ def test_parse_dump_reads_threads_and_frames_innermost_first() -> None:
     assert [t.ident for t in threads] == [WEDGED, OTHER, IDLE, LOOP]
     assert str(threads[0].frames[1]) == 'File "<method wedge>", line 4 in wedge'
     assert threads[0].innermost_method() == threads[0].frames[1]  # not the outer method
+    assert threads[1].innermost_method() is not None
+    assert threads[1].frames[0].method_selector == "tally_"  # a trusted method's file
     assert threads[2].innermost_method() is None
     assert threads[3].frames[1].lineno == 0  # "line ???"
 
@@ -194,3 +196,13 @@ def test_the_vitals_file_carries_beats_and_each_workers_request(tmp_path: Path) 
     assert not records["rid-2"].busy and records["rid-2"].ident == threading.get_ident()
     vitals.close()
     assert read_beat(path) == second  # what a killed daemon left stays readable
+
+
+def test_a_restart_go_line_continues_a_guard_that_starts_at_the_kill() -> None:
+    from batos_core.protocol.replay import ReplayGuard
+    from batos_core.upgrade.handover import HandoverGo
+
+    go = HandoverGo.from_line(HandoverGo.restart(killed_ns=5_000, old_pid=42).to_line())
+    assert (go.via, go.request_id, go.old_pid) == ("restart", "", 42)
+    guard = ReplayGuard.from_state(go.guard, skew_ns=0, clock=lambda: 6_000)
+    assert guard.start_ns == 5_000  # an envelope signed after the kill is fresh, one before it is stale
