@@ -5,7 +5,15 @@ in the same run:
 
 * local data-slot read vs a plain attribute read;
 * a method found N parents up (N = 1, 5, 10) vs a plain bound-method call;
-* the naive design (``__getattr__`` + ``PersistentMapping``) for comparison.
+* the naive design (``__getattr__`` + ``PersistentMapping``) for comparison;
+* restricted execution (``batos_core.sandbox``): a method of 100 slot reads and
+  arithmetic, its second call as a restricted (generated) method vs the same
+  body installed ``trusted`` (plain Python), alternated in one process
+  [target: within 2x];
+* the audit hook: a read-only send (begin, send a restricted method that reads
+  a slot, abort) timed in child processes with the hook installed and
+  without, alternated [target: within 5 %]. A hook cannot be removed, so
+  each side runs in its own interpreter.
 
 All objects live in a real ZODB connection (MappingStorage) so persistent's
 access bookkeeping is included. Run: ``python bench/bench_objects.py``.
@@ -14,6 +22,7 @@ access bookkeeping is included. Run: ``python bench/bench_objects.py``.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import timeit
 from pathlib import Path
@@ -78,6 +87,84 @@ def chain(depth: int, conn: Any) -> UvmObject:
     return current
 
 
+SLOT_NAMES = "abcdefghij"
+
+
+def hundred_reads_source(selector: str) -> str:
+    """A method body of 100 slot reads and arithmetic."""
+    lines = [f"def {selector}(self):", "    t = 0"]
+    lines += [f"    t = t + self.{SLOT_NAMES[i % 10]} * {i % 7 + 1}" for i in range(100)]
+    return "\n".join([*lines, "    return t", ""])
+
+
+def restricted_rows(conn: Any) -> list[tuple[str, float, float, str]]:
+    """Restricted vs trusted, the same body, alternated; medians of the pairs."""
+    obj = UvmObject(**{name: i for i, name in enumerate(SLOT_NAMES)})
+    obj.generated = Method("generated", hundred_reads_source("generated"))
+    obj.handWritten = Method("handWritten", hundred_reads_source("handWritten"), {"trusted": True})
+    conn.root()["sandboxed"] = obj
+    transaction.commit()
+    assert obj.generated() == obj.handWritten()  # first calls compile; the second is timed
+    env = {"obj": obj}
+    number = NUMBER // 100
+    restricted, trusted = [], []
+    for _ in range(REPEATS):
+        trusted.append(min(timeit.Timer("obj.handWritten()", globals=env).repeat(3, number)) / number * 1e9)
+        restricted.append(min(timeit.Timer("obj.generated()", globals=env).repeat(3, number)) / number * 1e9)
+    base = statistics.median(trusted)
+    return [
+        ("trusted method, 100 slot reads", base, base, "baseline (plain Python)"),
+        ("restricted method, same body", statistics.median(restricted), base, "target <= 2x"),
+    ]
+
+
+AUDIT_CHILD_SENDS = 20_000
+
+
+def audit_child(hook: bool) -> None:
+    """Child mode: median ns of a read-only send, with or without the audit hook."""
+    from batos_core.objects import send
+    from batos_core.objects.namespace import restricted_namespace
+    from batos_core.sandbox import audit
+
+    restricted_namespace()
+    if hook:
+        audit.install()
+    db = ZODB.DB(None)
+    tm = transaction.TransactionManager()
+    conn = db.open(tm)
+    obj = UvmObject(x=3, readX=Method("readX", "def readX(self):\n    return self.x\n"))
+    conn.root()["genesis"] = obj
+    tm.commit()
+
+    def one_send() -> None:
+        tm.begin()
+        send(conn.root()["genesis"], "readX")
+        tm.abort()
+
+    one_send()
+    runs = timeit.Timer(one_send).repeat(REPEATS, AUDIT_CHILD_SENDS)
+    print(statistics.median(runs) / AUDIT_CHILD_SENDS * 1e9)
+
+
+def audit_rows() -> list[tuple[str, float, float, str]]:
+    def child(flag: str) -> float:
+        done = subprocess.run(
+            [sys.executable, __file__, "--audit-child", flag], capture_output=True, text=True, check=True
+        )
+        return float(done.stdout.split()[-1])
+
+    without, with_hook = [], []
+    for _ in range(3):  # alternated, so drift in machine load hits both
+        without.append(child("off"))
+        with_hook.append(child("on"))
+    base = statistics.median(without)
+    return [
+        ("read-only send, no audit hook", base, base, "baseline"),
+        ("read-only send, audit hook", statistics.median(with_hook), base, "target <= 1.05x"),
+    ]
+
+
 def main() -> None:
     db = ZODB.DB(None)
     conn = db.open()
@@ -104,9 +191,17 @@ def main() -> None:
         ("naive local data slot", median_ns("naive.x", env), attr, "for comparison"),
     ]
     for depth in (1, 5, 10):
-        rows.append((f"batos method, depth {depth}", median_ns(f"r{depth}.foo()", env), call,
-                     "target <= 10x" if depth == 1 else ""))
+        rows.append(
+            (
+                f"batos method, depth {depth}",
+                median_ns(f"r{depth}.foo()", env),
+                call,
+                "target <= 10x" if depth == 1 else "",
+            )
+        )
     rows.append(("naive method, depth 1", median_ns("naive.foo()", env), call, "for comparison"))
+    rows += restricted_rows(conn)
+    rows += audit_rows()
 
     print(f"{'operation':32} {'median ns':>10} {'ratio':>8}  note")
     for name, ns, base, note in rows:
@@ -116,4 +211,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--audit-child":
+        audit_child(sys.argv[2] == "on")
+    else:
+        main()

@@ -6,6 +6,7 @@ complete -c batos -n '__fish_use_subcommand' -a history -d 'Every installed, rep
 complete -c batos -n '__fish_use_subcommand' -a source -d 'Show a method\'s source, highlighted, with its provenance'
 complete -c batos -n '__fish_use_subcommand' -a revert -d 'Make an earlier version current again (as a new version; history keeps both)'
 complete -c batos -n '__fish_use_subcommand' -a replay -d 'Reinstall recorded method sources, in order, without calling any model'
+complete -c batos -n '__fish_use_subcommand' -a define -d 'Install a hand-written method (one Python function); it runs restricted unless --trusted'
 complete -c batos -n '__fish_use_subcommand' -a proposals -d 'List the generated methods waiting for approval (daemon started with --review)'
 complete -c batos -n '__fish_use_subcommand' -a approve -d 'Install a proposed method; the waiting message then runs'
 complete -c batos -n '__fish_use_subcommand' -a reject -d 'Drop a proposed method; the waiting message fails and the change log records why'
@@ -42,6 +43,9 @@ complete -c batos -n '__fish_seen_subcommand_from revert' -l help -s h -d 'Show 
 complete -c batos -n '__fish_seen_subcommand_from replay' -l from -r -d 'A JSONL export (batos history --export). Default: this image\'s own log'
 complete -c batos -n '__fish_seen_subcommand_from replay' -l dry-run -d 'List what would be installed'
 complete -c batos -n '__fish_seen_subcommand_from replay' -l help -s h -d 'Show help and exit.'
+complete -c batos -n '__fish_seen_subcommand_from define' -l file -s f -r -d 'The method\'s source (default: standard input)'
+complete -c batos -n '__fish_seen_subcommand_from define' -l trusted -d 'Run it as plain Python, outside the sandbox (recorded in its provenance). Only for code you wrote and read'
+complete -c batos -n '__fish_seen_subcommand_from define' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from proposals' -l json -d 'Machine-readable output'
 complete -c batos -n '__fish_seen_subcommand_from proposals' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from approve' -l as -r -d 'Name recorded as the approver (default: your login name)'
@@ -116,7 +120,7 @@ complete -c batos -n '__fish_seen_subcommand_from dataset; and not __fish_seen_s
 complete -c batos -n '__fish_seen_subcommand_from dataset; and not __fish_seen_subcommand_from export' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from export' -l out -s o -r -d 'The JSONL file to write'
 complete -c batos -n '__fish_seen_subcommand_from export' -l help -s h -d 'Show help and exit.'
-complete -c batos -n '__fish_seen_subcommand_from send inspect history source revert; and __batos_first_argument' -a '(batos __complete-names (commandline -ct) 2>/dev/null)'
+complete -c batos -n '__fish_seen_subcommand_from send inspect history source revert define; and __batos_first_argument' -a '(batos __complete-names (commandline -ct) 2>/dev/null)'
 
 function __batos_first_argument
     # True while no positional word follows the command yet.
@@ -126,7 +130,7 @@ function __batos_first_argument
         if test $after -eq 1; and not string match -q -- '-*' $word
             return 1
         end
-        if contains -- $word send inspect history source revert
+        if contains -- $word send inspect history source revert define
             set after 1
         end
     end

@@ -1,5 +1,6 @@
-"""`batos history`, `source`, `revert`, `replay`: the change log of generated code;
-`batos methods suspend | resume`: stop a method from running, and let it run again."""
+"""`batos history`, `source`, `revert`, `replay`, `define`: the change log of methods,
+and installing one by hand; `batos methods suspend | resume`: stop a method from
+running, and let it run again."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command()(source)
     app.command()(revert)
     app.command()(replay)
+    app.command()(define)
     group.command()(suspend)
     group.command()(resume)
     app.add_typer(group, name="methods")
@@ -223,3 +225,35 @@ def resume(
     state_text = "runs again" if reply["changed"] else "was not suspended"
     where = f"v{reply['version']}, on {reply['holder']}"
     env.out.print(f"{target} {selector} ({where}) {state_text}", markup=False)
+
+
+def define(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid.")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="The method's source (default: standard input).")
+    ] = None,
+    trusted: Annotated[
+        bool,
+        typer.Option(
+            "--trusted",
+            help="Run it as plain Python, outside the sandbox (recorded in its provenance). "
+            "Only for code you wrote and read.",
+        ),
+    ] = False,
+) -> None:
+    """Install a hand-written method (one Python function); it runs restricted unless --trusted."""
+    import sys
+
+    from batos_core.protocol.builders import create_method_request
+
+    env = current()
+    try:
+        text = file.read_text() if file is not None else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {file or 'standard input'}: {exc}", ExitStatus.BAD_INPUT) from None
+    if not text.strip():
+        raise CliError("the method's source is empty", ExitStatus.BAD_INPUT)
+    reply = _call(create_method_request(target, selector, text, trusted=trusted))
+    how = " (trusted: runs unrestricted)" if trusted else ""
+    env.out.print(f"installed {target} {selector} as v{reply['version']}{how}", markup=False)

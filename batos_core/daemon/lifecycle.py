@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("refusing to start: %s", exc)
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
+    _enter_sandbox()
     compiler = _jit_compiler(config)
     daemon = Daemon(config, on_miss=compiler.on_miss if compiler is not None else None)
     if compiler is not None:
@@ -236,6 +237,16 @@ def _remove_own_pidfile(path: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if int(path.read_text().strip()) == os.getpid():
             path.unlink()
+
+
+def _enter_sandbox() -> None:
+    """Build the restricted method namespace (importing the allow-listed modules
+    here, in trusted code) and install the audit hook, before any method runs."""
+    from batos_core.objects.namespace import restricted_namespace
+    from batos_core.sandbox import audit
+
+    restricted_namespace()
+    audit.install()
 
 
 def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:

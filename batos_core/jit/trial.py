@@ -44,6 +44,7 @@ from batos_core.jit.vet import UI_CLASS_NAME, VettedMethod
 log = logging.getLogger(__name__)
 
 _CHILD_SCRIPT = Path(trial_child.__file__).resolve()
+_PACKAGE_ROOT = _CHILD_SCRIPT.parent.parent.parent  # the directory holding batos_core
 _MAX_REPORT_BYTES = 256 * 1024
 _MAX_WIRE_DEPTH = 20
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
@@ -82,7 +83,12 @@ class TrialPolicy:
     ``preload``: trusted modules imported before the audit hook is installed.
     ``ui_check``: the App class name a ``display_yourself`` must return; the
     child then builds that App's widget tree and drives it once
-    (``trial_child.check_ui``).
+    (``trial_child.check_ui``). ``restricted``: compile the method (and the
+    receiver's other methods, and the checks) here with the daemon's
+    restricted compiler and run them in the child with the daemon's restricted
+    namespace and audit hook (``batos_core.sandbox``), so a method that cannot
+    run in the daemon fails its trial. Off only for ``display_yourself``,
+    which never runs in the daemon (it runs in the UI process, under Kivy).
     """
 
     memory_bytes: int = 512 * 1024 * 1024
@@ -95,6 +101,7 @@ class TrialPolicy:
     allow_ctypes: bool = False
     preload: tuple[str, ...] = ()
     ui_check: str | None = None
+    restricted: bool = True
 
     @classmethod
     def default(cls) -> TrialPolicy:
@@ -113,6 +120,7 @@ class TrialPolicy:
             allow_ctypes=True,
             preload=UI_PRELOAD,
             ui_check=UI_CLASS_NAME,
+            restricted=False,
         )
 
 
@@ -192,6 +200,9 @@ def run_trial(
         request.update(check=check, call=call)
     if checks:
         request.update(checks=list(checks), check_selector=check_selector)
+    if policy.restricted:
+        request["compiled"], request["compile_errors"] = compile_for_trial(request)
+        request["sandbox_root"] = str(_PACKAGE_ROOT)
     payload = marshal.dumps(request)
     started = time.perf_counter()
     warm = not policy.site_packages
@@ -303,6 +314,36 @@ def _request(
     }
 
 
+def compile_for_trial(request: Mapping[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """Restricted code objects for every source the child will run, by the filename
+    the child runs it under, and the reason for each source that does not compile.
+
+    The same compiler as the daemon's (``sandbox.compiler``): what the trial
+    runs is what the daemon would run.
+    """
+    from batos_core.sandbox.compiler import RestrictedCompileError, compile_restricted_method
+
+    prefix = trial_child.GENERATED_PREFIX
+    sources: dict[str, str] = {f"{prefix}{request['selector']}>": str(request["source"])}
+    methods: Mapping[str, str] = request["methods"]  # type: ignore[assignment]
+    for selector, source in methods.items():
+        sources[f"{prefix}{selector}>"] = source
+    checks: Sequence[str] = request.get("checks") or ()  # type: ignore[assignment]
+    for index, source in enumerate(checks):
+        sources[f"{prefix}check {index + 1}>"] = source
+    if request.get("check") is not None:
+        sources[f"{prefix}{trial_child.CHECK_NAME}>"] = str(request["check"])
+    compiled: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for filename, source in sources.items():
+        try:
+            compiled[filename] = compile_restricted_method(source, filename)
+        except RestrictedCompileError as error:
+            where = f" (line {error.lineno})" if error.lineno else ""
+            errors[filename] = f"{error.reason}{where}"
+    return compiled, errors
+
+
 def _child_env(tmp: Path, policy: TrialPolicy) -> dict[str, str]:
     env = {"PATH": os.defpath, "HOME": str(tmp), "TMPDIR": str(tmp), "LANG": "C.UTF-8"}
     if policy.site_packages:
@@ -325,9 +366,12 @@ class _Child:
         self.path = Path(self._tmp.name)
         self._stderr = (self.path / "stderr.txt").open("wb")
         flags = ["-I"] if policy.site_packages else ["-I", "-S"]
+        # A restricted child imports batos_core.sandbox (standard library only)
+        # from here, before its request arrives.
+        sandbox = ["--sandbox", str(_PACKAGE_ROOT)] if policy.restricted else []
         try:
             self.process = subprocess.Popen(
-                [sys.executable, *flags, str(_CHILD_SCRIPT)],
+                [sys.executable, *flags, str(_CHILD_SCRIPT), *sandbox],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,

@@ -14,8 +14,15 @@ Sandbox, in order of installation: rlimits (address space, CPU, file size, no
 child processes, no core), SIGXCPU and SIGALRM turned into exceptions so a
 runaway loop reports the line it was on, then an audit hook that blocks
 writes outside the temp dir, process creation, signals to other processes,
-sockets and ctypes. Generated code runs with builtins minus eval/exec/open and
-friends.
+sockets and ctypes.
+
+A restricted request (every method but ``display_yourself``) carries code the
+parent compiled with the daemon's restricted compiler (``compiled``, by
+filename); the child runs it in the daemon's restricted namespace, with the
+daemon's audit hook as well (``batos_core.sandbox``, standard library only,
+imported from the path given by ``--sandbox``). So the trial checks what
+the daemon will run. An unrestricted request (the UI) runs its source with
+builtins minus eval/exec/open and friends, as before.
 """
 
 from __future__ import annotations
@@ -240,12 +247,31 @@ def safe_builtins(stubs: list[str]) -> dict[str, Any]:
 
 
 SOURCES: dict[str, list[str]] = {}
+#: Restricted mode: code compiled by the parent, and why a source did not compile.
+COMPILED: dict[str, Any] = {}
+COMPILE_ERRORS: dict[str, str] = {}
+#: Restricted mode: the daemon's namespace (``batos_core.sandbox.namespace``), or None.
+RESTRICTED: list[Any] = []
+
+
+class RestrictedCompileError(SyntaxError):
+    """The source does not compile under the daemon's restricted compiler."""
 
 
 def compile_into(source: str, filename: str, namespace: dict[str, Any]) -> None:
-    """Compile and run a module defining one function; its lines feed tracebacks."""
+    """Compile and run a module defining one function; its lines feed tracebacks.
+
+    In restricted mode the code is the parent's restricted compile of
+    ``source``; a source it refused raises RestrictedCompileError with the reason.
+    """
     SOURCES[filename] = source.splitlines()
-    exec(compile(source, filename, "exec"), namespace)
+    if RESTRICTED:
+        if filename in COMPILE_ERRORS:
+            raise RestrictedCompileError(COMPILE_ERRORS[filename])
+        code = COMPILED[filename]
+    else:
+        code = compile(source, filename, "exec")
+    exec(code, namespace)
 
 
 def format_frames(error: BaseException, limit: int) -> str:
@@ -362,7 +388,33 @@ class BatosApi:
 
 def method_globals(stubs: list[str]) -> dict[str, Any]:
     """Globals for one generated function, as the daemon's method namespace has them."""
+    if RESTRICTED:
+        restricted: dict[str, Any] = RESTRICTED[0].globals_for({stub: Stub(stub) for stub in stubs})
+        return restricted
     return {"__builtins__": safe_builtins(stubs), "__name__": "batos.methods", "batos": BatosApi()}
+
+
+def load_sandbox(root: str) -> Any:
+    """Import ``batos_core.sandbox`` from ``root`` (standard library only) and build
+    the daemon's restricted namespace over this child's receiver and API."""
+    if root not in sys.path:
+        sys.path.append(root)
+    from batos_core.sandbox import audit  # noqa: F401  (imported now, before any audit hook)
+    from batos_core.sandbox.allowlist import METHOD_MODULES
+    from batos_core.sandbox.namespace import RestrictedNamespace
+
+    api = {name: getattr(BatosApi, name) for name in dir(BatosApi) if not name.startswith("_")}
+    return RestrictedNamespace(METHOD_MODULES, api, writable=(Receiver,))
+
+
+def enter_restricted_mode(request: dict[str, Any], namespace: Any) -> None:
+    """Use the parent's restricted code for this request and the daemon's audit hook."""
+    from batos_core.sandbox import audit
+
+    COMPILED.update(request["compiled"])
+    COMPILE_ERRORS.update(request["compile_errors"])
+    RESTRICTED.append(namespace)
+    audit.install()
 
 
 def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any, list[str]]:
@@ -693,7 +745,12 @@ def preload(modules: list[str]) -> None:
 
 
 def main() -> None:
+    # A spare child builds the sandbox while it waits for its request.
+    root = sys.argv[sys.argv.index("--sandbox") + 1] if "--sandbox" in sys.argv else None
+    namespace = load_sandbox(root) if root else None
     request = marshal.loads(sys.stdin.buffer.read())
+    if "compiled" in request and namespace is None:
+        namespace = load_sandbox(request["sandbox_root"])
     report_file = open(REPORT_NAME, "w", encoding="utf-8")  # opened before the hook
     apply_limits(request["limits"])
     signal.signal(signal.SIGXCPU, _raise_cpu)
@@ -703,6 +760,8 @@ def main() -> None:
     preload(request["preload"])
     violations: list[str] = []
     sys.addaudithook(make_audit_hook(os.path.realpath(os.getcwd()), violations, request["allow_ctypes"]))
+    if "compiled" in request:
+        enter_restricted_mode(request, namespace)
     report = run(request, violations)
     report_file.seek(0)
     report_file.truncate()

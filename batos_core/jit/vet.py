@@ -34,26 +34,10 @@ from batos_core.jit.ui_shape import (
     has_top_level_class,
     kept_statements,
 )
+from batos_core.sandbox.allowlist import METHOD_MODULES
 
-DEFAULT_IMPORTS = frozenset(
-    {
-        "math",
-        "random",
-        "itertools",
-        "functools",
-        "collections",
-        "statistics",
-        "string",
-        "re",
-        "datetime",
-        "json",
-        "fractions",
-        "decimal",
-        "operator",
-        "heapq",
-        "bisect",
-    }
-)
+#: The allow-list (one home: ``sandbox.allowlist``, which the method namespace uses too).
+DEFAULT_IMPORTS = METHOD_MODULES
 UI_IMPORTS = DEFAULT_IMPORTS | {"kivy.*"}
 #: The Kivy names a UI is built from, and where each comes from: the UI
 #: prompt's prefill imports them, and vetting imports one a reply uses
@@ -129,6 +113,10 @@ class VetPolicy:
     forbidden_attributes: frozenset[str] = FORBIDDEN_ATTRIBUTES
     required_class: str | None = None
     max_source_chars: int = 20_000
+    #: Also compile the source the way the daemon will run it
+    #: (``sandbox.compiler``), so a construct it refuses is a vetting reason the
+    #: repair turn sees. Off for the UI, which runs in its own process.
+    restricted: bool = True
 
     @classmethod
     def default(cls) -> VetPolicy:
@@ -142,6 +130,7 @@ class VetPolicy:
             allowed_imports=frozenset(UI_IMPORTS),
             required_class=UI_CLASS_NAME,
             max_source_chars=60_000,
+            restricted=False,
         )
 
     def allows_import(self, module: str) -> bool:
@@ -196,7 +185,24 @@ def vet(source: str, selector: str, policy: VetPolicy | None = None) -> VettedMe
     missing = _unimported_names(tree, policy)
     if missing:
         source = "".join(f"{line}\n" for line in missing.values()) + source
+    if policy.restricted:
+        _check_restricted_compile(source, signature.selector, len(missing))
     return VettedMethod(signature.selector, source, signature, (*missing, *checker.imports))
+
+
+def _check_restricted_compile(source: str, selector: str, added_lines: int) -> None:
+    """VetError unless the daemon's restricted compiler accepts ``source``.
+
+    ``added_lines``: import lines vetting put in front; the reason names the
+    line of the model's own source.
+    """
+    from batos_core.sandbox.compiler import RestrictedCompileError, compile_restricted_method
+
+    try:
+        compile_restricted_method(source, f"<method {selector}>")
+    except RestrictedCompileError as error:
+        line = max((error.lineno or 0) - added_lines, 0)
+        raise VetError(f"{error.reason.rstrip('.')} (the restricted compiler refuses it)", line) from None
 
 
 def _unimported_names(tree: ast.Module, policy: VetPolicy) -> dict[str, str]:

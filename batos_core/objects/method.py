@@ -21,10 +21,15 @@ import persistent
 
 from batos_core.objects.errors import MethodCompileError, MethodSuspended
 
-# Compiled code per (selector, source) in this process. Methods are immutable,
-# so a code object compiled once serves every copy of the Method in every
-# connection; only the cheap FunctionType wrapper is made per copy.
-_code_cache: dict[tuple[str, str], Any] = {}
+# Compiled code per (selector, source, trusted) in this process. Methods are
+# immutable, so a code object compiled once serves every copy of the Method in
+# every connection; only the cheap FunctionType wrapper is made per copy.
+_code_cache: dict[tuple[str, str, bool], Any] = {}
+
+#: Filename prefixes methods are compiled under. The sandbox's audit hook
+#: knows restricted code by the first (``sandbox.audit``); tracebacks show both.
+RESTRICTED_FILENAME = "<method {selector}>"
+TRUSTED_FILENAME = "<trusted method {selector}>"
 _code_lock = threading.Lock()
 
 
@@ -63,6 +68,12 @@ class Method(persistent.Persistent):
         return hashlib.sha256(self.source.encode()).hexdigest()
 
     @property
+    def trusted(self) -> bool:
+        """Whether a person installed this method to run unrestricted (``trusted=True``
+        in its provenance). Every other method runs restricted (``batos_core.sandbox``)."""
+        return self.provenance.get("trusted") is True
+
+    @property
     def function(self) -> FunctionType:
         """The compiled function (cached per process); raises MethodCompileError,
         or MethodSuspended while the method is suspended."""
@@ -76,7 +87,7 @@ class Method(persistent.Persistent):
         signature, never to run it); raises MethodCompileError."""
         fn: FunctionType | None = getattr(self, "_v_function", None)
         if fn is None:
-            fn = compile_method(self.selector, self.source)
+            fn = compile_method(self.selector, self.source, trusted=self.trusted)
             self._v_function = fn
         return fn
 
@@ -104,44 +115,62 @@ class Method(persistent.Persistent):
         return f"<Method {self.selector} v{self.version}>"
 
 
-def compile_method(selector: str, source: str) -> FunctionType:
+def compile_method(selector: str, source: str, *, trusted: bool = False) -> FunctionType:
     """Compile `source` and return the function named `selector`.
 
-    The function's globals are the controlled namespace (builtins plus the
-    `batos` API), never the daemon's module globals. A syntax error or a
+    Restricted (the default): RestrictedPython's compile with batos's guards
+    and the sandbox namespace (`batos_core.sandbox`): no name starting with
+    ``_`` reachable, no module objects, no files or processes. ``trusted``:
+    plain Python with the `batos` API (a method a person installed with
+    ``trusted=True``). Either way the globals are never the daemon's module
+    globals. A syntax error, a construct the restricted compiler refuses, or a
     source that does not define `selector` raises MethodCompileError naming
     the line.
     """
-    from batos_core.objects.namespace import method_globals
+    from batos_core.objects.namespace import method_globals, restricted_namespace
+    from batos_core.sandbox import audit
 
-    key = (selector, source)
-    with _code_lock:
-        code = _code_cache.get(key)
-    if code is None:
-        code = _compile_to_code(selector, source)
+    # Compiling a method another method is about to call is batos's work: the
+    # audit hook lets compile and exec through, and watches the code exec runs.
+    with audit.trusted_section():
+        key = (selector, source, trusted)
         with _code_lock:
-            _code_cache[key] = code
-    # Each method gets its own globals, seeded from the controlled namespace,
-    # so a top-level `import math` in its source is visible to the function.
-    namespace = dict(method_globals())
-    try:
-        exec(code, namespace)
-    except Exception as exc:
-        # Top-level statements run here (e.g. an import that fails): report them
-        # as MethodCompileError naming the line, the one error callers expect.
-        raise MethodCompileError(selector, f"{type(exc).__name__}: {exc}", _error_line(exc, code)) from exc
+            code = _code_cache.get(key)
+        if code is None:
+            code = _compile_to_code(selector, source, trusted=trusted)
+            with _code_lock:
+                _code_cache[key] = code
+        # Each method gets its own globals, seeded from the controlled namespace,
+        # so a top-level `import math` in its source is visible to the function.
+        namespace = dict(method_globals()) if trusted else restricted_namespace().globals_for()
+        try:
+            exec(code, namespace)
+        except Exception as exc:
+            # Top-level statements run here (e.g. an import that fails): report them
+            # as MethodCompileError naming the line, the one error callers expect.
+            raise MethodCompileError(
+                selector, f"{type(exc).__name__}: {exc}", _error_line(exc, code)
+            ) from exc
     fn = namespace.get(selector)
     if not isinstance(fn, FunctionType):
         raise MethodCompileError(selector, f"the source does not define a function {selector!r}")
     return fn
 
 
-def _compile_to_code(selector: str, source: str) -> Any:
+def _compile_to_code(selector: str, source: str, *, trusted: bool) -> Any:
+    if not trusted:
+        from batos_core.sandbox.compiler import RestrictedCompileError, compile_restricted_method
+
+        try:
+            return compile_restricted_method(source, RESTRICTED_FILENAME.format(selector=selector))
+        except RestrictedCompileError as exc:
+            raise MethodCompileError(selector, exc.reason, exc.lineno) from None
+    filename = TRUSTED_FILENAME.format(selector=selector)
     try:
-        tree = ast.parse(source, filename=f"<method {selector}>")
+        tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
         raise MethodCompileError(selector, exc.msg, exc.lineno) from None
-    return compile(tree, f"<method {selector}>", "exec")
+    return compile(tree, filename, "exec")
 
 
 def _error_line(exc: BaseException, code: Any) -> int | None:
@@ -155,6 +184,7 @@ def _error_line(exc: BaseException, code: Any) -> int | None:
     return lineno
 
 
-def check_source(selector: str, source: str) -> None:
-    """Raise MethodCompileError unless `source` compiles and defines `selector`."""
-    compile_method(selector, source)
+def check_source(selector: str, source: str, *, trusted: bool = False) -> None:
+    """Raise MethodCompileError unless `source` compiles (restricted unless
+    `trusted`) and defines `selector`."""
+    compile_method(selector, source, trusted=trusted)

@@ -63,6 +63,7 @@ class CreateMethodRequestDict(TypedDict):
     selector: str
     source: str
     provenance: dict[str, WireValue]
+    trusted: bool
 
 
 class HistoryRequestDict(TypedDict):
@@ -258,9 +259,11 @@ def create_method_request(
     source: str,
     *,
     provenance: Mapping[str, WireValue] | None = None,
+    trusted: bool = False,
     request_id: str | None = None,
 ) -> CreateMethodRequestDict:
-    """Install hand-written ``source`` as ``selector`` on ``target``."""
+    """Install hand-written ``source`` as ``selector`` on ``target`` (restricted
+    unless ``trusted``: then it runs as plain Python)."""
     return {
         "type": "create_method_request",
         "id": _id(request_id),
@@ -268,6 +271,7 @@ def create_method_request(
         "selector": selector,
         "source": source,
         "provenance": dict(provenance or {}),
+        "trusted": trusted,
     }
 
 

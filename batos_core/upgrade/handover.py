@@ -203,6 +203,10 @@ class Successor:
         if line is None:
             return f"the new daemon was not {waiting_for} within {timeout:g} s"
         status = self.proc.poll()
+        if line == "" and status is None:
+            # The pipe closes as the process exits, a moment before it can be reaped.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                status = self.proc.wait(timeout=2.0)
         tail = self.stderr_tail()
         said = f": {tail[-1]}" if tail else ""
         if line:

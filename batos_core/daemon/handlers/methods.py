@@ -22,15 +22,21 @@ def handle_create_method(ctx: HandlerContext, request: CreateMethodRequest) -> C
     if it already has one), recorded in the change log.
 
     A request carrying the provenance of a recorded change (``batos replay``)
-    is logged as a replay; the approver is always the user who sent it.
+    is logged as a replay; the approver is always the user who sent it. The
+    method runs restricted unless the request itself says ``trusted`` (a
+    ``trusted`` key in the carried provenance is dropped: a replayed record
+    does not vouch for itself).
     """
     target = ctx.session.resolve(request.target)
     selector = self_to_python(request.selector)
-    check_source(selector, request.source)
+    check_source(selector, request.source, trusted=request.trusted)
     extra = decode_value(request.provenance)
     provenance = dict(extra) if isinstance(extra, dict) else {}
+    provenance.pop("trusted", None)
     replay = bool(provenance)
     provenance.update({"via": "replay" if replay else "create_method", "approver": "user"})
+    if request.trusted:
+        provenance["trusted"] = True
     provenance.setdefault("author", "user")
     version = install_method(
         ctx.session, target, selector, request.source, provenance, action="replay" if replay else "install"

@@ -29,6 +29,9 @@ class CreateMethodRequest(Message):
     #: original record's); the daemon adds author/time and never trusts an
     #: ``approver`` from here.
     provenance: WireMap = Field(default_factory=dict)
+    #: A person vouches for this source: it runs unrestricted (plain Python),
+    #: recorded as ``trusted`` in its provenance. Never taken from ``provenance``.
+    trusted: bool = False
 
 
 class CreateMethodReply(Message):

@@ -19,7 +19,13 @@ SOURCE = "def toRoman_(self, n):\n    import roman\n    return roman.toRoman(n)\
 @pytest.mark.slow
 def test_a_method_importing_a_new_package_works_after_the_upgrade(daemon: Any) -> None:
     assert importlib.util.find_spec(PACKAGE) is None, f"{PACKAGE} is already in this environment"
-    created = request(daemon.info, create_method_request("genesis", "toRoman_", SOURCE))
+    # Restricted (the default), a method sees only the allow-listed modules...
+    restricted = request(daemon.info, create_method_request("genesis", "toRoman_", SOURCE))
+    assert restricted["type"] == "create_method_reply", restricted
+    refused = request(daemon.info, send_request("genesis", "toRoman:", [1994]))
+    assert "import of roman is not allowed in a method" in refused["message"], refused
+    # ...so a method using a package added by an upgrade is one a person trusts.
+    created = request(daemon.info, create_method_request("genesis", "toRoman_", SOURCE, trusted=True))
     assert created["type"] == "create_method_reply", created
     before = request(daemon.info, send_request("genesis", "toRoman:", [1994]))
     assert before["type"] == "error_reply"

@@ -2,13 +2,16 @@
 
 Every reply goes through the real stages (extract -> vet -> trial) the way
 the pipeline will run them. Replies the vetter would stop are also run
-unvetted through the trial, because the sandbox must hold on its own.
+unvetted through the trial, because the sandbox must hold on its own: first
+through the trial's process wall alone (``contain``: unrestricted code, what
+a ``display_yourself`` trial relies on), then through the restricted trial
+every other method gets (``contain_restricted``), which refuses them earlier.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -46,7 +49,14 @@ def judge(reply: str, selector: str, *args: object) -> Verdict:
 
 
 def contain(source: str, selector: str = "f") -> TrialResult:
-    """Run source the vetter would refuse, straight in the trial."""
+    """Run source the vetter would refuse, straight in the trial, unrestricted:
+    only the child's process wall (rlimits, its audit hook) stands in the way."""
+    method = VettedMethod(selector, source, signature_for(selector), ())
+    return run_trial(method, RECEIVER, (), replace(POLICY, restricted=False))
+
+
+def contain_restricted(source: str, selector: str = "f") -> TrialResult:
+    """Run source the vetter would refuse through the restricted trial (the default)."""
     method = VettedMethod(selector, source, signature_for(selector), ())
     return run_trial(method, RECEIVER, (), POLICY)
 
@@ -231,6 +241,19 @@ def test_process_network_and_native_escapes_are_blocked(body: str, event: str) -
     result = contain(f"def f(self):\n    {body}\n")
     assert result.error_name == "SandboxViolation", result
     assert event in (result.error_message or "")
+    module = body.split()[1]
+    restricted = contain_restricted(f"def f(self):\n    {body}\n")
+    assert (restricted.error_name, restricted.error_message) == (
+        "ImportError",
+        f"import of {module} is not allowed in a method",
+    )
+
+
+def test_the_restricted_trial_reports_what_the_compiler_refuses() -> None:
+    result = contain_restricted("def f(self):\n    return self._p_jar\n")
+    assert result.error_name == "RestrictedCompileError"
+    assert '"_p_jar" is an invalid attribute name' in (result.error_message or "")
+    assert "(line 2)" in (result.error_message or "")
 
 
 def test_a_swallowed_violation_still_fails_the_trial() -> None:

@@ -15,6 +15,9 @@ from batos_core.jit.trial_child import OPAQUE_TAG
 from batos_core.jit.vet import VettedMethod, vet
 
 FAST = TrialPolicy(cpu_seconds=1, wall_seconds=2.0)
+#: The process wall alone (what a display_yourself trial runs under): these
+#: tests reach the file system on purpose, which restricted code cannot.
+UNRESTRICTED = TrialPolicy(cpu_seconds=1, wall_seconds=2.0, restricted=False)
 ACCOUNT = ReceiverSnapshot(
     name="account",
     data_slots={"balance": 100, "owner": "Ann", "friend": object()},
@@ -117,7 +120,7 @@ def test_the_trial_runs_in_a_fresh_temp_dir() -> None:
     source = "def f(self):\n    import json\n    return 1\n"
     assert trial(source, "f").ok
     method = unvetted("def f(self):\n    import os\n    return os.getcwd()\n", "f")
-    cwd = run_trial(method, ACCOUNT, (), FAST).value_repr or ""
+    cwd = run_trial(method, ACCOUNT, (), UNRESTRICTED).value_repr or ""
     assert "batos-trial-" in cwd and not Path(cwd.strip("'")).exists()  # removed afterwards
     assert set(os.listdir(".")) == before
 
@@ -127,7 +130,7 @@ def test_writing_inside_the_temp_dir_is_allowed() -> None:
         "def f(self):\n    import io\n    with io.open('scratch.txt', 'w') as fh:\n"
         "        fh.write('ok')\n    return 1\n"
     )
-    assert run_trial(unvetted(source, "f"), ACCOUNT, (), FAST).ok
+    assert run_trial(unvetted(source, "f"), ACCOUNT, (), UNRESTRICTED).ok
 
 
 def test_ui_policy_provides_the_bridge_stub() -> None:

@@ -50,8 +50,15 @@ def test_method_globals_are_controlled() -> None:
         "    g = globals()\n"
         "    return ('batos' in g, 'TEST_MODULE_SECRET' in g, 'pytest' in g, g['__name__'])\n"
     )
-    obj = UvmObject(probe=Method("probe", source))
+    obj = UvmObject(probe=Method("probe", source, {"trusted": True}))
     assert obj.probe() == (True, False, False, "batos.methods")
+
+
+def test_an_untrusted_method_has_no_globals_builtin() -> None:
+    source = "def probe(self):\n    return globals()\n"
+    obj = UvmObject(probe=Method("probe", source))
+    with pytest.raises(NameError, match="globals"):
+        obj.probe()
 
 
 def test_method_can_use_the_batos_api() -> None:
@@ -79,9 +86,10 @@ def test_top_level_import_in_method_source_works() -> None:
 
 def test_methods_do_not_share_globals() -> None:
     writer = Method("w", "shared = 1\n\n\ndef w(self):\n    return shared\n")
-    reader = Method("r", "def r(self):\n    return 'shared' in globals()\n")
+    reader = Method("r", "def r(self):\n    return shared\n")
     assert writer.function(None) == 1
-    assert reader.function(None) is False
+    with pytest.raises(NameError, match="shared"):
+        reader.function(None)
 
 
 def test_syntax_error_names_the_line() -> None:
