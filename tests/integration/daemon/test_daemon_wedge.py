@@ -28,8 +28,11 @@ from batos_core.protocol.errors import DaemonUnavailable
 from tests.integration.cli.conftest import batos_runner, stop_daemon_of
 from tests.integration.conftest import BatosDirs, DaemonFactory, DaemonProcess, daemon_config
 
-#: Catastrophic backtracking in C: 2**40 steps, and the GIL is never released.
-WEDGE_SOURCE = "import re\n\ndef wedge(self):\n    return re.match('(a+)+$', 'a' * 40 + 'b') is not None\n"
+#: Catastrophic backtracking in C; the GIL is never released while it runs.
+# 2**31 backtracking steps: about two minutes holding the GIL on this machine,
+# far past every wedge timeout here, yet a wedged process a failed test leaves
+# behind ends by itself instead of spinning for hours.
+WEDGE_SOURCE = "import re\n\ndef wedge(self):\n    return re.match('(a+)+$', 'a' * 31 + 'b') is not None\n"
 WEDGE_WAIT_S = 10.0
 
 
