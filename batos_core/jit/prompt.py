@@ -163,12 +163,31 @@ def ui_messages(receiver: ReceiverSnapshot, *, intent: str | None = None) -> lis
             f"The object {receiver.name} received the message {UI_SELECTOR}. "
             "Write the function that returns its user interface.",
             f"The header to write, exactly:\n{signature.header()}",
-            _slots_section(receiver),
+            _ui_slots_section(receiver),
             _intent_section(intent),
         )
         if part
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _ui_slots_section(receiver: ReceiverSnapshot) -> str:
+    """The receiver's slots as the UI prompt states them.
+
+    Kept apart from the method prompt's wording (``_slots_section``), which is
+    tuned on the intent suites: the UI prompt's text was measured with the
+    demo (docs/jit.md), and a one-line change in it moved the 1.5B coder's
+    greedy UI from passing its trial to failing it.
+    """
+    lines: list[str] = []
+    for name, value in list(receiver.data_slots.items())[:_MAX_LISTED_SLOTS]:
+        lines.append(f"- {name}: data slot, a {type_name(value)}, now {short_repr(value)}")
+    for name, description in list(receiver.parent_slots.items())[:_MAX_LISTED_SLOTS]:
+        lines.append(f"- {name}: parent slot, {description}")
+    if not receiver.data_slots:
+        lines.insert(0, "The receiver has no data slots: work from the parameters alone.")
+        return "\n".join(lines)
+    return "The receiver's slots, all of them (it has no other data):\n" + "\n".join(lines)
 
 
 def ui_prefill() -> str:
