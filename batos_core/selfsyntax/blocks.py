@@ -78,7 +78,7 @@ class Block:
     def __call__(self, *args: Any) -> Any:
         return self.call(args)
 
-    def numArgs(self) -> int:  # noqa: N802 - the Self selector
+    def numArgs(self) -> int:
         return self.arity
 
     def __repr__(self) -> str:

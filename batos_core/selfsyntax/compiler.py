@@ -234,7 +234,7 @@ class Compiler:
 
     # -- expressions -------------------------------------------------------------
 
-    def expr(self, node: Expr, scope: Scope) -> str:  # noqa: PLR0911 - one case per node
+    def expr(self, node: Expr, scope: Scope) -> str:
         match node:
             case Literal(value=value):
                 return repr(value)
@@ -541,7 +541,7 @@ def _loop_safe(block: Block) -> bool:
     return not any(_makes_block(s) for s in block.body.statements)
 
 
-def _makes_block(node: Expr) -> bool:  # noqa: PLR0911
+def _makes_block(node: Expr) -> bool:
     match node:
         case Block():
             return True

@@ -14,9 +14,8 @@ from collections.abc import MutableSequence
 from numbers import Number
 from typing import Any
 
-from batos_core.selfsyntax.blocks import Block
-
 from batos_core.objects import SlotNotFound, UvmObject, get_slot, has_slot, lookup, set_slot
+from batos_core.selfsyntax.blocks import Block
 
 TYPE_TRAIT_NAMES = ("number", "string", "list", "nil", "boolean", "block")
 
