@@ -185,8 +185,10 @@ class Compiler:
     def doit(self, program: Program) -> str:
         self.fn = Function("doit", selector=DOIT)
         scope = Scope({}, None)
-        body = self.function_body(Body(program.temps, program.statements, span=program.span), scope, empty="None")
-        return HEADER + f"b__src = {self.source!r}\n" + f"def {DOIT}(self, env, oids):\n" + "\n".join(body) + "\n"
+        whole = Body(program.temps, program.statements, span=program.span)
+        body = self.function_body(whole, scope, empty="None")
+        header = f"def {DOIT}(self, env, oids):\n"
+        return HEADER + f"b__src = {self.source!r}\n" + header + "\n".join(body) + "\n"
 
     def function_body(self, body: Body, scope: Scope, *, empty: str) -> list[str]:
         """The lines of a method's or do-it's def, with the ``^``-from-a-block machinery if needed."""
@@ -265,7 +267,8 @@ class Compiler:
                 target = self.snapshot(self.expr(receiver, scope))
                 result = "None"
                 for message in messages:
-                    result = self.message(node, target, message.selector, message.arguments, scope)
+                    atoms = self.operands(message.arguments, scope)
+                    result = self.message(node, target, message.selector, atoms)
                 return result
             case Block():
                 return self.block(node, scope)
@@ -278,8 +281,7 @@ class Compiler:
     def name(self, node: Expr, name: str, scope: Scope) -> str:
         found = scope.find(name)
         if found is not None:
-            python, holder = found
-            return python
+            return found[0]
         if self.fn.owner.kind == "doit":
             if name in self.repl_variables:
                 return self.temp(f"env[{name!r}]")
@@ -338,13 +340,10 @@ class Compiler:
         if inlined is not None:
             return inlined
         receiver, *args = self.operands((node.receiver, *node.arguments), scope)
-        return self.message(node, receiver, selector, tuple(args), scope, atoms=True)
+        return self.message(node, receiver, selector, args)
 
-    def message(
-        self, node: Expr, receiver: str, selector: str, arguments: tuple[Expr, ...] | tuple[str, ...],
-        scope: Scope, *, atoms: bool = False,
-    ) -> str:
-        args = list(arguments) if atoms else self.operands(arguments, scope)  # type: ignore[arg-type]
+    def message(self, node: Expr, receiver: str, selector: str, args: list[str]) -> str:
+        """Send `selector` to the atom `receiver` with the atoms `args`; the result's atom."""
         pos = self.pos(node)
         if selector == "==":
             return self.temp(f"b__identical({receiver}, {args[0]})")
@@ -435,10 +434,12 @@ class Compiler:
         selector = node.selector
         if selector in _CONDITIONALS and all(_is_block(a, 0) for a in node.arguments):
             return self.inline_conditional(node, scope)
-        if selector in _WHILES and _is_block(node.receiver, 0) and all(_is_block(a, 0) for a in node.arguments):
+        blocks_only = _is_block(node.receiver, 0) and all(_is_block(a, 0) for a in node.arguments)
+        if selector in _WHILES and blocks_only:
             if all(_loop_safe(b) for b in (node.receiver, *node.arguments)):  # type: ignore[arg-type]
                 return self.inline_while(node, scope)
-        if selector in _COUNTED and node.arguments and _is_block(node.arguments[-1], 0 if selector == "timesRepeat:" else 1):
+        arity = 0 if selector == "timesRepeat:" else 1
+        if selector in _COUNTED and node.arguments and _is_block(node.arguments[-1], arity):
             if _loop_safe(node.arguments[-1]):  # type: ignore[arg-type]
                 return self.inline_counted(node, scope)
         return None
@@ -559,7 +560,8 @@ def _makes_block(node: Expr) -> bool:
         case BraceArray(items=items):
             return any(_makes_block(i) for i in items)
         case ObjectLiteral(slots=slots):
-            return any(isinstance(d, SlotDecl) and d.value is not None and _makes_block(d.value) for d in slots)
+            values = (d.value for d in slots if isinstance(d, SlotDecl) and d.value is not None)
+            return any(_makes_block(v) for v in values)
     return False
 
 

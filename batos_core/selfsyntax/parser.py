@@ -243,8 +243,8 @@ class Parser:
         start = self.token
         if start.kind is K.KEYWORD:  # implicit receiver: ``x: 3`` is ``self x: 3``
             selector, arguments = self.keyword_parts()
-            receiver = SelfRef(span=(start.start, start.start))
-            return Send(receiver, selector, arguments, span=self.span_from(start))
+            implicit = SelfRef(span=(start.start, start.start))
+            return Send(implicit, selector, arguments, span=self.span_from(start))
         receiver = self.binary_expr()
         if not self.at(K.KEYWORD):
             return receiver

@@ -69,7 +69,8 @@ SELF_METHODS: dict[str, str] = {
     even = ( (self \\\\ 2) = 0 ).
     odd = ( even not ).
     squared = ( self * self ).
-    gcd: n = ( | a b t | a := self abs. b := n abs. [ b = 0 ] whileFalse: [ t := a \\\\ b. a := b. b := t ]. a ).
+    gcd: n = ( | a b t | a := self abs. b := n abs.
+        [ b = 0 ] whileFalse: [ t := a \\\\ b. a := b. b := t ]. a ).
     isZero = ( self = 0 ).
     sign = ( self > 0 ifTrue: [ 1 ] ifFalse: [ self < 0 ifTrue: [ -1 ] ifFalse: [ 0 ] ] ).
     printString = ( asString )
@@ -97,7 +98,8 @@ SELF_METHODS: dict[str, str] = {
     detect: b = ( detect: b ifNone: [ nil ] ).
     inject: start Into: b = ( | acc | acc := start. do: [ :x | acc := b value: acc value: x ]. acc ).
     includes: y = ( do: [ :x | x = y ifTrue: [ ^ true ] ]. false ).
-    with: other Collect: b = ( | r | r := {}. 1 to: size do: [ :i | r add: (b value: (at: i) value: (other at: i)) ]. r ).
+    with: other Collect: b = ( | r | r := {}.
+        1 to: size do: [ :i | r add: (b value: (at: i) value: (other at: i)) ]. r ).
     isArray = ( true )
 |)""",
 }
@@ -117,7 +119,8 @@ PRIMITIVES: dict[str, dict[str, str]] = {
         "asLowercase": "def asLowercase(self):\n    return self.lower()\n",
         "asNumber": (
             "def asNumber(self):\n    try:\n        return int(self)\n    except ValueError:\n"
-            "        pass\n    try:\n        return float(self)\n    except ValueError:\n        return None\n"
+            "        pass\n    try:\n        return float(self)\n"
+            "    except ValueError:\n        return None\n"
         ),
         "printString": "def printString(self):\n    return \"'\" + self.replace(\"'\", \"''\") + \"'\"\n",
     },
@@ -144,7 +147,8 @@ def install_standard_protocol(lobby: UvmObject) -> list[str]:
     for kind, primitives in PRIMITIVES.items():
         for selector, source in primitives.items():
             if not has_slot(holders[kind], selector):
-                set_slot(holders[kind], selector, Method(selector, source, {"author": AUTHOR, "primitive": True}))
+                method = Method(selector, source, {"author": AUTHOR, "primitive": True})
+                set_slot(holders[kind], selector, method)
                 installed.append(f"{kind} {selector}")
     for kind, text in SELF_METHODS.items():
         literal = parse(text).statements[0]

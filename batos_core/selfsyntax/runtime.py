@@ -321,7 +321,9 @@ def _float_steps(start: float, stop: float, step: float) -> Iterator[float]:
 # -- resend, object literals, _AddSlots: / _Define: ----------------------------
 
 
-def resend(src: str, pos: int, receiver: Any, current: Any, current_selector: str, selector: str, *args: Any) -> Any:
+def resend(
+    src: str, pos: int, receiver: Any, current: Any, current_selector: str, selector: str, *args: Any,
+) -> Any:
     """``resend.selector``: look `selector` up in the parents of the object holding
     the running method (`current`, named `current_selector`) and run it on `receiver`."""
     _refuse_private(selector, src, pos)
@@ -334,7 +336,8 @@ def resend(src: str, pos: int, receiver: Any, current: Any, current_selector: st
             holder = candidate
             break
     if holder is None:
-        raise ResendError(f"resend: the running method {current_selector!r} was not found", *position(src, pos))
+        message = f"resend: the running method {current_selector!r} was not found"
+        raise ResendError(message, *position(src, pos))
     name = python_name(selector)
     for parent in parents(holder):
         try:

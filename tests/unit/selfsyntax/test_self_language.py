@@ -80,7 +80,9 @@ def test_a_method_slot_is_an_ordinary_method_with_self_provenance(image: Image) 
 
 
 def test_define_replaces_the_slots(image: Image) -> None:
-    value = image.run("| o | o := (| a = 1. b = 2 |). o _Define: (| parent* = traits. c = ( 3 ) |). o slotNames")
+    value = image.run(
+        "| o | o := (| a = 1. b = 2 |). o _Define: (| parent* = traits. c = ( 3 ) |). o slotNames"
+    )
     assert value == ["parent*", "c"]
 
 
@@ -158,7 +160,7 @@ expressions = st.recursive(_leaf, _expr, max_leaves=8)
 
 @settings(max_examples=80, deadline=None)
 @given(expressions)
-def test_random_expressions_agree_at_the_prompt_in_a_method_and_through_traits(image: Image, pair: Pair) -> None:
+def test_random_expressions_agree_in_methods_and_through_traits(image: Image, pair: Pair) -> None:
     inlined, real = (f"| x y | x := 3. y := 4. {text}" for text in pair)
     expected = image.run(inlined)
     assert image.in_method(inlined) == expected
