@@ -123,8 +123,14 @@ def _refuse_private(selector: str, src: str, pos: int) -> None:
 # -- sending -------------------------------------------------------------------
 
 
+#: ``value``, ``value:``, ... ``value:`` x 8: the block selectors `send` answers first.
+_VALUE_SELECTORS = frozenset(["value", *("value:" * n for n in range(1, 9))])
+
+
 def send(src: str, pos: int, receiver: Any, selector: str, *args: Any) -> Any:
     """Send Self `selector` to `receiver` (see the module docstring for the order)."""
+    if type(receiver) is Block and selector in _VALUE_SELECTORS:  # the hot case in loops
+        return receiver.call(args)
     _refuse_private(selector, src, pos)
     if isinstance(receiver, UvmObject):
         return _send_to_object(src, pos, receiver, selector, args)
