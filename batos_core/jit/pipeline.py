@@ -80,6 +80,9 @@ from batos_core.objects import (
     slot_items,
 )
 from batos_core.objects.uvm_object import understood_slots
+from batos_core.selfsyntax.install import self_source
+from batos_core.selfsyntax.protocol import AUTHOR as PROTOCOL_AUTHOR
+from batos_core.selfsyntax.signature import self_signature
 
 log = logging.getLogger(__name__)
 
@@ -836,14 +839,29 @@ def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapsho
             parent_slots[slot] = print_string(value)
         elif not isinstance(value, Method):
             data[slot] = _plain(value)
-    methods = {
-        selector: value.source
-        for selector, value in understood_slots(receiver).items()
-        if isinstance(value, Method)
-    }
+    methods: dict[str, str] = {}
+    self_methods: dict[str, str] = {}
+    for selector, value in understood_slots(receiver).items():
+        if not isinstance(value, Method):
+            continue
+        if _standard_protocol(value):
+            continue  # isNil, ifNil:... that every object inherits: not worth the prompt's room
+        methods[selector] = value.source
+        written = self_source(value)
+        if written is not None:
+            self_methods[selector] = self_signature(written) or selector
     return ReceiverSnapshot(
-        name=name or format_oid(receiver), data_slots=data, parent_slots=parent_slots, methods=methods
+        name=name or format_oid(receiver),
+        data_slots=data,
+        parent_slots=parent_slots,
+        methods=methods,
+        self_methods=self_methods,
     )
+
+
+def _standard_protocol(method: Method) -> bool:
+    """A method of the Self standard protocol as installed (`selfsyntax.protocol`), not redefined."""
+    return self_source(method) is not None and method.provenance.get("author") == PROTOCOL_AUTHOR
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

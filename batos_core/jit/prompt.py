@@ -315,7 +315,11 @@ def _methods_section(receiver: ReceiverSnapshot, selector: str) -> str:
         return ""
     shown = names[:_MAX_LISTED_METHODS]
     more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
+    text = "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
+    written = [f"{name} ({receiver.self_methods[name]})" for name in shown if name in receiver.self_methods]
+    if written:
+        text += " Written in Self, called from Python as ordinary methods: " + ", ".join(written) + "."
+    return text
 
 
 def _intent_section(intent: str | None) -> str:

@@ -41,6 +41,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 OPAQUE_TAG = "\x00batos:opaque"
@@ -417,6 +418,16 @@ def enter_restricted_mode(request: dict[str, Any], namespace: Any) -> None:
     audit.install()
 
 
+def placeholder_method(selector: str) -> Callable[..., Any]:
+    """Stands in for a receiver's method written in Self (it needs the daemon's Self
+    runtime): calling it makes the trial inconclusive, not failed."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise PlaceholderAccess(f"{selector}: the trial has only a placeholder for a method written in Self")
+
+    return method
+
+
 def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any, list[str]]:
     """The receiver instance, the method under trial, and methods that failed to load."""
     receiver_class = type(request["receiver_name"] or "receiver", (Receiver,), {})
@@ -428,6 +439,8 @@ def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any,
             setattr(receiver_class, selector, namespace[selector])
         except Exception:  # an inherited method that does not load is simply absent
             skipped.append(selector)
+    for selector in request.get("placeholder_methods", ()):
+        setattr(receiver_class, selector, placeholder_method(selector))
     namespace = method_globals(stubs)
     compile_into(request["source"], f"{GENERATED_PREFIX}{request['selector']}>", namespace)
     method = namespace[request["selector"]]
