@@ -1,8 +1,11 @@
 """Finding, starting and stopping the daemon of an image, from the client side.
 
 A daemon is running for an image when its connection file names a live pid
-and its socket exists. Commands that need one start it when it is not running
-(and say so on stderr); `batos daemon start` does the same explicitly.
+and its socket exists, or while its supervisor restarts it after a wedge.
+Commands that need one start it when it is not running (and say so on
+stderr); `batos daemon start` does the same explicitly. A daemon is started
+under its supervisor (`batos_core.daemon.supervisor`) unless the wedge
+timeout is 0.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -55,6 +59,7 @@ class Target:
         config.model = self.settings.model
         config.review = self.settings.review
         config.autotelic = self.settings.autotelic
+        config.wedge_timeout = self.settings.wedge_timeout
         return config
 
 
@@ -70,11 +75,36 @@ def running(config: DaemonConfig) -> ConnectionInfo | None:
         info = read_connection_file(path)
     except ConnectionFileError:
         return None
-    if not _alive(info.pid):
+    if not _alive(info.pid) and supervisor_pid(config) is None:
+        # Dead, and no supervisor is restarting it (that one would answer soon
+        # on the same endpoint with the same key).
         return None
     if info.transport == "ipc" and not Path(info.endpoint[len("ipc://") :]).exists():
         return None
     return info
+
+
+def supervisor_pid(config: DaemonConfig) -> int | None:
+    """The pid of the live supervisor of this image's daemon, or None.
+
+    A pidfile left by a supervisor that was killed may name a pid reused by
+    another process: where ``/proc`` tells, a pid whose command line is not
+    the supervisor's does not count (it must never get our SIGTERM).
+    """
+    try:
+        pid = int(config.supervisor_pid_path().read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+    except FileNotFoundError:
+        return pid if not os.path.isdir("/proc/self") else None  # no /proc here: trust the file
+    except OSError:
+        return None
+    return pid if b"batos_core.daemon.supervisor" in cmdline else None
 
 
 def _alive(pid: int) -> bool:
@@ -107,6 +137,9 @@ def start(
     make_private_dir(log_path.parent)
     make_private_file(log_path)  # the daemon's stderr goes here too: private before it is opened
     args = daemon_args(config)
+    if config.wedge_timeout > 0:
+        supervisor = ["-m", "batos_core.daemon.supervisor", "--wedge-timeout", f"{config.wedge_timeout:g}"]
+        args = [*supervisor, *args[2:]]
     if foreground:
         os.execv(sys.executable, [sys.executable, *args])
     import subprocess  # only when starting a daemon: ~8 ms of every other command's start
@@ -198,7 +231,13 @@ def client(target: Target, notice: object = None, *, timeout: float | None = Non
 
 
 def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:
-    """Ask the daemon to drain and exit; wait until its pid is gone. Returns the pid, or None."""
+    """Ask the daemon to drain and exit, and its supervisor not to restart it;
+    wait until both are gone. Returns the daemon's pid, or None.
+
+    The supervisor gets SIGTERM first: it passes it on to the daemon (which
+    drains as for a ``shutdown_request``), kills it if it is wedged, and
+    exits. The ``shutdown_request`` also goes out for an unsupervised daemon.
+    """
     from batos_core.protocol.builders import shutdown_request
     from batos_core.protocol.client import Client
     from batos_core.protocol.errors import DaemonUnavailable
@@ -206,14 +245,21 @@ def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:
     info = running(config)
     if info is None:
         return None
-    with (
-        Client.from_connection_info(info, timeout=5.0, retries=0) as c,
-        contextlib.suppress(DaemonUnavailable),
-    ):
-        c.request(shutdown_request())
-    deadline = time.monotonic() + timeout
-    while _alive(info.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    supervisor = supervisor_pid(config)
+    if supervisor is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(supervisor, signal.SIGTERM)
     if _alive(info.pid):
-        raise CliError(f"daemon {info.pid} did not stop within {timeout:g} s", ExitStatus.ERROR)
+        with (
+            Client.from_connection_info(info, timeout=5.0, retries=0) as c,
+            contextlib.suppress(DaemonUnavailable),
+        ):
+            c.request(shutdown_request())
+    deadline = time.monotonic() + timeout
+    pids = [info.pid] + ([supervisor] if supervisor is not None else [])
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if _alive(pid):
+            raise CliError(f"daemon {pid} did not stop within {timeout:g} s", ExitStatus.ERROR)
     return info.pid

@@ -100,7 +100,8 @@ def print_inspect(env: Environment, reply: dict[str, Any]) -> None:
         for m in reply["methods"]:
             prov = m["provenance"] if isinstance(m["provenance"], dict) else {}
             shown = ", ".join(f"{k}={provenance_value(prov, k)}" for k in sorted(prov) if k != "prompt")
-            methods.add_row(m["selector"], str(m["version"]), shown)
+            version = f"{m['version']} (suspended)" if m.get("suspended") else str(m["version"])
+            methods.add_row(m["selector"], version, shown)
         env.out.print(methods)
 
 

@@ -20,6 +20,7 @@ class ExitStatus(IntEnum):
     CONFLICT = 9  # the transaction kept conflicting
     IMAGE_DAMAGED = 10  # the image file is damaged (`batos image check`; `batos image recover` repairs)
     IMAGE_IN_USE = 11  # a daemon serves the image, and the command needs it stopped
+    METHOD_SUSPENDED = 12  # the method is suspended (it wedged the daemon): `batos methods resume`
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -41,6 +42,7 @@ _CODE_STATUS = {
     "generation_failed": ExitStatus.GENERATION_FAILED,
     "object_not_found": ExitStatus.NOT_FOUND,
     "method_not_found": ExitStatus.NOT_FOUND,
+    "method_suspended": ExitStatus.METHOD_SUSPENDED,
     "conflict": ExitStatus.CONFLICT,
     "timeout": ExitStatus.DAEMON_UNAVAILABLE,
     "shutting_down": ExitStatus.DAEMON_UNAVAILABLE,

@@ -24,6 +24,8 @@ class Settings:
     workers: int = 4
     tcp: str = ""
     timeout: float = 30.0  # seconds of daemon silence before a client retries
+    # Seconds the daemon's event loop may stall before its supervisor restarts it; 0: no supervisor.
+    wedge_timeout: float = 10.0
     autotelic: bool = False
 
 

@@ -17,9 +17,10 @@ prints medians and ratios (targets in brackets; a miss is printed, not hidden):
    plain majority would have installed another candidate, whether that one
    passes the intent's cases: right answers by dual agreement vs by a plain
    majority, from the same candidates.
-2. the second call of a generated method vs the same body installed by hand
-   with ``create_method`` on a twin receiver, through the daemon's send,
-   interleaved, ``--sends`` each                               [ratio <= 1.10]
+2. the second call of a generated method (restricted, under the daemon's
+   audit hook: ``docs/security.md``) vs the same body installed by hand with
+   ``create_method`` as trusted (plain Python) on a twin receiver, through the
+   daemon's send, interleaved, ``--sends`` each      [ratio <= 1.10; issue: <= 2]
 
 A warm-up miss (not counted) loads the model first. The machine's load
 average is printed with the figures. Run:
@@ -234,9 +235,12 @@ def judge(client: Client, intent: Any, source: str, name: str) -> bool:
 
 
 def second_calls(client: Client, runs: list[tuple[IntentResult, str]], sends: int, methods: int) -> None:
-    """Generated vs hand-written (create_method, same body) through send, interleaved."""
+    """Generated (restricted) vs hand-written trusted (create_method, same body) through send, interleaved."""
     pairs = [(r, n) for r, n in runs if r.passed and r.source][:methods]
-    print(f"\n2. second call: generated vs create_method with the same body, {sends} sends each")
+    print(
+        f"\n2. second call: generated (restricted) vs create_method --trusted with the same body, "
+        f"{sends} sends each"
+    )
     if not pairs:
         print("   no generated method passed its checks: nothing to compare")
         return
@@ -249,7 +253,9 @@ def second_calls(client: Client, runs: list[tuple[IntentResult, str]], sends: in
         client.request(eval_request(f"lobby setSlot: '{twin}' value: (genesis clone)"))
         for slot, value in intent.slots.items():
             client.request(send_request(twin, "setSlot:value:", [slot, value]))
-        reply = client.request(create_method_request(twin, intent.python_selector, result.source))
+        reply = client.request(
+            create_method_request(twin, intent.python_selector, result.source, trusted=True)
+        )
         assert reply["type"] == "create_method_reply", reply
         args = list(intent.cases[0].args)
         generated: list[float] = []

@@ -37,6 +37,14 @@ def start(
         int | None,
         typer.Option(min=1, max=16, help="Methods written per miss; one is chosen by behaviour (default 4)."),
     ] = None,
+    wedge_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            metavar="S",
+            help="Restart the daemon when its event loop stalls this long (default 10; 0: no supervisor).",
+        ),
+    ] = None,
 ) -> None:
     """Start the daemon in the background (prints where its log is)."""
     env = current()
@@ -54,6 +62,8 @@ def start(
         settings.autotelic = True
     if workers:
         settings.workers = workers
+    if wedge_timeout is not None:
+        settings.wedge_timeout = wedge_timeout
     config = target.config()
     if candidates:
         config.candidates = candidates
@@ -88,7 +98,9 @@ def status(
         else:
             env.out.print(f"no daemon is running for {config.image_uri}", markup=False)
         raise typer.Exit(ExitStatus.DAEMON_UNAVAILABLE)
-    with Client.from_connection_info(info, timeout=5.0, retries=1) as client:
+    # Three 5 s attempts: a daemon wedged in C code is restarted by its supervisor
+    # after the wedge timeout (10 s), and the restarted one answers the re-sent request.
+    with Client.from_connection_info(info, timeout=5.0, retries=2) as client:
         reply = client.request(status_request())
     raise_for_error(reply)
     if json_out:

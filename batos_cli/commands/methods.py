@@ -1,5 +1,6 @@
 """`batos history`, `source`, `revert`, `replay`, `define`: the change log of methods,
-and installing one by hand."""
+and installing one by hand; `batos methods suspend | resume`: stop a method from
+running, and let it run again."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from batos_cli import connect, render, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
 
+group = typer.Typer(help="Suspend a method (it does not run) or resume it.", no_args_is_help=True)
+
 
 def register(app: typer.Typer) -> None:
     app.command()(history)
@@ -21,6 +24,9 @@ def register(app: typer.Typer) -> None:
     app.command()(revert)
     app.command()(replay)
     app.command()(define)
+    group.command()(suspend)
+    group.command()(resume)
+    app.add_typer(group, name="methods")
 
 
 def _call(request: Any) -> dict[str, Any]:
@@ -89,7 +95,7 @@ def history(
     for e in entries:
         prov = e["provenance"] if isinstance(e["provenance"], dict) else {}
         when = datetime.datetime.fromtimestamp(e["time"]).strftime("%Y-%m-%d %H:%M:%S")
-        status = "rejected: " + str(prov.get("reason", ""))[:60] if e["action"] == "reject" else "ok"
+        status = _status_text(e["action"], prov)
         table.add_row(
             str(e["seq"]),
             when,
@@ -102,6 +108,14 @@ def history(
             status,
         )
     env.out.print(table)
+
+
+def _status_text(action: str, provenance: dict[str, Any]) -> str:
+    if action == "reject":
+        return "rejected: " + str(provenance.get("reason", ""))[:60]
+    if action == "suspend":
+        return "suspended: " + str(provenance.get("reason", ""))[:60]
+    return "ok"
 
 
 def source(
@@ -188,6 +202,35 @@ def replay(
             create_method_request(where, record["selector"], record["source"], provenance=provenance)
         )
         env.out.print(f"installed {where} {record['selector']} as v{reply['version']}", markup=False)
+
+
+def suspend(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid (the holder, or an heir of it).")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown to whoever sends it).")] = "",
+) -> None:
+    """Suspend a method: sends that reach it fail (exit 12) until it is resumed."""
+    from batos_core.protocol.builders import suspension_request
+
+    env = current()
+    reply = _call(suspension_request(target, selector, suspend=True, reason=reason))
+    state_text = "suspended" if reply["changed"] else "was already suspended"
+    where = f"v{reply['version']}, on {reply['holder']}"
+    env.out.print(f"{target} {selector} ({where}) {state_text}", markup=False)
+
+
+def resume(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid (the holder, or an heir of it).")],
+    selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
+) -> None:
+    """Let a suspended method run again (one the supervisor suspended after it wedged the daemon)."""
+    from batos_core.protocol.builders import suspension_request
+
+    env = current()
+    reply = _call(suspension_request(target, selector, suspend=False))
+    state_text = "runs again" if reply["changed"] else "was not suspended"
+    where = f"v{reply['version']}, on {reply['holder']}"
+    env.out.print(f"{target} {selector} ({where}) {state_text}", markup=False)
 
 
 def define(

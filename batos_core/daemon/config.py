@@ -10,6 +10,8 @@ DEFAULT_WORKERS = 4
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 DEFAULT_MAX_ATTEMPTS = 50
 DEFAULT_REPLY_TABLE_SIZE = 10_000
+#: Seconds without an event-loop beat after which the supervisor restarts a daemon.
+DEFAULT_WEDGE_TIMEOUT_S = 10.0
 
 
 def data_dir() -> Path:
@@ -69,6 +71,7 @@ class DaemonConfig:
     autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
     candidates: int = 0  # K per miss (docs/jit.md); 0: BATOS_JIT_CANDIDATES, else the JIT's default
     log_file: str | None = None  # passed on to a successor by `batos upgrade`
+    wedge_timeout: float = DEFAULT_WEDGE_TIMEOUT_S  # the supervisor's; 0: run without one
 
     @property
     def image_id(self) -> str:
@@ -88,6 +91,21 @@ class DaemonConfig:
 
     def pid_path(self) -> Path:
         return self.resolved_runtime_dir() / f"{self.image_id}.pid"
+
+    def supervisor_pid_path(self) -> Path:
+        return self.resolved_runtime_dir() / f"{self.image_id}.supervisor.pid"
+
+    def vitals_path(self) -> Path:
+        """The event-loop beat and the workers' requests, for the supervisor (`vitals`)."""
+        return self.resolved_runtime_dir() / f"{self.image_id}.vitals"
+
+    def thread_dump_path(self) -> Path:
+        """Where faulthandler writes every thread's stack on SIGUSR1."""
+        return self.resolved_runtime_dir() / f"{self.image_id}.threads"
+
+    def wedge_report_path(self) -> Path:
+        """The supervisor's report of a wedge, applied by the next daemon (`suspension`)."""
+        return self.resolved_runtime_dir() / f"{self.image_id}.wedge.json"
 
     def connection_path(self) -> Path:
         from batos_core.protocol.connection import connection_file_for

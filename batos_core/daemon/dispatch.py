@@ -37,6 +37,7 @@ from batos_core.objects import (
     ConstantSlotError,
     InvalidSlotName,
     MethodCompileError,
+    MethodSuspended,
     NotAUvmObject,
     ParentCycleError,
     SlotNotFound,
@@ -74,6 +75,8 @@ def error_code_for(exc: BaseException) -> ErrorCode:
         return ErrorCode.SLOT_NOT_FOUND
     if isinstance(exc, MethodNotFound):
         return ErrorCode.METHOD_NOT_FOUND
+    if isinstance(exc, MethodSuspended):
+        return ErrorCode.METHOD_SUSPENDED
     if isinstance(exc, ObjectNotFound):
         return ErrorCode.OBJECT_NOT_FOUND
     if isinstance(exc, (MethodCompileError, SelfSyntaxError)):

@@ -5,6 +5,12 @@ the daemon serves passes `--ready-fd N`: the daemon writes one line
 ``ready <endpoint>`` (or ``error <message>``) to that descriptor and closes it.
 Tests and the CLI wait on that line, never on a sleep.
 
+Under a supervisor (``BATOS_SUPERVISED=1``, set by
+`batos_core.daemon.supervisor`) the daemon also beats into its vitals file and
+dumps every thread's stack on SIGUSR1 (faulthandler), so that a wedge can be
+detected and traced from outside. Any daemon applies a wedge report left for
+its image before it serves (`suspension`).
+
 The daemon runs under umask 077, set before it creates anything: every file
 it or ZODB makes (image, ``.index``, ``.lock``, ``.tmp``, log, directories) is
 private whatever the umask it inherited (`batos_core.private_files`).
@@ -17,11 +23,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.daemon.log_format import setup_logging
+from batos_core.daemon.supervisor import SUPERVISED_ENV
+from batos_core.daemon.vitals import Vitals
 from batos_core.image import ImageError, ImageLocked
 from batos_core.jit.backends.base import serving_of
 from batos_core.private_files import PRIVATE_UMASK
@@ -80,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--go-fd", type=int, default=None, help="with --standby: the old daemon's go pipe")
     parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
+    # The supervisor's restart after a wedge: accept envelopes signed since the
+    # kill (clients re-send at the disconnect, before this process started).
+    parser.add_argument("--accept-since-ns", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -174,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.go_fd is None or (handover := await_go(args.go_fd)) is None:
             log.info("standby: the old daemon did not hand over; exiting")
             return EXIT_OK
+    if handover is None and args.accept_since_ns is not None:
+        from batos_core.upgrade.handover import HandoverGo
+
+        handover = HandoverGo.restart(min(args.accept_since_ns, time.time_ns()))
     try:
         daemon.open(handover)
     except ImageLocked as exc:
@@ -187,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     pid_path = config.pid_path()
     write_pidfile(pid_path)
     guard = None if handover is None else ReplayGuard.from_state(handover.guard, skew_ns=0)
+    if os.environ.get(SUPERVISED_ENV) == "1":
+        try:
+            daemon.vitals = _supervised(config)
+        except OSError as exc:
+            log.error("cannot write the vitals file for the supervisor: %s", exc)
     try:
         asyncio.run(
             daemon.serve(ready=lambda info: _signal_ready(ready_fd, f"ready {info.endpoint}"), guard=guard)
@@ -198,6 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _remove_own_pidfile(pid_path)
     return EXIT_OK
+
+
+def _supervised(config: DaemonConfig) -> Vitals:
+    """The vitals file, and faulthandler's dump of every thread on SIGUSR1 (C code:
+    it runs while a worker holds the GIL); raises OSError."""
+    import faulthandler
+    import signal
+
+    dump = open(config.thread_dump_path(), "ab")
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True, chain=False)
+    return Vitals(config.vitals_path())
 
 
 def _remove_own_pidfile(path: Path) -> None:

@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 import zmq
 from pydantic import ValidationError
 
-from batos_core.daemon import dispatch, reply_table
+from batos_core.daemon import dispatch, reply_table, suspension
 from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
 from batos_core.daemon.handlers import LOOP_HANDLERS
+from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session, open_image
 from batos_core.jit.review import ReviewBoard
@@ -114,6 +115,9 @@ class Daemon:
         self._pruner: asyncio.Task[None] | None = None
         self._retired = False  # a successor serves the image (after `batos upgrade`)
         self._upgrade_task: asyncio.Task[None] | None = None
+        #: Under a supervisor: the loop's beat and each worker's request (`vitals`).
+        self.vitals: Vitals | None = None
+        self._beat_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -126,6 +130,8 @@ class Daemon:
                 with attempt:
                     facts = _incarnation_facts(self.config)
                     self.info.incarnation = incarnations.begin(session, facts, handover)
+        # A method that wedged the previous daemon is suspended before anything runs.
+        suspension.apply_wedge_report(self.image, self.config.wedge_report_path())
         self._start_pool()
 
     def _start_pool(self) -> None:
@@ -155,7 +161,10 @@ class Daemon:
         self._bind(info)
         self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
         self._verifier = Verifier(
-            info.key, guard or ReplayGuard(skew_ns=0), max_frame_bytes=self.config.max_frame_bytes
+            info.key,
+            # Not `guard or ...`: a guard that knows no session yet has len() 0.
+            guard if guard is not None else ReplayGuard(skew_ns=0),
+            max_frame_bytes=self.config.max_frame_bytes,
         )
         write_connection_file(self.config.connection_path(), info)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -165,6 +174,7 @@ class Daemon:
         if ready is not None:
             ready(info)
         self._start_tasks()
+        self._beat()
         await self._stopping.wait()
         if self._upgrade_task is not None:
             await self._upgrade_task  # a stop during a hand-over waits for its outcome
@@ -182,6 +192,14 @@ class Daemon:
         ctx.term()
         self._cleanup_files(info)
         log.info("daemon %d stopped", os.getpid())
+
+    def _beat(self) -> None:
+        """Tell the supervisor the loop runs, now and every BEAT_INTERVAL_S while
+        `serve` runs (through a hand-over's suspend too: the loop still runs)."""
+        if self.vitals is None or self._loop is None:
+            return
+        self.vitals.beat()
+        self._beat_timer = self._loop.call_later(BEAT_INTERVAL_S, self._beat)
 
     def _bind(self, info: ConnectionInfo) -> None:
         assert self._ctx is not None
@@ -532,12 +550,20 @@ class Daemon:
             reviews=self.reviews,
             cancel=job.cancel,
         )
+        vitals = self.vitals
+        if vitals is not None:  # what the supervisor blames if this request wedges the daemon
+            request = job.request
+            receiver = getattr(request, "receiver", None) or getattr(request, "target", "")
+            vitals.begin(request.id, request.type, str(receiver), str(getattr(request, "selector", "")))
         try:
             return dispatch.execute(ctx, job.request, self._miss if self._observed_miss else None)
         except BaseException as exc:
             log.exception("internal error on %s", job.request.id)
             session.abort()
             return dump_message(ErrorReply.from_exception(job.request.id, exc, ErrorCode.INTERNAL))
+        finally:
+            if vitals is not None:
+                vitals.end()
 
     def _miss(self, miss: Any, ctx: HandlerContext, request: Any) -> bool:
         """The miss hook, counted (a hand-over waits for these to finish)."""

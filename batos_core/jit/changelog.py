@@ -1,5 +1,5 @@
 """The image's change log (Smalltalk's ``.changes``): every method install,
-revert, replay and rejection, in order, with its provenance and source.
+revert, replay and rejection, suspension and resumption, in order, with its provenance and source.
 
 It lives in the image (root ``batos.changes``), so it travels with the image
 and is written in the same transaction as the install it records. `replay`
@@ -20,7 +20,7 @@ from BTrees.Length import Length
 from BTrees.LOBTree import LOBTree
 
 LOG_KEY = "batos.changes"
-ACTIONS = ("install", "revert", "replay", "reject")
+ACTIONS = ("install", "revert", "replay", "reject", "suspend", "resume")
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,26 @@ class MethodCompileError(ObjectModelError):
         self.selector = selector
         self.lineno = lineno
         self.reason = message
+
+
+class MethodSuspended(ObjectModelError):
+    """A method that a person (or the daemon's supervisor, after it wedged the
+    daemon) suspended: it does not run until `batos methods resume` (or a
+    revert, or a new version) makes it runnable again.
+
+    `info` is the method's ``suspended`` record: ``holder`` (oid), ``holder_name``
+    (lobby name or ""), ``reason``, ``by``, ``time`` and, after a wedge,
+    ``request`` (the request id that wedged it). Not an AttributeError: a
+    suspended method is understood, so it never reaches doesNotUnderstand:.
+    """
+
+    def __init__(self, selector: str, info: dict[str, Any]) -> None:
+        holder = str(info.get("holder_name") or info.get("holder") or "?")
+        reason = str(info.get("reason") or "suspended")
+        super().__init__(
+            f"method {selector!r} of {holder} is suspended ({reason}); "
+            f"run `batos methods resume {holder} {selector}` to run it again"
+        )
+        self.selector = selector
+        self.holder = holder
+        self.info = dict(info)

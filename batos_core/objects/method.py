@@ -19,7 +19,7 @@ from typing import Any
 
 import persistent
 
-from batos_core.objects.errors import MethodCompileError
+from batos_core.objects.errors import MethodCompileError, MethodSuspended
 
 # Compiled code per (selector, source, trusted) in this process. Methods are
 # immutable, so a code object compiled once serves every copy of the Method in
@@ -41,6 +41,10 @@ class Method(persistent.Persistent):
     provenance: dict[str, Any]
     version: int
     previous: Method | None
+    #: Set (who, why, when, which request) while the method is suspended: it
+    #: does not run until resumed (`batos_core.daemon.suspension`). A class
+    #: default, so Methods stored before it existed read None.
+    suspended: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -71,7 +75,16 @@ class Method(persistent.Persistent):
 
     @property
     def function(self) -> FunctionType:
-        """The compiled function (cached per process); raises MethodCompileError."""
+        """The compiled function (cached per process); raises MethodCompileError,
+        or MethodSuspended while the method is suspended."""
+        suspended = self.suspended
+        if suspended is not None:
+            raise MethodSuspended(self.selector, suspended)
+        return self.compiled()
+
+    def compiled(self) -> FunctionType:
+        """The compiled function whether or not the method is suspended (for its
+        signature, never to run it); raises MethodCompileError."""
         fn: FunctionType | None = getattr(self, "_v_function", None)
         if fn is None:
             fn = compile_method(self.selector, self.source, trusted=self.trusted)
@@ -84,7 +97,7 @@ class Method(persistent.Persistent):
         not compile. Decides its Self selector: ``do_it_`` taking one argument is
         ``do_it:``, taking two is ``do:it:``."""
         try:
-            code = self.function.__code__
+            code = self.compiled().__code__
         except MethodCompileError:
             return None
         return max(code.co_argcount - 1, 0)

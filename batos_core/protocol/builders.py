@@ -92,6 +92,15 @@ class RevertRequestDict(TypedDict):
     version: int
 
 
+class SuspensionRequestDict(TypedDict):
+    type: Literal["suspension_request"]
+    id: str
+    target: str
+    selector: str
+    suspend: bool
+    reason: str
+
+
 class StatusRequestDict(TypedDict):
     type: Literal["status_request"]
     id: str
@@ -166,6 +175,7 @@ RequestDict = (
     | HistoryRequestDict
     | SourceRequestDict
     | RevertRequestDict
+    | SuspensionRequestDict
     | StatusRequestDict
     | ShutdownRequestDict
     | ProposalsRequestDict
@@ -310,6 +320,20 @@ def revert_request(
         "target": target,
         "selector": selector,
         "version": version,
+    }
+
+
+def suspension_request(
+    target: str, selector: str, *, suspend: bool, reason: str = "", request_id: str | None = None
+) -> SuspensionRequestDict:
+    """Suspend (``suspend=True``) or resume the method ``selector`` found from ``target``."""
+    return {
+        "type": "suspension_request",
+        "id": _id(request_id),
+        "target": target,
+        "selector": selector,
+        "suspend": suspend,
+        "reason": reason,
     }
 
 

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     OBJECT_NOT_FOUND = "object_not_found"  # a reference resolves to nothing
     SLOT_NOT_FOUND = "slot_not_found"  # a selector is not understood and no method was generated
     METHOD_NOT_FOUND = "method_not_found"  # no such selector/version (history, source, revert)
+    METHOD_SUSPENDED = "method_suspended"  # the method is suspended (it wedged the daemon); resume it first
     SYNTAX_ERROR = "syntax_error"  # eval/create_method source does not parse
     VETTING_FAILED = "vetting_failed"  # generated or submitted code was refused
     GENERATION_FAILED = "generation_failed"  # the LLM gave no usable method

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batos_core.private_files import DIR_MODE, make_private_dir
+
 MANIFEST = "batos-env.json"
 LAYERS_PTH = "_batos_layers.pth"
 PINNED = ("torch",)  # never let pip choose another build of these
@@ -172,14 +174,16 @@ def build_environment(
 
 
 def _new_dir(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
+    # Private like the rest of the data dir: an environment's code runs as the daemon.
+    make_private_dir(root)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         path = root / f"{stamp}-{n}"
         try:
-            path.mkdir()
+            path.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue
+        os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
         return path
     raise BuildError(f"no free environment name under {root}")
 

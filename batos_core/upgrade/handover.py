@@ -56,7 +56,12 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class HandoverGo:
-    """What the old daemon tells its successor when the image is free."""
+    """What the old daemon tells its successor when the image is free.
+
+    ``via`` is ``upgrade`` (`batos upgrade`: the reply to ``request_id`` is
+    stored by the successor) or ``restart`` (the supervisor killed a wedged
+    daemon, `restart`: no request, nothing to answer).
+    """
 
     request_id: str
     old_pid: int
@@ -65,6 +70,16 @@ class HandoverGo:
     python: str = ""
     environment: str = ""
     requirements: list[str] = field(default_factory=list)
+    via: str = "upgrade"
+
+    @classmethod
+    def restart(cls, killed_ns: int, old_pid: int = 0) -> HandoverGo:
+        """The go of a restart after the supervisor killed daemon `old_pid` at
+        `killed_ns` (wall clock): the new replay guard accepts what was signed
+        since the kill (clients re-send when the connection drops), which the
+        killed daemon, wedged, cannot have accepted."""
+        guard = {"start_ns": killed_ns, "floor_ns": -1, "sessions": []}
+        return cls("", old_pid, killed_ns / 1e9, guard, via="restart")
 
     def to_line(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode() + b"\n"

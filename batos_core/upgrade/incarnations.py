@@ -50,13 +50,14 @@ def begin(session: Session, facts: dict[str, Any], handover: HandoverGo | None) 
     """Record this process as the next incarnation (in the caller's transaction);
     returns its number."""
     meta = session.meta
+    upgrade = handover is not None and handover.via == "upgrade"
     for entry in meta.incarnations:
         if entry.get("outcome", SERVING) == SERVING:
-            upgraded = handover is not None and entry.get("pid") == handover.old_pid
+            upgraded = upgrade and handover is not None and entry.get("pid") == handover.old_pid
             entry["outcome"] = UPGRADED if upgraded else ENDED
     info = {
         **facts,
-        "via": "upgrade" if handover is not None else "start",
+        "via": handover.via if handover is not None else "start",  # upgrade, restart (a wedge) or start
         "outcome": SERVING,
         "environment": sys.prefix,
         "requirements": list(handover.requirements) if handover is not None else [],
@@ -64,7 +65,7 @@ def begin(session: Session, facts: dict[str, Any], handover: HandoverGo | None) 
         "rollbacks": [],
     }
     number = meta.record_incarnation(info)
-    if handover is not None:
+    if handover is not None and upgrade:
         reply = upgrade_reply(
             handover.request_id,
             outcome="upgraded",

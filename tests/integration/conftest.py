@@ -295,8 +295,11 @@ def launch_daemon(
     log_path: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_S,
+    wedge_timeout: float | None = None,
 ) -> Launched:
-    """Start ``python -m batos_core.daemon`` and wait for its ready line.
+    """Start ``python -m batos_core.daemon`` and wait for its ready line; with a
+    `wedge_timeout`, under its supervisor (``python -m batos_core.daemon.supervisor``,
+    which is then the process returned).
 
     Returns the process, the line (``ready <endpoint>`` or ``error ...``, or ''
     if it exited or timed out without one) and the log path.
@@ -315,9 +318,12 @@ def launch_daemon(
         str(log_path),
         *extra_args,
     ]
+    module = ["batos_core.daemon"]
+    if wedge_timeout is not None:
+        module = ["batos_core.daemon.supervisor", "--wedge-timeout", str(wedge_timeout)]
     with open(dirs.state_dir / "daemon.stderr", "ab") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "batos_core.daemon", *args],
+            [sys.executable, "-m", *module, *args],
             stdin=subprocess.DEVNULL,
             stdout=stderr,
             stderr=stderr,
@@ -339,11 +345,15 @@ def start_daemon(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_S,
+    wedge_timeout: float | None = None,
 ) -> DaemonProcess:
-    """Start a daemon (``env``: extra variables) and return it once it is ready;
-    raises DaemonStartError otherwise."""
+    """Start a daemon (``env``: extra variables; `wedge_timeout`: under its
+    supervisor, whose process is then `DaemonProcess.proc`) and return it once
+    it is ready; raises DaemonStartError otherwise."""
     image = image or dirs.image
-    proc, line, log_path = launch_daemon(dirs, image=image, extra_args=extra_args, env=env, timeout=timeout)
+    proc, line, log_path = launch_daemon(
+        dirs, image=image, extra_args=extra_args, env=env, timeout=timeout, wedge_timeout=wedge_timeout
+    )
     if not line.startswith("ready "):
         if proc.poll() is None:
             proc.kill()
@@ -354,7 +364,7 @@ def start_daemon(
         raise DaemonStartError(line, proc.returncode, log)
     info = read_connection_file(daemon_config(dirs, image).connection_path())
     assert info.endpoint == line.split(" ", 1)[1]
-    assert info.pid == proc.pid
+    assert info.pid == proc.pid or wedge_timeout is not None
     return DaemonProcess(
         proc=proc, info=info, dirs=dirs, image=image, log_path=log_path, args=list(extra_args)
     )
@@ -368,9 +378,17 @@ class DaemonFactory:
         self.started: list[DaemonProcess] = []
 
     def __call__(
-        self, *, image: Path | None = None, extra_args: Sequence[str] = (), timeout: float = READY_TIMEOUT_S
+        self,
+        *,
+        image: Path | None = None,
+        extra_args: Sequence[str] = (),
+        timeout: float = READY_TIMEOUT_S,
+        wedge_timeout: float | None = None,
     ) -> DaemonProcess:
-        daemon = start_daemon(self.dirs, image=image, extra_args=extra_args, timeout=timeout)
+        """A ready daemon; with `wedge_timeout`, under its supervisor."""
+        daemon = start_daemon(
+            self.dirs, image=image, extra_args=extra_args, timeout=timeout, wedge_timeout=wedge_timeout
+        )
         self.started.append(daemon)
         return daemon
 

@@ -26,6 +26,7 @@ HANDLERS: dict[str, Handler] = {
     "history_request": history.handle_history,
     "source_request": history.handle_source,
     "revert_request": history.handle_revert,
+    "suspension_request": methods.handle_suspension,
 }
 
 

@@ -1,11 +1,19 @@
-"""Installing a method given as source (the blueprint's CreateMethodCommand)."""
+"""Installing a method given as source (the blueprint's CreateMethodCommand);
+suspending and resuming one (`batos methods suspend | resume`)."""
 
 from __future__ import annotations
 
+from batos_core.daemon import suspension
 from batos_core.daemon.context import HandlerContext
+from batos_core.daemon.handlers.history import MethodNotFound
 from batos_core.jit.pipeline import install_method
-from batos_core.objects import check_source, self_to_python
-from batos_core.protocol.messages import CreateMethodReply, CreateMethodRequest
+from batos_core.objects import Method, SlotNotFound, check_source, format_oid, lookup, self_to_python
+from batos_core.protocol.messages import (
+    CreateMethodReply,
+    CreateMethodRequest,
+    SuspensionReply,
+    SuspensionRequest,
+)
 from batos_core.protocol.values import decode_value
 
 
@@ -34,3 +42,33 @@ def handle_create_method(ctx: HandlerContext, request: CreateMethodRequest) -> C
         ctx.session, target, selector, request.source, provenance, action="replay" if replay else "install"
     )
     return CreateMethodReply(id=request.id, version=version)
+
+
+def handle_suspension(ctx: HandlerContext, request: SuspensionRequest) -> SuspensionReply:
+    """Suspend or resume the method `selector` found from the target (on its
+    holder), recorded in the change log. Raises MethodNotFound when the lookup
+    finds no method."""
+    target = ctx.session.resolve(request.target)
+    selector = self_to_python(request.selector)
+    try:
+        found = lookup(target, selector)
+    except SlotNotFound:
+        found = None
+    if found is None or not isinstance(found.value, Method):
+        raise MethodNotFound(f"{request.target} has no method {request.selector!r}")
+    holder = found.holder
+    if request.suspend:
+        reason = request.reason or "suspended by a person"
+        changed = suspension.suspend(
+            ctx.session, holder, selector, reason=reason, by="user", request_id=request.id
+        )
+    else:
+        changed = suspension.resume(ctx.session, holder, selector, by="user")
+    return SuspensionReply(
+        id=request.id,
+        holder=format_oid(holder),
+        selector=selector,
+        version=found.value.version,
+        suspended=request.suspend,
+        changed=changed is not None,
+    )

@@ -74,17 +74,23 @@ def handle_inspect(ctx: HandlerContext, request: InspectRequest) -> InspectReply
                     selector=name,
                     version=value.version,
                     provenance=ctx.encode_map(dict(value.provenance)),
+                    suspended=value.suspended is not None,
                 )
             )
         else:
             kind = "data"
-        shown = f"<method {slot_selector(name, value)} v{value.version}>" if kind == "method" else value
+        shown = _method_text(name, value) if kind == "method" else value
         slots.append(
             SlotInfo(name=name, kind=kind, value=ctx.encode(shown), is_constant=is_constant_slot(obj, name))
         )
     return InspectReply(
         id=request.id, oid=format_oid(obj), repr=print_string(obj), slots=slots, methods=methods
     )
+
+
+def _method_text(name: str, method: Method) -> str:
+    state = " suspended" if method.suspended is not None else ""
+    return f"<method {slot_selector(name, method)} v{method.version}{state}>"
 
 
 def handle_get_full_state(ctx: HandlerContext, request: GetFullStateRequest) -> GetFullStateReply:

@@ -78,7 +78,8 @@ class ReplayBackend:
             if record.get("action") == "reject":
                 continue  # a rejected proposal's code must never come back through replay
             selector, source = record.get("selector"), record.get("source")
-            if isinstance(selector, str) and isinstance(source, str):
+            # Suspend and resume records carry no source: they must not blank one out.
+            if isinstance(selector, str) and isinstance(source, str) and source:
                 self._sources[self_to_python(selector)] = source
         # Longest first, so ``at_put_`` wins over ``at_`` when both appear.
         names = sorted(self._sources, key=len, reverse=True)

@@ -32,6 +32,8 @@ from batos_core.protocol.messages.methods import (
     RevertRequest,
     SourceReply,
     SourceRequest,
+    SuspensionReply,
+    SuspensionRequest,
 )
 from batos_core.protocol.messages.objects import (
     CompleteReply,
@@ -123,6 +125,8 @@ __all__ = [
     "SourceRequest",
     "StatusReply",
     "StatusRequest",
+    "SuspensionReply",
+    "SuspensionRequest",
     "UpgradeReply",
     "UpgradeRequest",
     "WireValue",

@@ -1,4 +1,4 @@
-"""Messages about methods as source: create, history, source, revert."""
+"""Messages about methods as source: create, history, source, revert, suspend and resume."""
 
 from __future__ import annotations
 
@@ -121,3 +121,29 @@ class RevertReply(Message):
     type: Literal["revert_reply"] = "revert_reply"
     id: RequestId
     version: Version
+
+
+class SuspensionRequest(Message):
+    """Suspend (``suspend`` true) or resume ``selector`` as found from ``target``
+    (the method's holder: ``target`` itself or a parent). A suspended method
+    does not run (``method_suspended``) until it is resumed."""
+
+    type: Literal["suspension_request"] = "suspension_request"
+    id: RequestId
+    target: ObjectRef
+    selector: Selector
+    suspend: bool
+    reason: str = Field(default="", max_length=1000)
+
+
+class SuspensionReply(Message):
+    """``holder``: the oid of the object holding the method; ``changed`` is false
+    when it already was in the state asked for."""
+
+    type: Literal["suspension_reply"] = "suspension_reply"
+    id: RequestId
+    holder: str
+    selector: str
+    version: Version
+    suspended: bool
+    changed: bool

@@ -72,6 +72,7 @@ class MethodInfo(Record):
     selector: str
     version: Version
     provenance: WireMap
+    suspended: bool = False  # it does not run until resumed (`batos methods resume`)
 
 
 class InspectReply(Message):

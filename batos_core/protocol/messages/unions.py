@@ -32,6 +32,8 @@ from batos_core.protocol.messages.methods import (
     RevertRequest,
     SourceReply,
     SourceRequest,
+    SuspensionReply,
+    SuspensionRequest,
 )
 from batos_core.protocol.messages.objects import (
     CompleteReply,
@@ -69,6 +71,7 @@ Request = Annotated[
     | HistoryRequest
     | SourceRequest
     | RevertRequest
+    | SuspensionRequest
     | ProposalsRequest
     | ApproveRequest
     | CemRequest
@@ -92,6 +95,7 @@ Reply = Annotated[
     | HistoryReply
     | SourceReply
     | RevertReply
+    | SuspensionReply
     | ProposalsReply
     | ApproveReply
     | CemReply
@@ -120,6 +124,7 @@ REPLY_TYPE: dict[str, str] = {
     "history_request": "history_reply",
     "source_request": "source_reply",
     "revert_request": "revert_reply",
+    "suspension_request": "suspension_reply",
     "proposals_request": "proposals_reply",
     "approve_request": "approve_reply",
     "cem_request": "cem_reply",

@@ -62,7 +62,7 @@ class RollbackRecord(Record):
 
 
 class IncarnationRecord(Record):
-    """One incarnation. ``via`` is ``start`` or ``upgrade``; ``outcome`` is
+    """One incarnation. ``via`` is ``start``, ``upgrade`` or ``restart`` (after a wedge); ``outcome`` is
     ``serving``, ``upgraded`` (replaced by the next one) or ``ended`` (stopped
     or died; the next start cannot tell which). ``packages`` maps distribution
     names to versions. Fields an older image did not record are empty."""
