@@ -64,13 +64,14 @@ from batos_core.jit.prompt import (
 )
 from batos_core.jit.review import DEFAULT_REVIEW_TIMEOUT_S, Decision, ReviewBoard, ReviewClosed
 from batos_core.jit.signature import signature_for
-from batos_core.jit.snapshot import ReceiverSnapshot
+from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
 from batos_core.objects import (
     Method,
     SlotNotFound,
     UvmObject,
+    ValueNotUnderstood,
     format_oid,
     get_slot,
     has_slot,
@@ -613,7 +614,10 @@ class JitCompiler:
         try:
             receiver = _stored_receiver(session, miss)
             holder = _install_holder(receiver)
-            snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
+            if isinstance(miss, ValueNotUnderstood):  # a number's miss: self is the number
+                snapshot = value_snapshot(miss.value)
+            else:
+                snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
             return format_oid(holder), snapshot, miss.arguments
         finally:
             session.abort()
@@ -856,6 +860,17 @@ def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapsho
         parent_slots=parent_slots,
         methods=methods,
         self_methods=self_methods,
+    )
+
+
+def value_snapshot(value: Any) -> ReceiverSnapshot:
+    """The receiver of a miss on a plain value: the value itself (the method is
+    installed in its per-type traits object and runs with self = the value).
+    No methods are listed: the traits' methods are reached by Self sends, not
+    as Python attributes of the value."""
+    plain = _plain(value)
+    return ReceiverSnapshot(
+        name=f"{short_repr(plain)} (a Python {type_name(plain)})", value_receiver=True, value=plain
     )
 
 

@@ -299,6 +299,9 @@ def _parameter_names(signature: MethodSignature, args: Sequence[object] | None) 
 
 
 def _slots_section(receiver: ReceiverSnapshot) -> str:
+    if receiver.value_receiver:
+        kind = type_name(receiver.value)
+        return f"self is a Python {kind}, here {short_repr(receiver.value)}; the method serves every {kind}."
     lines: list[str] = []
     for name, value in list(receiver.data_slots.items())[:_MAX_LISTED_SLOTS]:
         lines.append(f"- {name}: data slot, a {type_name(value)}, now {short_repr(value)}")

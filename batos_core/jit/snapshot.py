@@ -46,6 +46,7 @@ class ReceiverSnapshot:
     receiver understands, local or inherited. ``self_methods``: selector ->
     Self signature (``double: x``) of those written in Self; they are in
     ``methods`` too, with their compiled Python as the source.
+    ``value_receiver``/``value``: the receiver is a plain value (see below).
     """
 
     name: str = "receiver"
@@ -53,3 +54,7 @@ class ReceiverSnapshot:
     parent_slots: Mapping[str, str] = field(default_factory=dict)
     methods: Mapping[str, str] = field(default_factory=dict)
     self_methods: Mapping[str, str] = field(default_factory=dict)
+    #: A miss on a plain value (``5 frob``): the method goes to its per-type
+    #: traits object and runs with `self` = the value, which is `value`.
+    value_receiver: bool = False
+    value: object = None

@@ -302,6 +302,8 @@ def _request(
         "slots": slots,
         "methods": methods,
         "placeholder_methods": placeholders,
+        # A miss on a plain value: self is the value, not a receiver object.
+        "self_value": [to_wire(receiver.value)] if receiver.value_receiver else [],
         "args": [to_wire(a) for a in args],
         "stubs": list(policy.stub_globals),
         "allow_ctypes": policy.allow_ctypes,

@@ -445,6 +445,8 @@ def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any,
     compile_into(request["source"], f"{GENERATED_PREFIX}{request['selector']}>", namespace)
     method = namespace[request["selector"]]
     setattr(receiver_class, request["selector"], method)
+    if request.get("self_value"):  # a method for numbers (strings...): self is the value
+        return decode(request["self_value"])[0], method, skipped
     receiver = receiver_class()
     for name, value in decode(request["slots"]).items():
         setattr(receiver, name, value)
@@ -466,6 +468,8 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
         value = method(receiver, *decode(request["args"])) if request.get("call", True) else None
         behaviour, report["did_nothing"] = observe(value, receiver, before)
+        if request.get("self_value"):  # a value has no slots to change: returning it is an answer
+            report["did_nothing"] = False
         if request.get("ui_check") is not None:
             report["ui_check_skipped"] = check_ui(value, request)
         if request.get("check") is not None:
@@ -528,7 +532,8 @@ def wire(value: Any, receiver: Any, depth: int = 0) -> Any:
 
 def slot_wires(receiver: Any) -> dict[str, str]:
     """The receiver's slots, each as the JSON text of its wire form."""
-    return {name: to_json(wire(value, receiver)) for name, value in vars(receiver).items()}
+    slots = getattr(receiver, "__dict__", {})  # a plain value (self_value) has none
+    return {name: to_json(wire(value, receiver)) for name, value in slots.items()}
 
 
 def observe(value: Any, receiver: Any, before: dict[str, str]) -> tuple[str, bool]:

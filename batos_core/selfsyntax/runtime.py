@@ -41,6 +41,7 @@ from batos_core.objects import (
     Method,
     SlotNotFound,
     UvmObject,
+    ValueNotUnderstood,
     format_oid,
     get_slot,
     has_slot,
@@ -219,11 +220,12 @@ def _send_to_value(src: str, pos: int, receiver: Any, selector: str, args: tuple
 
 def _not_understood(holder: UvmObject, receiver: Any, name: str, args: tuple[Any, ...]) -> Any:
     """The traits object's own doesNotUnderstand_ (the inherited primordial expects
-    an object as self, and the JIT must be told to install here), else SlotNotFound."""
+    an object as self, and the JIT must be told to install here), else
+    ValueNotUnderstood (a SlotNotFound naming the traits object, carrying the value)."""
     handler = get_slot(holder, "doesNotUnderstand_") if has_slot(holder, "doesNotUnderstand_") else None
     if isinstance(handler, Method):
         return handler.function(receiver, name, list(args))
-    raise SlotNotFound(format_oid(holder), name, holder, list(args))
+    raise ValueNotUnderstood(format_oid(holder), name, holder, list(args), receiver)
 
 
 def binary(src: str, pos: int, left: Any, selector: str, right: Any) -> Any:

@@ -38,3 +38,18 @@ def test_a_miss_inside_a_block_of_a_self_method_goes_to_the_jit(scripted: Script
     assert evaluate(daemon, "genesis triples: #(2 4)") == [6, 12]
     assert evaluate(daemon, "genesis triples: #(5)") == [15]  # installed: no second generation
     assert installs(daemon, "triple_") == 1
+
+
+TRIPLED = "def tripled(self):\n    return self * 3\n"
+
+
+def test_a_miss_on_a_number_inside_a_block_is_installed_in_traits_number(scripted: ScriptedDaemons) -> None:
+    daemon = scripted([fenced(TRIPLED)])  # its trial runs with self = the number
+    evaluate(daemon, "genesis _AddSlots: (| visits <- 0 |)")
+    statement = "#(1 2 3) collect: [ :x | genesis visits: genesis visits + 1. x tripled ]"
+    assert evaluate(daemon, statement) == [3, 6, 9]
+    assert evaluate(daemon, "genesis visits") == 3
+    assert evaluate(daemon, "7 tripled") == 21  # every number has it now
+    (install,) = [e for e in history(daemon) if e["action"] == "install" and e["selector"] == "tripled"]
+    assert evaluate(daemon, "traits number respondsTo: #tripled") is True
+    assert install["target"] == call(daemon, eval_request("traits number"))["result"]["$ref"]

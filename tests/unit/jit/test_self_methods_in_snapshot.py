@@ -85,3 +85,21 @@ def test_a_method_calling_a_self_method_is_inconclusive_in_the_trial_not_failed(
     source = "def twice(self):\n    return 2 * self.plain()\n"
     calls_python = run_trial(vet(source, "twice"), receiver, (), policy)
     assert calls_python.ok and calls_python.value_repr == "2"
+
+
+def test_a_miss_on_a_value_is_prompted_and_tried_with_self_the_value() -> None:
+    from batos_core.jit.pipeline import value_snapshot
+
+    receiver = value_snapshot(5)
+    assert receiver.value_receiver and receiver.methods == {}
+    user = method_messages("tripled", receiver)[1]["content"]
+    assert "The object 5 (a Python int) received the message tripled" in user
+    assert "self is a Python int, here 5; the method serves every int." in user
+    policy = TrialPolicy(cpu_seconds=1, wall_seconds=2.0)
+    tripled = run_trial(vet("def tripled(self):\n    return self * 3\n", "tripled"), receiver, (), policy)
+    assert tripled.ok and tripled.value_repr == "15"
+    same = run_trial(vet("def itself(self):\n    return self\n", "itself"), receiver, (), policy)
+    assert same.ok and not same.did_nothing  # returning the value is an answer for a value
+    source = "def words(self):\n    return self.split()\n"
+    words = run_trial(vet(source, "words"), value_snapshot("a b"), (), policy)
+    assert words.ok and words.value_repr == "['a', 'b']"
