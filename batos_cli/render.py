@@ -134,13 +134,24 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def print_source(env: Environment, reply: dict[str, Any]) -> None:
+def print_source(env: Environment, reply: dict[str, Any], *, python: bool = False) -> None:
+    """A `source_reply`: a header, the provenance, then the source highlighted.
+
+    A method written in Self shows its Self source (the compiled Python with
+    `python`); any other method its Python source.
+    """
     from rich.syntax import Syntax
 
     prov = reply["provenance"] if isinstance(reply["provenance"], dict) else {}
+    self_text = prov.get("self_source") if prov.get("language") == "self" else None
     env.out.print(f"# {reply['target']} {reply['selector']} v{reply['version']}", markup=False)
     for key in sorted(prov):
-        if key == "prompt":  # the model's whole prompt (kept for the dataset export): too long to show
+        if key in ("prompt", "self_source"):  # too long to show / shown below as the source
             continue
         env.out.print(f"#   {key}: {provenance_value(prov, key)}", markup=False, highlight=False)
+    if isinstance(self_text, str) and not python:
+        env.out.print(Syntax(self_text.rstrip(), "smalltalk", theme="ansi_dark", background_color="default"))
+        hint = f"batos source {reply['target']} {reply['selector']} --python"
+        env.out.print(f"# written in Self; the Python it was compiled to: {hint}", markup=False)
+        return
     env.out.print(Syntax(reply["source"].rstrip(), "python", theme="ansi_dark", background_color="default"))

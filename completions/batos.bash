@@ -16,7 +16,7 @@ _batos() {
         "send") words="--expr -e --json --review --screenshot --help -h"; names=1 ;;
         "inspect") words="--json --help -h"; names=1 ;;
         "history") words="--selector -s --limit -n --json --export --help -h"; names=1 ;;
-        "source") words="--version -v --json --help -h"; names=1 ;;
+        "source") words="--version -v --json --python --help -h"; names=1 ;;
         "revert") words="--to --help -h"; names=1 ;;
         "replay") words="--from --dry-run --help -h"; names=0 ;;
         "define") words="--file -f --trusted --help -h"; names=1 ;;

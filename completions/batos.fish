@@ -37,6 +37,7 @@ complete -c batos -n '__fish_seen_subcommand_from history' -l export -r -d 'Writ
 complete -c batos -n '__fish_seen_subcommand_from history' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from source' -l version -s v -r -d 'An earlier version'
 complete -c batos -n '__fish_seen_subcommand_from source' -l json -d 'Machine-readable output'
+complete -c batos -n '__fish_seen_subcommand_from source' -l python -d 'For a method written in Self: the Python it was compiled to'
 complete -c batos -n '__fish_seen_subcommand_from source' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from revert' -l to -r -d 'Version to go back to (default: previous)'
 complete -c batos -n '__fish_seen_subcommand_from revert' -l help -s h -d 'Show help and exit.'

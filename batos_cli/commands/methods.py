@@ -123,8 +123,14 @@ def source(
     selector: Annotated[str, typer.Argument(help="Selector (greet: or greet_).")],
     version: Annotated[int | None, typer.Option("--version", "-v", min=1, help="An earlier version.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    python: Annotated[
+        bool, typer.Option("--python", help="For a method written in Self: the Python it was compiled to.")
+    ] = False,
 ) -> None:
-    """Show a method's source, highlighted, with its provenance."""
+    """Show a method's source, highlighted, with its provenance.
+
+    A method written in Self shows its Self source; --python shows the Python it was compiled to.
+    """
     from batos_core.protocol.builders import source_request
 
     env = current()
@@ -132,7 +138,7 @@ def source(
     if json_out:
         render.print_json(env, reply)
         return
-    render.print_source(env, reply)
+    render.print_source(env, reply, python=python)
 
 
 def revert(

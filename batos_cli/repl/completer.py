@@ -17,6 +17,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from batos_cli.repl.continuation import is_meta_command
+from batos_cli.repl.declarations import declarations
 from batos_cli.repl.targets import receiver_target
 from batos_core.selfsyntax.lexer import tokenize_partial
 
@@ -53,7 +54,8 @@ class SelfCompleter(Completer):
         if is_meta_command(text):
             yield from self._meta(text)
             return
-        if tokenize_partial(text)[1] is not None:
+        tokens, error = tokenize_partial(text)
+        if error is not None:
             return  # inside an unfinished string or comment
         # Imported on the first completion: it pulls in the parser and syntax
         # tree, which the REPL's start-up does not need.
@@ -62,7 +64,8 @@ class SelfCompleter(Completer):
         receiver, prefix = complete_context(text, len(text))
         if receiver is None:
             if prefix or complete_event.completion_requested:
-                yield from self._names(prefix)
+                declared = [n for n in declarations(tokens).names if n != prefix]
+                yield from self._names(prefix, declared)
             return
         target = receiver_target(receiver, self.variables())
         if target is None:
@@ -72,10 +75,13 @@ class SelfCompleter(Completer):
                 kind = "keyword" if ":" in selector else "unary"
                 yield Completion(insertion_text(selector), -len(prefix), display=selector, display_meta=kind)
 
-    def _names(self, prefix: str) -> Iterable[Completion]:
+    def _names(self, prefix: str, declared: Sequence[str] = ()) -> Iterable[Completion]:
+        """Names that start with `prefix`: the input's own block arguments and
+        locals (`declared`), REPL variables, lobby names, constants."""
         variables = self.variables()
         seen: set[str] = set()
         groups = (
+            (declared, "local"),
             (sorted(variables), "variable"),
             (self.source.selectors(""), "lobby"),
             (_CONSTANTS, "constant"),
@@ -94,5 +100,5 @@ class SelfCompleter(Completer):
                     yield Completion(command, -len(stripped))
             return
         command, _, rest = stripped.partition(" ")
-        if command in (":inspect", ":source") and " " not in rest.strip():
+        if command in (":inspect", ":source", ":python") and " " not in rest.strip():
             yield from self._names(rest.strip())

@@ -1,9 +1,10 @@
 """How the REPL shows results, objects, method source and errors (rich).
 
-Values print plainly, objects as a compact slot table headed by their oid,
-method source highlighted as Python, errors as one red line (the traceback
-is kept for ``:tb``). Everything goes to one rich Console, so tests render
-into ``Console(file=StringIO())`` and compare text.
+Values print plainly, objects as a compact slot table headed by their oid
+(a method written in Self by its Self signature), method source highlighted
+as Python (as Self for a method written in Self), errors as one red line
+(the traceback is kept for ``:tb``). Everything goes to one rich Console, so
+tests render into ``Console(file=StringIO())`` and compare text.
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ class Display:
         )
         table.add_column("slot", style="cyan", no_wrap=True)
         table.add_column("value", overflow="fold")
-        versions = {m["selector"]: m["version"] for m in reply.get("methods", [])}
+        methods = {m["selector"]: m for m in reply.get("methods", [])}
         for slot in reply.get("slots", []):
+            method = methods.get(slot["name"], {})
+            signature = written_in_self(method.get("provenance"))
             name = self_form(slot["name"]) if slot["kind"] == "method" else slot["name"]
-            if slot.get("is_constant"):
+            if signature is not None:
+                name = signature
+            elif slot.get("is_constant"):
                 name += " ="
             if slot["kind"] == "method":
-                shown = Text(f"method v{versions.get(slot['name'], '?')}", style="dim")
+                kind = "Self method" if signature is not None else "method"
+                shown = Text(f"{kind} v{method.get('version', '?')}", style="dim")
             else:
                 shown = Text(value_text(slot["value"]))
             table.add_row(name, shown)
@@ -62,8 +68,9 @@ class Display:
             table.add_row("(no slots)", "")
         self.console.print(table)
 
-    def source(self, reply: dict[str, Any]) -> None:
-        """A `source_reply`: a header line, then the source highlighted as Python."""
+    def source(self, reply: dict[str, Any], *, python: bool = False) -> None:
+        """A `source_reply`: a header line, then the source highlighted: a method
+        written in Self as Self (as the Python it was compiled to with `python`)."""
         # Imported here: pygments' lexer table costs ~50 ms, paid only when source is shown.
         from rich.syntax import Syntax
 
@@ -71,6 +78,12 @@ class Display:
         author = value_text(provenance.get("author", "")) if isinstance(provenance, dict) else ""
         header = f"{self_form(reply['selector'])} v{reply['version']} on {reply['target']}"
         self.console.print(Text(header + (f"  ({author})" if author else ""), style="bold"))
+        self_text = provenance.get("self_source") if written_in_self(provenance) is not None else None
+        if isinstance(self_text, str) and not python:
+            self.console.print(Syntax(self_text.rstrip("\n"), "smalltalk", theme="ansi_dark", word_wrap=True))
+            python_command = f":python {reply['target']} {self_form(reply['selector'])}"
+            self.note(f"written in Self; {python_command} shows its Python")
+            return
         self.console.print(Syntax(reply["source"].rstrip("\n"), "python", theme="ansi_dark", word_wrap=True))
 
     def error(self, name: str, message: str) -> None:
@@ -112,6 +125,19 @@ class Display:
     def markup(self, text: str) -> None:
         """Trusted rich markup (help text written in this package)."""
         self.console.print(text, markup=True, highlight=False)
+
+
+def written_in_self(provenance: Any) -> str | None:
+    """The Self signature (``double: x``) of a method whose provenance says it
+    was written in Self; None for any other method."""
+    if not isinstance(provenance, dict) or provenance.get("language") != "self":
+        return None
+    text = provenance.get("self_source")
+    if not isinstance(text, str):
+        return None
+    from batos_core.selfsyntax.signature import self_signature
+
+    return self_signature(text)
 
 
 def self_form(name: str) -> str:

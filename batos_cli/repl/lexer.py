@@ -1,7 +1,9 @@
 """Syntax highlighting of Self-style source for prompt_toolkit, from the real lexer.
 
 Uses `batos_core.selfsyntax.lexer` (the same tokens the parser sees), so the
-colours never disagree with the language. Unfinished input is highlighted up
+colours never disagree with the language. Blocks' brackets and ``^`` have
+their own colours; block arguments, locals and the bars around them come
+from `declarations`. Unfinished input is highlighted up
 to the point where lexing stopped; the rest keeps the colour of the string or
 comment that is still open.
 """
@@ -15,6 +17,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.styles import Style
 
+from batos_cli.repl.declarations import ARGUMENT, BAR, LOCAL, declarations
 from batos_core.selfsyntax.lexer import TokenKind, tokenize_partial
 
 K = TokenKind
@@ -30,7 +33,11 @@ _TOKEN_STYLE: dict[TokenKind, str] = {
     K.OID: "class:self.oid",
     K.PERIOD: "class:self.punctuation",
     K.SEMICOLON: "class:self.punctuation",
+    K.CARET: "class:self.return",
+    K.LBRACKET: "class:self.block",
+    K.RBRACKET: "class:self.block",
 }
+_ROLE_STYLE = {ARGUMENT: "class:self.argument", LOCAL: "class:self.local", BAR: "class:self.punctuation"}
 _CONSTANTS = frozenset({"self", "nil", "true", "false"})
 
 #: Colours of the REPL (prompt_toolkit style classes used by the lexer and prompt).
@@ -45,6 +52,10 @@ STYLE = Style.from_dict(
         "self.constant": "#d7005f",
         "self.comment": "#808080 italic",
         "self.punctuation": "#808080",
+        "self.return": "#d7005f bold",
+        "self.block": "#af8700 bold",
+        "self.argument": "#00afd7 italic",
+        "self.local": "#00afd7",
         "self.meta": "#af5fff bold",
         "prompt": "bold",
     }
@@ -58,14 +69,17 @@ def spans(text: str) -> list[Span]:
     if text.lstrip().startswith(":"):
         return [(0, len(text), "class:self.meta")]
     tokens, error = tokenize_partial(text)
+    roles = declarations(tokens).roles
     result: list[Span] = []
     position = 0
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if token.kind is K.EOF:
             break
         if token.start > position:
             result.extend(_gap(text, position, token.start))
-        result.append((token.start, token.end, _style_of(token.kind, token.text)))
+        role = roles.get(index)
+        style = _ROLE_STYLE[role] if role is not None else _style_of(token.kind, token.text)
+        result.append((token.start, token.end, style))
         position = token.end
     if error is not None and position < len(text):
         rest = text[position:]

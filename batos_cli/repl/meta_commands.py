@@ -59,6 +59,15 @@ def _source(session: ReplSession, rest: str) -> bool:
     return True
 
 
+def _python(session: ReplSession, rest: str) -> bool:
+    receiver, _, selector = rest.strip().rpartition(" ")
+    if not receiver.strip() or not selector:
+        session.display.error("usage", ":python RECEIVER SELECTOR")
+    else:
+        session.show_source(receiver.strip(), selector, python=True)
+    return True
+
+
 def _history(session: ReplSession, rest: str) -> bool:
     count = int(rest) if rest.strip().isdigit() else 20
     entries = session.history_entries()[-count:]
@@ -95,6 +104,7 @@ COMMANDS: dict[str, MetaCommand] = {
         MetaCommand(":help", ":help", "this text", _help),
         MetaCommand(":inspect", ":inspect X", "slots, parents and methods of X (same as X?)", _inspect),
         MetaCommand(":source", ":source X sel", "source of method sel of X (same as X sel??)", _source),
+        MetaCommand(":python", ":python X sel", "the Python a Self method sel of X was compiled to", _python),
         MetaCommand(":history", ":history [N]", "the last N inputs (default 20)", _history),
         MetaCommand(":review", ":review on|off", "approve generated methods before install", _review),
         MetaCommand(":tb", ":tb", "the traceback of the last error", _traceback),

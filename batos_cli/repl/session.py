@@ -179,7 +179,7 @@ class ReplSession:
         if reply is not None and not self._failed(reply, ""):
             self.display.object(reply)
 
-    def show_source(self, receiver: str, selector: str) -> None:
+    def show_source(self, receiver: str, selector: str, *, python: bool = False) -> None:
         """Show method `selector` of `receiver`, highlighted, wherever along its parents it lives.
 
         Uses the daemon's source_request; when the receiver only inherits the
@@ -193,7 +193,7 @@ class ReplSession:
         if reply is None:
             return
         if reply.get("type") != "error_reply":
-            self.display.source(reply)
+            self.display.source(reply, python=python)
             return
         if reply.get("code") not in _SOURCE_FALLBACK_CODES:
             self._failed(reply, "")
@@ -207,7 +207,7 @@ class ReplSession:
             return
         inherited = self._source_reply(holder, selector)
         if inherited is not None and not self._failed(inherited, ""):
-            self.display.source(inherited)
+            self.display.source(inherited, python=python)
 
     def history_entries(self) -> list[str]:
         """Inputs of this and earlier sessions, oldest first."""

@@ -46,6 +46,7 @@ from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.messages import ErrorReply
 from batos_core.protocol.messages.unions import dump_message
 from batos_core.protocol.values import MalformedValue
+from batos_core.selfsyntax.world import entered as entered_world
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,9 @@ def _run_transaction(
             if stored is not None:
                 log.info("request %s: answering the stored reply (retry)", request.id)
                 return stored
-            with interruptible(ctx.cancel):  # a client's cancel stops the code it runs
+            # A client's cancel stops the code it runs; Self code finds the
+            # per-type traits through the request's world.
+            with interruptible(ctx.cancel), entered_world(session.lobby):
                 reply = dump_message(handler(ctx, request))
             if _wrote(session):
                 reply_table.store_reply(session.root, request.id, reply)

@@ -67,6 +67,14 @@ def repack_reply_table(root: MutableMapping[str, Any]) -> None:
     repack_table(root)
 
 
+def add_standard_protocol(root: MutableMapping[str, Any]) -> None:
+    """The standard protocol (numbers, strings, lists, booleans, nil, blocks), mostly
+    written in Self, in the per-type traits; the ``block`` traits object if missing."""
+    from batos_core.selfsyntax.protocol import install_standard_protocol
+
+    install_standard_protocol(root[LOBBY_KEY])
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "bootstrap lobby, traits and genesis", bootstrap),
     (2, "exactly-once reply table", add_reply_table),
@@ -74,6 +82,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "per-type traits for numbers, strings, lists, nil and booleans", add_type_traits),
     (5, "autotelic record of self-improvement acts", add_autotelic_state),
     (6, "reply table in small nodes with packed entries", repack_reply_table),
+    (7, "standard protocol of numbers, strings, lists, booleans, nil and blocks", add_standard_protocol),
 ]
 
 FORMAT_VERSION = MIGRATIONS[-1][0]

@@ -64,13 +64,14 @@ from batos_core.jit.prompt import (
 )
 from batos_core.jit.review import DEFAULT_REVIEW_TIMEOUT_S, Decision, ReviewBoard, ReviewClosed
 from batos_core.jit.signature import signature_for
-from batos_core.jit.snapshot import ReceiverSnapshot
+from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
 from batos_core.objects import (
     Method,
     SlotNotFound,
     UvmObject,
+    ValueNotUnderstood,
     format_oid,
     get_slot,
     has_slot,
@@ -80,6 +81,9 @@ from batos_core.objects import (
     slot_items,
 )
 from batos_core.objects.uvm_object import understood_slots
+from batos_core.selfsyntax.install import self_source
+from batos_core.selfsyntax.protocol import AUTHOR as PROTOCOL_AUTHOR
+from batos_core.selfsyntax.signature import self_signature
 
 log = logging.getLogger(__name__)
 
@@ -610,7 +614,10 @@ class JitCompiler:
         try:
             receiver = _stored_receiver(session, miss)
             holder = _install_holder(receiver)
-            snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
+            if isinstance(miss, ValueNotUnderstood):  # a number's miss: self is the number
+                snapshot = value_snapshot(miss.value)
+            else:
+                snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
             return format_oid(holder), snapshot, miss.arguments
         finally:
             session.abort()
@@ -836,14 +843,40 @@ def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapsho
             parent_slots[slot] = print_string(value)
         elif not isinstance(value, Method):
             data[slot] = _plain(value)
-    methods = {
-        selector: value.source
-        for selector, value in understood_slots(receiver).items()
-        if isinstance(value, Method)
-    }
+    methods: dict[str, str] = {}
+    self_methods: dict[str, str] = {}
+    for selector, value in understood_slots(receiver).items():
+        if not isinstance(value, Method):
+            continue
+        if _standard_protocol(value):
+            continue  # isNil, ifNil:... that every object inherits: not worth the prompt's room
+        methods[selector] = value.source
+        written = self_source(value)
+        if written is not None:
+            self_methods[selector] = self_signature(written) or selector
     return ReceiverSnapshot(
-        name=name or format_oid(receiver), data_slots=data, parent_slots=parent_slots, methods=methods
+        name=name or format_oid(receiver),
+        data_slots=data,
+        parent_slots=parent_slots,
+        methods=methods,
+        self_methods=self_methods,
     )
+
+
+def value_snapshot(value: Any) -> ReceiverSnapshot:
+    """The receiver of a miss on a plain value: the value itself (the method is
+    installed in its per-type traits object and runs with self = the value).
+    No methods are listed: the traits' methods are reached by Self sends, not
+    as Python attributes of the value."""
+    plain = _plain(value)
+    return ReceiverSnapshot(
+        name=f"{short_repr(plain)} (a Python {type_name(plain)})", value_receiver=True, value=plain
+    )
+
+
+def _standard_protocol(method: Method) -> bool:
+    """A method of the Self standard protocol as installed (`selfsyntax.protocol`), not redefined."""
+    return self_source(method) is not None and method.provenance.get("author") == PROTOCOL_AUTHOR
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

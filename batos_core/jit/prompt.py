@@ -318,6 +318,9 @@ def _parameter_names(signature: MethodSignature, args: Sequence[object] | None) 
 
 
 def _slots_section(receiver: ReceiverSnapshot) -> str:
+    if receiver.value_receiver:
+        kind = type_name(receiver.value)
+        return f"self is a Python {kind}, here {short_repr(receiver.value)}; the method serves every {kind}."
     lines: list[str] = []
     for name, value in list(receiver.data_slots.items())[:_MAX_LISTED_SLOTS]:
         lines.append(f"- {name}: data slot, a {type_name(value)}, now {short_repr(value)}")
@@ -334,7 +337,11 @@ def _methods_section(receiver: ReceiverSnapshot, selector: str) -> str:
         return ""
     shown = names[:_MAX_LISTED_METHODS]
     more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
+    text = "Methods the receiver already understands (callable on self): " + ", ".join(shown) + more + "."
+    written = [f"{name} ({receiver.self_methods[name]})" for name in shown if name in receiver.self_methods]
+    if written:
+        text += " Written in Self, called from Python as ordinary methods: " + ", ".join(written) + "."
+    return text
 
 
 def _intent_section(intent: str | None) -> str:

@@ -43,10 +43,18 @@ class ReceiverSnapshot:
     trial passes them as opaque placeholders). ``parent_slots``: parent slot
     name (with its ``*``) -> a short description of the parent.
     ``methods``: selector -> source ("" when unknown) of every method the
-    receiver understands, local or inherited.
+    receiver understands, local or inherited. ``self_methods``: selector ->
+    Self signature (``double: x``) of those written in Self; they are in
+    ``methods`` too, with their compiled Python as the source.
+    ``value_receiver``/``value``: the receiver is a plain value (see below).
     """
 
     name: str = "receiver"
     data_slots: Mapping[str, object] = field(default_factory=dict)
     parent_slots: Mapping[str, str] = field(default_factory=dict)
     methods: Mapping[str, str] = field(default_factory=dict)
+    self_methods: Mapping[str, str] = field(default_factory=dict)
+    #: A miss on a plain value (``5 frob``): the method goes to its per-type
+    #: traits object and runs with `self` = the value, which is `value`.
+    value_receiver: bool = False
+    value: object = None

@@ -289,14 +289,21 @@ def _request(
 ) -> dict[str, object]:
     slots = {k: to_wire(v) for k, v in receiver.data_slots.items() if not k.startswith("_")}
     methods = {
-        name: source for name, source in receiver.methods.items() if source and name != method.selector
+        name: source
+        for name, source in receiver.methods.items()
+        if source and name != method.selector and name not in receiver.self_methods
     }
+    # Compiled from Self, they need the daemon's Self runtime: the trial has placeholders.
+    placeholders = sorted(name for name in receiver.self_methods if name != method.selector)
     return {
         "source": method.source,
         "selector": method.selector,
         "receiver_name": receiver.name,
         "slots": slots,
         "methods": methods,
+        "placeholder_methods": placeholders,
+        # A miss on a plain value: self is the value, not a receiver object.
+        "self_value": [to_wire(receiver.value)] if receiver.value_receiver else [],
         "args": [to_wire(a) for a in args],
         "stubs": list(policy.stub_globals),
         "allow_ctypes": policy.allow_ctypes,

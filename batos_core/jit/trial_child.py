@@ -41,6 +41,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 OPAQUE_TAG = "\x00batos:opaque"
@@ -417,6 +418,16 @@ def enter_restricted_mode(request: dict[str, Any], namespace: Any) -> None:
     audit.install()
 
 
+def placeholder_method(selector: str) -> Callable[..., Any]:
+    """Stands in for a receiver's method written in Self (it needs the daemon's Self
+    runtime): calling it makes the trial inconclusive, not failed."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise PlaceholderAccess(f"{selector}: the trial has only a placeholder for a method written in Self")
+
+    return method
+
+
 def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any, list[str]]:
     """The receiver instance, the method under trial, and methods that failed to load."""
     receiver_class = type(request["receiver_name"] or "receiver", (Receiver,), {})
@@ -428,10 +439,14 @@ def build_receiver(request: dict[str, Any], stubs: list[str]) -> tuple[Any, Any,
             setattr(receiver_class, selector, namespace[selector])
         except Exception:  # an inherited method that does not load is simply absent
             skipped.append(selector)
+    for selector in request.get("placeholder_methods", ()):
+        setattr(receiver_class, selector, placeholder_method(selector))
     namespace = method_globals(stubs)
     compile_into(request["source"], f"{GENERATED_PREFIX}{request['selector']}>", namespace)
     method = namespace[request["selector"]]
     setattr(receiver_class, request["selector"], method)
+    if request.get("self_value"):  # a method for numbers (strings...): self is the value
+        return decode(request["self_value"])[0], method, skipped
     receiver = receiver_class()
     for name, value in decode(request["slots"]).items():
         setattr(receiver, name, value)
@@ -453,6 +468,8 @@ def run(request: dict[str, Any], violations: list[str]) -> dict[str, Any]:
         signal.alarm(max(1, int(request["limits"]["wall_seconds"])))
         value = method(receiver, *decode(request["args"])) if request.get("call", True) else None
         behaviour, report["did_nothing"] = observe(value, receiver, before)
+        if request.get("self_value"):  # a value has no slots to change: returning it is an answer
+            report["did_nothing"] = False
         if request.get("ui_check") is not None:
             report["ui_check_skipped"] = check_ui(value, request)
         if request.get("check") is not None:
@@ -515,7 +532,8 @@ def wire(value: Any, receiver: Any, depth: int = 0) -> Any:
 
 def slot_wires(receiver: Any) -> dict[str, str]:
     """The receiver's slots, each as the JSON text of its wire form."""
-    return {name: to_json(wire(value, receiver)) for name, value in vars(receiver).items()}
+    slots = getattr(receiver, "__dict__", {})  # a plain value (self_value) has none
+    return {name: to_json(wire(value, receiver)) for name, value in slots.items()}
 
 
 def observe(value: Any, receiver: Any, before: dict[str, str]) -> tuple[str, bool]:

@@ -9,6 +9,7 @@ from batos_core.objects.errors import (
     ObjectModelError,
     ParentCycleError,
     SlotNotFound,
+    ValueNotUnderstood,
 )
 from batos_core.objects.method import Method, check_source, compile_method
 from batos_core.objects.printing import print_string
@@ -48,6 +49,7 @@ __all__ = [
     "ParentCycleError",
     "SlotNotFound",
     "UvmObject",
+    "ValueNotUnderstood",
     "all_selectors",
     "arity",
     "check_source",

@@ -38,6 +38,20 @@ class SlotNotFound(AttributeError, ObjectModelError):
         self.obj = receiver
 
 
+class ValueNotUnderstood(SlotNotFound):
+    """A message to a plain value (a number, a string, a list...) that its
+    per-type traits object does not understand.
+
+    `receiver_oid` and `receiver` name the traits object (where the JIT
+    installs the method); `value` is the value the message was sent to (what
+    the method's `self` is when it runs, and in the JIT's trial).
+    """
+
+    def __init__(self, holder_oid: str, selector: str, holder: Any, arguments: list[Any], value: Any) -> None:
+        super().__init__(holder_oid, selector, holder, arguments)
+        self.value = value
+
+
 class InvalidSlotName(ValueError, ObjectModelError):
     """A slot name that is not an identifier, is a Python keyword, or is reserved."""
 

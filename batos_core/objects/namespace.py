@@ -29,6 +29,7 @@ def _api_names() -> dict[str, Any]:
     from batos_core.objects import uvm_object as uo
     from batos_core.objects.errors import SlotNotFound
     from batos_core.objects.printing import print_string
+    from batos_core.selfsyntax.runtime import api as selflang_api
 
     return dict(
         clone=uo.clone,
@@ -44,6 +45,7 @@ def _api_names() -> dict[str, Any]:
         print_string=print_string,
         SlotNotFound=SlotNotFound,
         UvmObject=uo.UvmObject,
+        selflang=selflang_api(),
     )
 
 

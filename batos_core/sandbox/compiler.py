@@ -27,6 +27,10 @@ plain loads (names, constants, attribute and item reads of those), so the
 read goes through ``_getattr_``/``_getitem_`` and the write through
 ``_write_``. A target with a call in it (``f().x += 1``) is still refused:
 rewriting it would run the call twice.
+
+Third, ``nonlocal`` is allowed (names checked like any other): it rebinds a
+variable of an enclosing function in the same source and reaches nothing
+else. Blocks compiled from Self assign their method's variables with it.
 """
 
 from __future__ import annotations
@@ -79,6 +83,15 @@ class BatosRestrictingTransformer(RestrictingNodeTransformer):
             return self.node_contents_visit(node)
         transformed: ast.AST = super().visit_Subscript(node)  # type: ignore[assignment]
         return transformed
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> ast.AST:
+        # RestrictedPython refuses ``nonlocal`` by default. It only rebinds a
+        # local of an enclosing function of the same source, so it reaches
+        # nothing new; the Self compiler needs it for blocks that assign the
+        # variables of the method (or block) that made them.
+        for name in node.names:
+            self.check_name(node, name)
+        return node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         target = node.target

@@ -68,10 +68,53 @@ class SlotDecl(Node):
 
 
 @dataclass(frozen=True)
-class ObjectLiteral(Node):
-    """``(| x = 3. y <- 4. parent* = traits |)``: a new object with these slots."""
+class MethodDecl(Node):
+    """A method slot: ``double: x = ( | t | x * 2 )`` or ``area = ( width * height )``.
 
-    slots: tuple[SlotDecl, ...]
+    `selector` is in Self form (``at:put:``); `params` are the argument names
+    in keyword order; `body` is the code between the parentheses; `source` is
+    the slot's own source text (what provenance keeps).
+    """
+
+    selector: str
+    params: tuple[str, ...]
+    body: Body
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class ObjectLiteral(Node):
+    """``(| x = 3. y <- 4. parent* = traits. f = ( 1 ) |)``: a new object with these slots."""
+
+    slots: tuple[SlotDecl | MethodDecl, ...]
+
+
+@dataclass(frozen=True)
+class Body(Node):
+    """Code: local variables ``| t u |`` and statements; the last one's value is the result."""
+
+    temps: tuple[str, ...]
+    statements: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Block(Node):
+    """``[ :a :b | | t | ... ]``: a closure over the variables around it."""
+
+    params: tuple[str, ...]
+    body: Body
+
+
+@dataclass(frozen=True)
+class Return(Node):
+    """``^ value``: return from the method (in a block: from the method that made it)."""
+
+    value: Expr
+
+
+@dataclass(frozen=True)
+class ResendRef(Node):
+    """``resend.`` before a message: look it up in the parents of the method's holder."""
 
 
 @dataclass(frozen=True)
@@ -128,9 +171,13 @@ class Cascade(Node):
 
 @dataclass(frozen=True)
 class Program(Node):
-    """Statements separated by ``.``; the last one's value is the result."""
+    """Statements separated by ``.``; the last one's value is the result.
+
+    `temps` are ``| s t |`` declared at the start: variables of this run only.
+    """
 
     statements: tuple[Expr, ...]
+    temps: tuple[str, ...] = ()
 
 
 Expr: TypeAlias = (
@@ -145,6 +192,9 @@ Expr: TypeAlias = (
     | Assign
     | Send
     | Cascade
+    | Block
+    | Return
+    | ResendRef
 )
 
 _PLAIN_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z|(?:[A-Za-z_][A-Za-z0-9_]*:)+\Z")
@@ -182,11 +232,31 @@ def _message(selector: str, arguments: tuple[Expr, ...]) -> str:
     return " ".join(f"{kw} {unparse(arg)}" for kw, arg in zip(keywords, arguments, strict=True))
 
 
-def _slot(decl: SlotDecl) -> str:
+def _temps(temps: tuple[str, ...]) -> str:
+    return "| " + " ".join(temps) + " | " if temps else ""
+
+
+def _body(body: Body) -> str:
+    return _temps(body.temps) + ". ".join(unparse(s) for s in body.statements)
+
+
+def _method_head(decl: MethodDecl) -> str:
+    if not decl.params:
+        return decl.selector
+    keywords = [part + ":" for part in decl.selector[:-1].split(":")]
+    return " ".join(f"{kw} {name}" for kw, name in zip(keywords, decl.params, strict=True))
+
+
+def _slot(decl: SlotDecl | MethodDecl) -> str:
+    if isinstance(decl, MethodDecl):
+        return f"{_method_head(decl)} = ( {_body(decl.body)} )"
     if decl.value is None:
         return decl.name
     arrow = "<-" if decl.assignable else "="
-    return f"{decl.name} {arrow} {unparse(decl.value)}"
+    text = unparse(decl.value)
+    if isinstance(decl.value, Send) and not isinstance(decl.value.receiver, ResendRef):
+        text = text[1:-1]  # ``x = (1 + 2)`` would read back as a method
+    return f"{decl.name} {arrow} {text}"
 
 
 def unparse(node: Node) -> str:
@@ -215,11 +285,20 @@ def unparse(node: Node) -> str:
             return f"@{oid:#x}"
         case Assign(name=name, value=value):
             return f"({name} := {unparse(value)})"
+        case Send(receiver=ResendRef(), selector=selector, arguments=arguments):
+            return f"(resend.{_message(selector, arguments)})"
         case Send(receiver=receiver, selector=selector, arguments=arguments):
             return f"({unparse(receiver)} {_message(selector, arguments)})"
         case Cascade(receiver=receiver, messages=messages):
             parts = "; ".join(_message(m.selector, m.arguments) for m in messages)
             return f"({unparse(receiver)} {parts})"
-        case Program(statements=statements):
-            return ". ".join(unparse(s) for s in statements)
+        case Program(statements=statements, temps=temps):
+            return _temps(temps) + ". ".join(unparse(s) for s in statements)
+        case Block(params=params, body=body):
+            head = " ".join(":" + p for p in params) + " | " if params else ""
+            return f"[ {head}{_body(body)} ]"
+        case Return(value=value):
+            return f"^ {unparse(value)}"
+        case ResendRef():
+            return "resend"
     raise TypeError(f"not a syntax node: {node!r}")

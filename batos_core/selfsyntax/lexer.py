@@ -41,6 +41,7 @@ class TokenKind(enum.Enum):
     PERIOD = "'.'"
     SEMICOLON = "';'"
     COLON = "':'"
+    CARET = "'^'"
     EOF = "end of input"
 
 
@@ -69,6 +70,7 @@ _PUNCTUATION = {
     ".": TokenKind.PERIOD,
     ";": TokenKind.SEMICOLON,
     ":": TokenKind.COLON,
+    "^": TokenKind.CARET,
 }
 _HEX = frozenset("0123456789abcdefABCDEF")
 _DIGIT_VALUES = {ch: i for i, ch in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}

@@ -3,14 +3,24 @@
 Grammar (Smalltalk precedence: unary > binary > keyword, binary left to
 right)::
 
-    program    := [statement {'.' statement}] ['.']
-    statement  := IDENT ':=' statement | cascade
+    program    := [temps] [statement {'.' statement}] ['.']
+    temps      := '|' {IDENT} '|'
+    statement  := '^' statement | IDENT ':=' statement | cascade
     cascade    := keywordExpr {';' message}
-    keywordExpr:= binaryExpr {KEYWORD binaryExpr}
+    keywordExpr:= binaryExpr {KEYWORD binaryExpr} | {KEYWORD binaryExpr}   (implicit self)
     binaryExpr := unaryExpr {BINARY unaryExpr}
     unaryExpr  := primary {IDENT}
-    primary    := literal | IDENT | OID | '(' statement ')' | objectLiteral
+    primary    := literal | IDENT | OID | '(' statement ')' | objectLiteral | block
                 | '{' [statement {'.' statement}] '}' | '#(' literal* ')'
+                | 'resend.' message
+    block      := '[' [{':' IDENT} ('|' | ']')] [temps] [statement {'.' statement}] ']'
+    objectLiteral := '(|' [slot {'.' slot}] ['.'] '|)'
+    slot       := IDENT ['*'] [('=' | '<-') keywordExpr]
+                | IDENT '=' methodBody | {KEYWORD IDENT} '=' methodBody
+    methodBody := '(' [temps] [statement {'.' statement}] ')'
+
+A slot ``name = ( ... )`` whose value is exactly one parenthesised body is a
+method (Self's rule); ``name <- ( ... )`` and ``name = ( ... ) + 1`` are data.
 
 Keyword parts after the first may be capitalised Self-style (``at: 1 Put:
 2`` is ``at:put:``). Every error is a SelfSyntaxError at the offending token,
@@ -29,16 +39,21 @@ from typing import NoReturn
 
 from batos_core.selfsyntax.ast import (
     Assign,
+    Block,
+    Body,
     BraceArray,
     Cascade,
     Expr,
     Literal,
     LiteralArray,
     Message,
+    MethodDecl,
     Name,
     ObjectLiteral,
     OidRef,
     Program,
+    ResendRef,
+    Return,
     SelfRef,
     Send,
     SlotDecl,
@@ -114,6 +129,7 @@ class Parser:
 
     def program(self) -> Program:
         first = self.token
+        temps = self.temps()
         statements: list[Expr] = []
         while True:
             while self.at(K.PERIOD):
@@ -125,16 +141,68 @@ class Parser:
                 continue
             if not self.at(K.EOF):
                 self.unexpected(self.token, "'.' or the end of the statement")
-        return Program(tuple(statements), span=(first.start, self.token.end))
+        return Program(tuple(statements), temps, span=(first.start, self.token.end))
+
+    def temps(self) -> tuple[str, ...]:
+        """``| a b |`` at the start of a program, block or method body; () if absent."""
+        if not self.at(K.BINARY, "|"):
+            return ()
+        bar = self.advance()
+        names: list[str] = []
+        while not self.at(K.BINARY, "|"):
+            token = self.token
+            if token.kind is K.EOF:
+                self.fail(bar, "'|' of local variables was never closed")
+            if token.kind is not K.IDENT:
+                self.unexpected(token, "a local variable name or '|'")
+            self.variable_name(token, names)
+            names.append(token.text)
+            self.advance()
+        self.advance()
+        return tuple(names)
+
+    def variable_name(self, token: Token, taken: list[str]) -> None:
+        """Fail unless `token` may name a new argument or local variable."""
+        if token.text in RESERVED_NAMES or token.text == "resend":
+            self.fail(token, f"{token.text!r} cannot be a variable name")
+        if token.text.startswith("_"):
+            self.fail(token, "variable names must not start with '_'")
+        if token.text in taken:
+            self.fail(token, f"duplicate variable {token.text!r}")
+
+    def sequence(self, closer: TokenKind, opener: Token) -> tuple[Expr, ...]:
+        """Statements up to (not including) `closer`; fails at `opener` if never closed."""
+        statements: list[Expr] = []
+        while True:
+            while self.at(K.PERIOD):
+                self.advance()
+            if self.at(closer):
+                return tuple(statements)
+            if self.at(K.EOF):
+                self.fail(opener, f"{opener.text!r} was never closed")
+            statements.append(self.statement())
+            if self.at(K.PERIOD) or self.at(closer):
+                continue
+            if self.at(K.EOF):
+                self.fail(opener, f"{opener.text!r} was never closed")
+            self.unexpected(self.token, f"'.' or {closer.value}")
 
     def statement(self) -> Expr:
         start = self.token
+        if start.kind is K.CARET:
+            self.advance()
+            if self.token.kind not in _PRIMARY_START and self.token.kind is not K.KEYWORD:
+                self.unexpected(self.token, "a value to return after '^'")
+            self.enter(start)
+            value = self.statement()
+            self.leave()
+            return Return(value, span=self.span_from(start))
         if start.kind is K.IDENT and self.peek().kind is K.ASSIGN:
             if start.text in RESERVED_NAMES:
                 self.fail(start, f"cannot assign to {start.text!r}")
             self.advance()
             self.advance()
-            if self.token.kind not in _PRIMARY_START:
+            if self.token.kind not in _PRIMARY_START and self.token.kind is not K.KEYWORD:
                 self.unexpected(self.token, f"a value to assign to {start.text!r}")
             self.enter(start)
             value = self.statement()
@@ -173,6 +241,10 @@ class Parser:
 
     def keyword_expr(self) -> Expr:
         start = self.token
+        if start.kind is K.KEYWORD:  # implicit receiver: ``x: 3`` is ``self x: 3``
+            selector, arguments = self.keyword_parts()
+            implicit = SelfRef(span=(start.start, start.start))
+            return Send(implicit, selector, arguments, span=self.span_from(start))
         receiver = self.binary_expr()
         if not self.at(K.KEYWORD):
             return receiver
@@ -242,7 +314,7 @@ class Parser:
         if kind is K.HASH_PAREN:
             return self.literal_array()
         if kind is K.LBRACKET:
-            self.fail(token, "blocks '[ ... ]' are not supported")
+            return self.block()
         if kind is K.KEYWORD:
             self.fail(token, f"keyword message {token.text!r} needs a receiver")
         self.unexpected(token, "an expression")
@@ -250,11 +322,61 @@ class Parser:
     def name(self) -> Expr:
         token = self.advance()
         span = (token.start, token.end)
+        if token.text == "resend" and self.resend_follows(token):
+            self.advance()  # the '.'
+            return ResendRef(span=(token.start, token.end + 1))
         if token.text in _CONSTANTS:
             return Literal(_CONSTANTS[token.text], span=span)
         if token.text == "self":
             return SelfRef(span=span)
         return Name(token.text, span=span)
+
+    def resend_follows(self, word: Token) -> bool:
+        """``resend.foo``: a '.' right after `word` and a message right after it."""
+        dot, message = self.token, self.peek()
+        return (
+            dot.kind is K.PERIOD
+            and dot.start == word.end
+            and message.start == dot.end
+            and message.kind in (K.IDENT, K.KEYWORD)
+        )
+
+    def block(self) -> Block:
+        opener = self.advance()
+        self.enter(opener)
+        params: list[str] = []
+        while self.at(K.COLON):
+            colon = self.advance()
+            name = self.token
+            if name.kind is not K.IDENT or name.start != colon.end:
+                self.fail(colon, "expected a block argument name right after ':'")
+            self.variable_name(name, params)
+            params.append(name.text)
+            self.advance()
+        if params:
+            if self.at(K.BINARY, "|"):
+                self.advance()
+            elif not self.at(K.RBRACKET):
+                if self.at(K.EOF):
+                    self.fail(opener, "'[' was never closed")
+                self.unexpected(self.token, "'|' after the block's arguments")
+        body_start = self.token
+        temps = self.temps()
+        statements = self.sequence(K.RBRACKET, opener)
+        body = Body(temps, statements, span=(body_start.start, self.token.start))
+        self.advance()
+        self.leave()
+        return Block(tuple(params), body, span=self.span_from(opener))
+
+    def method_body(self) -> Body:
+        """``( | t | statements )``: the parentheses of a method slot."""
+        opener = self.advance()
+        self.enter(opener)
+        temps = self.temps()
+        statements = self.sequence(K.RPAREN, opener)
+        self.advance()
+        self.leave()
+        return Body(temps, statements, span=self.span_from(opener))
 
     def close(self, opener: Token, closer: TokenKind, what: str) -> None:
         """Consume `closer`, or fail: at `opener` if the input ended, else here."""
@@ -354,7 +476,7 @@ class Parser:
         opener = self.advance()
         self.advance()  # the '|'
         self.enter(opener)
-        slots: list[SlotDecl] = []
+        slots: list[SlotDecl | MethodDecl] = []
         seen: set[str] = set()
         while not self.at_object_close():
             if self.at(K.EOF):
@@ -372,10 +494,73 @@ class Parser:
         self.leave()
         return ObjectLiteral(tuple(slots), span=self.span_from(opener))
 
-    def slot_decl(self, seen: set[str]) -> SlotDecl:
+    def keyword_method(self, start: Token, seen: set[str]) -> MethodDecl:
+        """``at: i Put: v = ( ... )``."""
+        parts: list[str] = []
+        params: list[str] = []
+        while self.at(K.KEYWORD):
+            keyword = self.advance()
+            if keyword.text.startswith("_"):
+                self.fail(keyword, "slot names must not start with '_'")
+            parts.append(keyword.text if not parts else keyword.text[0].lower() + keyword.text[1:])
+            name = self.token
+            if name.kind is not K.IDENT:
+                self.unexpected(name, f"an argument name after {keyword.text!r}")
+            self.variable_name(name, params)
+            params.append(name.text)
+            self.advance()
+        selector = "".join(parts)
+        if selector in seen:
+            self.fail(start, f"duplicate slot {selector!r}")
+        seen.add(selector)
+        if not self.at(K.BINARY, "="):
+            self.unexpected(self.token, f"'=' and a method body '( ... )' after {selector!r}")
+        self.advance()
+        if not self.at(K.LPAREN):
+            self.unexpected(self.token, f"a method body '( ... )' for {selector!r}")
+        body = self.method_body()
+        span = self.span_from(start)
+        return MethodDecl(selector, tuple(params), body, self.source[span[0] : span[1]], span=span)
+
+    def unary_method_body(self) -> Body | Expr | None:
+        """What follows ``name =`` when it starts with '(': a Body if it is
+        exactly one ``( ... )`` (a method); an already parsed ObjectLiteral for
+        ``(| ... |)`` (data); None (position restored) for anything else, which
+        the caller parses as a data value."""
+        saved = self.index, self.depth
+        if self.peek().kind is K.BINARY and self.peek().text == "|":
+            if self.locals_ahead():
+                return self.method_body()
+            literal = self.object_literal()
+            if self.at(K.PERIOD) or self.at_object_close():
+                return literal
+            self.index, self.depth = saved
+            return None
+        try:
+            body = self.method_body()
+        except SelfSyntaxError:
+            self.index, self.depth = saved
+            return None
+        if self.at(K.PERIOD) or self.at_object_close():
+            return body
+        self.index, self.depth = saved
+        return None
+
+    def locals_ahead(self) -> bool:
+        """At ``( |``: True for ``( | t u | code )`` (a method with locals),
+        False for an object literal ``(| ... |)``."""
+        ahead = 2
+        while self.peek(ahead).kind is K.IDENT:
+            ahead += 1
+        closing = self.peek(ahead)
+        return closing.kind is K.BINARY and closing.text == "|" and self.peek(ahead + 1).kind is not K.RPAREN
+
+    def slot_decl(self, seen: set[str]) -> SlotDecl | MethodDecl:
         start = self.token
         if start.kind is K.KEYWORD:
-            self.fail(start, "method slots are not supported in object literals")
+            return self.keyword_method(start, seen)
+        if start.kind is K.BINARY and not self.at_object_close():
+            self.fail(start, "binary method slots are not supported (slot names are identifiers)")
         if start.kind is not K.IDENT:
             self.unexpected(start, "a slot name")
         if start.text.startswith("_"):
@@ -403,6 +588,13 @@ class Parser:
             return SlotDecl(name, True, None, span=self.span_from(start))
         if self.token.kind not in _PRIMARY_START or self.at_object_close():
             self.unexpected(self.token, f"a value for slot {name!r}")
+        if arrow == "=" and not name.endswith("*") and self.at(K.LPAREN):
+            ahead = self.unary_method_body()
+            if isinstance(ahead, Body):
+                span = self.span_from(start)
+                return MethodDecl(name, (), ahead, self.source[span[0] : span[1]], span=span)
+            if ahead is not None:
+                return SlotDecl(name, False, ahead, span=self.span_from(start))
         value = self.keyword_expr()
         return SlotDecl(name, arrow == "<-", value, span=self.span_from(start))
 

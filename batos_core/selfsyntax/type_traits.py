@@ -2,7 +2,7 @@
 
 Python values have no slots, so methods the image adds for them live in
 UvmObjects held in the `traits` object's slots ``number``, ``string``,
-``list``, ``nil`` and ``boolean`` (``traits number`` in the REPL). A method
+``list``, ``nil``, ``boolean`` and ``block`` (``traits number`` in the REPL). A method
 found there runs with `self` bound to the Python value itself. Each one is
 created with ``parent*`` = `traits`, so it takes ``setSlot:value:`` from the
 REPL like any object and values inherit the generic ``printString``.
@@ -15,8 +15,9 @@ from numbers import Number
 from typing import Any
 
 from batos_core.objects import SlotNotFound, UvmObject, get_slot, has_slot, lookup, set_slot
+from batos_core.selfsyntax.blocks import Block
 
-TYPE_TRAIT_NAMES = ("number", "string", "list", "nil", "boolean")
+TYPE_TRAIT_NAMES = ("number", "string", "list", "nil", "boolean", "block")
 
 
 def type_trait_name(value: Any) -> str | None:
@@ -31,6 +32,8 @@ def type_trait_name(value: Any) -> str | None:
         return "string"
     if isinstance(value, list | tuple | MutableSequence):
         return "list"
+    if isinstance(value, Block):
+        return "block"
     return None
 
 

@@ -55,4 +55,4 @@ def test_migration_6_repacks_a_tuple_table_and_keeps_its_replies(tmp_path: Path)
         expected = {"type": "send_reply", "id": "old-1", "result": 7}
         assert reply_table.stored_reply(session.root, "old-1") == expected
         assert reply_table.stored_at(table["old-1"]) == 1000.0
-        assert session.meta.format_version == 6
+        assert session.meta.format_version >= 6  # later migrations run too

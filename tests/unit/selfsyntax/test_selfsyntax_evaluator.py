@@ -270,7 +270,7 @@ def test_miss_on_a_value_runs_its_traits_does_not_understand(world: World) -> No
 
 
 def test_private_python_attributes_are_never_reached(world: World) -> None:
-    with pytest.raises(SlotNotFound):
+    with pytest.raises(SelfEvalError, match="reserved"):
         world.run("'abc' __class__")
 
 
