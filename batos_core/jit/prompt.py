@@ -102,7 +102,8 @@ dict the system pushes. Callbacks arrive on the Kivy main thread.
 input where the user types a message, a button that sends it through \
 bridge.send, and a scrolling area listing replies and events. Wire them in \
 build: call bridge.get_full_state("genesis", show_state) with a function \
-show_state(state) that sets the status label's text from the dict; the \
+show_state(state) that sets the status label's text to one line per item of \
+the dict, the slot name, a colon and its value; the \
 button's on_press calls bridge.send with the text input's text and a function \
 show_reply(reply) that adds a Label with the reply to the list. A ScrollView \
 holds exactly one child: put a vertical BoxLayout with size_hint_y None in it \
