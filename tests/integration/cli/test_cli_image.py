@@ -12,14 +12,17 @@ from batos_core.image import open_image
 COMMITS = 200
 
 
-def build_image(path: Path) -> None:
-    """A real FileStorage image whose genesis.x went 0..COMMITS-1, one commit each."""
+def build_image(path: Path) -> int:
+    """A real FileStorage image whose genesis.x went 0..COMMITS-1, one commit each;
+    returns the file's size before the first of those commits (the bootstrap's)."""
     with open_image(path) as image:
         session = image.session()
+        bootstrapped = path.stat().st_size
         for value in range(COMMITS):
             session.lobby.genesis.x = value
             session.commit()
         session.close()
+    return bootstrapped
 
 
 def files_of(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -30,9 +33,10 @@ def files_of(directory: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture
 def cut_image(batos_dirs: Any) -> Path:
     image: Path = batos_dirs.image
-    build_image(image)
+    bootstrapped = build_image(image)
     data = image.read_bytes()
-    image.write_bytes(data[: len(data) // 2])
+    # Cut in the middle of the x commits, whatever size the bootstrap has.
+    image.write_bytes(data[: bootstrapped + (len(data) - bootstrapped) // 2])
     return image
 
 
@@ -45,7 +49,8 @@ def test_a_cut_image_is_refused_checked_and_recovered(batos: Any, batos_dirs: An
 
     check = batos("image", "check")
     assert (check.returncode, check.stdout) == (10, ""), check.stderr
-    assert check.stderr.count("\n") == 1 and "cut short or damaged" in check.stderr
+    # a cut tail, or an index that disagrees: either names the damage in one line
+    assert check.stderr.count("\n") == 1 and "damaged" in check.stderr
     assert files_of(cut_image.parent) == before
 
     recovered = batos("image", "recover")

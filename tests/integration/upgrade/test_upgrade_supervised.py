@@ -27,7 +27,7 @@ def test_the_supervisor_follows_an_upgrade_and_restarts_the_successor(daemon_fac
 
     thread, outcome, request_id = _wedge_in_thread(daemon)
     wedged_at = _await_wedge(daemon, request_id)
-    status, elapsed = _status_after_wedge(daemon, wedged_at)
+    status, elapsed = _status_after_wedge(daemon, wedged_at, successor)
     assert status["type"] == "status_reply" and status["pid"] not in (successor, daemon.proc.pid), status
     assert elapsed < 3.0 + 5.0, elapsed
     thread.join(60.0)
