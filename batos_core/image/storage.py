@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from batos_core.image.damage import refuse_if_damaged
-from batos_core.image.errors import ImageLocked, NotAnImage, UnknownStorageScheme
+from batos_core.image.errors import ImageLocked, NotAnImage, StorageUnreachable, UnknownStorageScheme
 from batos_core.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,33 @@ def open_storage(spec: StorageSpec) -> Any:
         from ZODB.MappingStorage import MappingStorage
 
         return MappingStorage(spec.name or "memory")
-    from ZEO.ClientStorage import ClientStorage
+    return _open_zeo_storage(spec)
 
+
+def _open_zeo_storage(spec: StorageSpec) -> Any:
+    """A ZEO ClientStorage; StorageUnreachable when nothing listens at the address
+    (ClientStorage alone would wait and then fail with a message that names neither)."""
+    from ZEO.ClientStorage import ClientStorage
+    from ZEO.Exceptions import ClientDisconnected
+
+    from batos_core.world.zeo_server import reachable
+
+    assert spec.host is not None and spec.port is not None
+    if not reachable(spec.host, spec.port):
+        raise StorageUnreachable(
+            f"no ZEO server answers at {spec.uri}: start one with "
+            f"`batos image serve IMAGE.fs --listen {spec.host}:{spec.port}`"
+        )
     # server_sync: a new transaction round-trips to the server first, so it sees
     # every commit another client finished before it began (without it, ZEO's
     # sync() is a no-op and invalidations arrive whenever they arrive: a message
     # sent after daemon A installed a method could still miss it on daemon B).
-    return ClientStorage((spec.host, spec.port), wait_timeout=10, read_only=spec.read_only, server_sync=True)
+    try:
+        return ClientStorage(
+            (spec.host, spec.port), wait_timeout=10, read_only=spec.read_only, server_sync=True
+        )
+    except ClientDisconnected:
+        raise StorageUnreachable(f"the ZEO server at {spec.uri} did not answer within 10 s") from None
 
 
 def _open_file_storage(spec: StorageSpec) -> Any:
@@ -119,4 +139,11 @@ def _open_file_storage(spec: StorageSpec) -> Any:
 
         return GroupCommitFileStorage(str(path))
     except zc.lockfile.LockError:
+        from batos_core.world.zeo_server import running
+
+        server = running(path)
+        if server is not None:
+            raise ImageLocked(
+                f"{path} is served by a ZEO server (pid {server.pid}): open {server.uri} instead"
+            ) from None
         raise ImageLocked(f"{path} is locked by another process (is a batos daemon running on it?)") from None
