@@ -5,7 +5,10 @@ Connection and TransactionManager):
 
 1. a transaction begins inside ``TransactionManager.attempts()``; a reply
    stored for the request id (exactly-once) is answered as is;
-2. otherwise the handler runs: a ConflictError aborts and retries from 1;
+2. otherwise the handler runs: a ConflictError aborts and retries from 1,
+   after a random pause that doubles with each conflict (`conflict_pause`:
+   writers of one object in several daemons of a shared world would
+   otherwise keep colliding in step);
    any other exception aborts and becomes an error reply; a client's cancel
    stops the code the handler runs (`interrupt`) and aborts;
 3. if the handler wrote to the image, its reply is stored in the same
@@ -21,6 +24,7 @@ transaction.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +155,9 @@ def _run_transaction(
 ) -> dict[str, Any]:
     session = ctx.session
     tm = session.transaction_manager
-    for attempt in tm.attempts(ctx.config.max_attempts):
+    for number, attempt in enumerate(tm.attempts(ctx.config.max_attempts)):
+        if number:
+            ctx.cancel.wait(conflict_pause(number))  # a cancel ends the pause; the attempt then stops
         with attempt:
             # Looked up in the request's own transaction: the view is fresh (each
             # attempt begins one) and a concurrent first run that stores the
@@ -165,6 +171,16 @@ def _run_transaction(
             if _wrote(session):
                 reply_table.store_reply(session.root, request.id, reply)
     return reply
+
+
+#: The longest pause between two attempts of a conflicting request.
+MAX_CONFLICT_PAUSE_S = 0.05
+
+
+def conflict_pause(conflicts: int) -> float:
+    """Seconds to wait before the next attempt after `conflicts` conflicts: uniform in
+    [0, 0.5 ms x 2**conflicts], at most MAX_CONFLICT_PAUSE_S ("full jitter" backoff)."""
+    return random.uniform(0.0, min(MAX_CONFLICT_PAUSE_S, 0.0005 * 2**conflicts))
 
 
 def _call_hook(on_miss: MissHook, miss: SlotNotFound, ctx: HandlerContext, request: Any) -> bool:
