@@ -21,7 +21,7 @@ complete -c batos -n '__fish_use_subcommand' -a model -d 'Known models, what is 
 complete -c batos -n '__fish_use_subcommand' -a image -d 'Check an image file, recover a damaged one, or serve it to several daemons (ZEO)'
 complete -c batos -n '__fish_use_subcommand' -a methods -d 'Suspend a method (it does not run) or resume it'
 complete -c batos -n '__fish_use_subcommand' -a dataset -d 'Accepted generations as a fine-tuning dataset'
-complete -c batos -n '__fish_use_subcommand' -l image -s i -r -d 'Image path or URI (file://, memory://, zeo://host:port)'
+complete -c batos -n '__fish_use_subcommand' -l image -s i -r -d 'Image path or URI (file://, memory://, zeo://host:port, postgresql://user@host:port/db)'
 complete -c batos -n '__fish_use_subcommand' -l help -s h -d 'Show help and exit.'
 complete -c batos -n '__fish_seen_subcommand_from send' -l expr -s e -r -d 'Evaluate Self source instead, as the REPL does: \'genesis setSlot: #x value: 3 + 4. genesis x\''
 complete -c batos -n '__fish_seen_subcommand_from send' -l json -d 'Print the reply as JSON'

@@ -52,11 +52,23 @@ def default_image() -> str:
 
 
 def canonical_image_uri(image: str) -> str:
-    """A stable spelling of an image location (absolute path for files)."""
+    """A stable spelling of an image location (absolute path for files), never
+    with a password (a ``postgresql://`` URI may carry one: it stays in `image`)."""
     if "://" in image and not image.startswith("file://"):
-        return image
+        return _without_password(image)
     path = image[len("file://") :] if image.startswith("file://") else image
     return str(Path(path).expanduser().resolve())
+
+
+def _without_password(uri: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[2]}"))
 
 
 def image_id(image: str, instance: str = "") -> str:

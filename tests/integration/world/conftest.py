@@ -4,11 +4,14 @@ run against it. Daemons a test starts on the world are stopped at teardown."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_cluster import PgCluster, find_bin_dir, start_cluster, stop_cluster
 from world_servers import Batos, batos_runner, free_port
 
 from batos_cli import connect
@@ -35,3 +38,38 @@ def batos(batos_dirs: Any, zeo_world: ServerRecord) -> Iterator[Batos]:
     config = DaemonConfig(image=zeo_world.uri, runtime_dir=batos_dirs.runtime_dir)
     for instance in connect.instances(config):
         connect.stop(DaemonConfig(zeo_world.uri, batos_dirs.runtime_dir, instance=instance))
+
+
+def _in_ci() -> bool:
+    """`.ci/run` exports CI=1 (as most CI services do): there, a missing PostgreSQL is a failure."""
+    return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the session (Debian's `postgresql` package).
+
+    Skipped only where its binaries or RelStorage are absent *and* this is not CI.
+    """
+    bin_dir = find_bin_dir()
+    missing = "initdb/pg_ctl (Debian: apt-get install postgresql)" if bin_dir is None else ""
+    if importlib.util.find_spec("relstorage") is None or importlib.util.find_spec("psycopg2") is None:
+        missing = missing or "RelStorage/psycopg2 (pip install -e '.[world]')"
+    if missing:
+        if _in_ci():
+            pytest.fail(f"CI needs {missing}")
+        pytest.skip(f"no {missing}")
+    assert bin_dir is not None
+    cluster = start_cluster(bin_dir, free_port())
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+@pytest.fixture
+def pg_world(pg_cluster: PgCluster, request: pytest.FixtureRequest) -> str:
+    """The URI of a fresh, empty database in the session's cluster (a new world on first open)."""
+    name = "w_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    pg_cluster.create_database(name)
+    return pg_cluster.uri(name)

@@ -1,5 +1,6 @@
-"""Several daemons on one ZEO world (a real runzeo subprocess): what one daemon changes, the
-next request through any other sees, lookup caches included; concurrent increments are exact."""
+"""Several daemons on one world, served by a real ZEO server (runzeo) or a real PostgreSQL
+(RelStorage): what one daemon changes, the next request through any other sees, lookup caches
+included; concurrent increments are exact."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pytest
 
 from batos_core.protocol.builders import create_method_request, send_request
 from batos_core.protocol.client import Client
-from batos_core.world.zeo_server import ServerRecord
 
 #: Increments per client in the concurrency test: 3 daemons x 4 clients x N.
 INCREMENTS = 20
@@ -30,11 +30,19 @@ def define(client: Client, target: str, selector: str, source: str) -> None:
     assert reply["type"] == "create_method_reply", reply
 
 
+@pytest.fixture(params=["zeo", "postgresql"])
+def world(request: pytest.FixtureRequest) -> str:
+    """The URI of a fresh shared world: a ZEO server, or a PostgreSQL database (RelStorage)."""
+    if request.param == "zeo":
+        return str(request.getfixturevalue("zeo_world").uri)
+    return str(request.getfixturevalue("pg_world"))
+
+
 def test_changes_through_one_daemon_reach_the_lookup_caches_of_another(
-    daemon_factory: Any, zeo_world: ServerRecord
+    daemon_factory: Any, world: str
 ) -> None:
-    a = daemon_factory(image=zeo_world.uri, instance="a").client()
-    b = daemon_factory(image=zeo_world.uri, instance="b").client()
+    a = daemon_factory(image=world, instance="a").client()
+    b = daemon_factory(image=world, instance="b").client()
     # An own method, cached by b as a bound method after its first send.
     define(a, "genesis", "version", "def version(self):\n    return 'one'\n")
     assert send(b, "genesis", "version") == "one"
@@ -58,10 +66,8 @@ def test_changes_through_one_daemon_reach_the_lookup_caches_of_another(
 
 
 @pytest.mark.slow
-def test_three_daemons_four_clients_each_increment_one_slot_exactly(
-    daemon_factory: Any, zeo_world: ServerRecord
-) -> None:
-    daemons = [daemon_factory(image=zeo_world.uri, instance=name) for name in ("a", "b", "c")]
+def test_three_daemons_four_clients_each_increment_one_slot_exactly(daemon_factory: Any, world: str) -> None:
+    daemons = [daemon_factory(image=world, instance=name) for name in ("a", "b", "c")]
     daemons[0].install_counter()
     clients = [daemon.client(timeout=60.0) for daemon in daemons for _ in range(4)]
     results: list[list[int]] = [[] for _ in clients]
