@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.daemon.log_format import setup_logging
@@ -208,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     _enter_sandbox()
     compiler = _jit_compiler(config)
-    daemon = Daemon(config, on_miss=compiler.on_miss if compiler is not None else None)
+    try:
+        on_miss = _miss_hook(config, compiler)
+    except ValueError as exc:
+        log.error("refusing to start: %s", exc)
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
+    daemon = Daemon(config, on_miss=on_miss)
     if compiler is not None:
         backend = compiler.backend
         daemon.info.backend = backend.name  # what `auto` chose
@@ -282,6 +288,19 @@ def _enter_sandbox() -> None:
 
     restricted_namespace()
     audit.install()
+
+
+def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> Any:
+    """The compiler's miss hook; on a shared world, under the world's generation
+    claims, so that daemons that miss one selector at once generate it once
+    (`batos_core.world.generation_claims`). Raises ValueError for a bad lease."""
+    if compiler is None:
+        return None
+    if not config.shared_world:
+        return compiler.on_miss
+    from batos_core.world.generation_claims import ClaimedMisses
+
+    return ClaimedMisses(compiler.on_miss)
 
 
 def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
