@@ -76,6 +76,7 @@ class ClaimedMisses:
 
     def __init__(self, on_miss: MissHook, *, holder: str | None = None, lease_s: float | None = None) -> None:
         self._on_miss = on_miss
+        self.__wrapped__ = on_miss  # functools' convention; `autotelic.service.compiler_of` follows it
         self.holder = holder or holder_id()
         self.lease_s = lease_s if lease_s is not None else lease_from_env()
 
