@@ -54,6 +54,8 @@ _CODE_STATUS = {
 _IMAGE_TOOL_STATUS = {
     "ok": ExitStatus.OK,
     "recovered": ExitStatus.OK,
+    "packed": ExitStatus.OK,
+    "unreachable": ExitStatus.DAEMON_UNAVAILABLE,
     "damaged": ExitStatus.IMAGE_DAMAGED,
     "in_use": ExitStatus.IMAGE_IN_USE,
     "not_an_image": ExitStatus.BAD_INPUT,

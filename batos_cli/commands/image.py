@@ -1,10 +1,10 @@
-"""`batos image check | recover | serve | stop | status`: look at an image file,
-repair a damaged one, and serve it to several daemons.
+"""`batos image check | recover | pack | serve | stop | status`: look at an image
+file, repair a damaged one, pack a world, and serve a file to several daemons.
 
-`check` and `recover` run ``python -m batos_core.image.tool`` in a child
-process (ZODB stays out of the CLI) and report its one line; `batos_cli.status`
-maps its status word to the exit status. `serve`, `stop` and `status` start,
-stop and look at ZEO's own storage server for the image
+`check`, `recover` and `pack` run ``python -m batos_core.image.tool`` in a
+child process (ZODB stays out of the CLI) and report its one line;
+`batos_cli.status` maps its status word to the exit status. `serve`, `stop`
+and `status` start, stop and look at ZEO's own storage server for the image
 (`batos_core.world.zeo_server`).
 """
 
@@ -56,6 +56,34 @@ def recover(image: ImageArgument = None) -> None:
     _run("recover", image)
 
 
+@app.command()
+def pack(
+    image: Annotated[
+        str | None,
+        typer.Argument(
+            help="Image path or URI, zeo:// or postgresql:// too (default: --image, BATOS_IMAGE "
+            "or the data dir's).",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[float, typer.Option(min=0, help="Days of old object revisions to keep.")] = 0.0,
+) -> None:
+    """Pack the world (ZODB pack through its storage): drop old object revisions and
+    unreachable objects; `batos history` keeps all it shows. A file needs its daemon
+    stopped (exit 11); zeo:// and postgresql:// worlds pack while daemons serve."""
+    config = _config(image)
+    if not config.shared_world:
+        info = connect.running(config)
+        if info is not None:
+            raise CliError(
+                f"a daemon (pid {info.pid}) serves {config.image_uri}: stop it first",
+                ExitStatus.IMAGE_IN_USE,
+                hint="batos daemon stop",
+            )
+    target = config.image if config.shared_world else config.image_uri  # the URI with its password
+    _run("pack", image, tool_args=[target, "--days", f"{days:g}"])
+
+
 def _config(image: str | None) -> DaemonConfig:
     config = state.target().config()
     if image:
@@ -63,13 +91,13 @@ def _config(image: str | None) -> DaemonConfig:
     return config
 
 
-def _run(action: str, image: str | None) -> None:
+def _run(action: str, image: str | None, tool_args: list[str] | None = None) -> None:
     import subprocess  # only here: ~8 ms of every other command's start
 
     env = current()
     config = _config(image)
     done = subprocess.run(
-        [sys.executable, "-m", "batos_core.image.tool", action, config.image_uri],
+        [sys.executable, "-m", "batos_core.image.tool", action, *(tool_args or [config.image_uri])],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

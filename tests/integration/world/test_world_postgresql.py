@@ -94,3 +94,24 @@ def test_a_daemon_on_a_bad_world_does_not_start(
     assert "refused the password of user 'batos'" in refused.stderr
     assert "wrong" not in refused.stderr.replace("wrong one", "")
     assert sorted(p.name for p in batos_dirs.runtime_dir.iterdir()) == []  # no socket, pidfile or key left
+
+
+def test_pack_through_relstorage(pg_cluster: PgCluster, pg_world: str) -> None:
+    from batos_core.image.tool import pack
+
+    database = pg_world.rsplit("/", 1)[1]
+    with open_image(pg_world) as image:
+        session = image.session()
+        for value in range(5):
+            session.genesis.x = value
+            session.commit()
+        oid = int.from_bytes(session.genesis._p_oid, "big")
+        session.close()
+    count = f"SELECT count(*) FROM object_state WHERE zoid = {oid}"
+    assert int(pg_cluster.sql(count, database)) >= 6
+    status, message = pack(pg_world, 0)
+    assert status == "packed", message
+    assert "batos-test-password" not in message
+    assert int(pg_cluster.sql(count, database)) == 1
+    with open_image(pg_world) as image:
+        assert image.genesis.x == 4
