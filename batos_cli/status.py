@@ -44,6 +44,7 @@ _CODE_STATUS = {
     "method_not_found": ExitStatus.NOT_FOUND,
     "method_suspended": ExitStatus.METHOD_SUSPENDED,
     "conflict": ExitStatus.CONFLICT,
+    "storage_unavailable": ExitStatus.DAEMON_UNAVAILABLE,
     "timeout": ExitStatus.DAEMON_UNAVAILABLE,
     "shutting_down": ExitStatus.DAEMON_UNAVAILABLE,
     "cancelled": ExitStatus.INTERRUPTED,  # a cancel_request (this client's Ctrl-C, or another's)

@@ -35,7 +35,7 @@ from batos_core.daemon import reply_table
 from batos_core.daemon.context import Cancellation, HandlerContext
 from batos_core.daemon.handlers import HANDLERS
 from batos_core.daemon.interrupt import RequestInterrupted, interruptible
-from batos_core.image import BadReference, ImageError, ObjectNotFound
+from batos_core.image import BadReference, ImageError, ObjectNotFound, StorageUnreachable
 from batos_core.jit.backends.base import GenerationCancelled
 from batos_core.objects import (
     ConstantSlotError,
@@ -88,10 +88,23 @@ def error_code_for(exc: BaseException) -> ErrorCode:
         return ErrorCode.BAD_REQUEST
     if isinstance(exc, ConflictError):
         return ErrorCode.CONFLICT
+    if storage_lost(exc):
+        return ErrorCode.STORAGE_UNAVAILABLE
     if isinstance(exc, ImageError):
         return ErrorCode.INTERNAL
     # Anything else was raised by the code the message ran: a method's own error.
     return ErrorCode.USER_ERROR
+
+
+def storage_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the storage server went away (ZEO's ClientDisconnected, a
+    server that does not answer, or psycopg2's lost connection under RelStorage)."""
+    from ZEO.Exceptions import ClientDisconnected
+
+    if isinstance(exc, (ClientDisconnected, StorageUnreachable)):
+        return True
+    kind = type(exc)
+    return kind.__module__.startswith("psycopg2") and kind.__name__ in ("OperationalError", "InterfaceError")
 
 
 def _jit_error_code(exc: BaseException) -> ErrorCode:
