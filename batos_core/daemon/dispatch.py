@@ -6,7 +6,7 @@ Connection and TransactionManager):
 1. a transaction begins inside ``TransactionManager.attempts()``; a reply
    stored for the request id (exactly-once) is answered as is;
 2. otherwise the handler runs: a ConflictError aborts and retries from 1,
-   after a random pause that doubles with each conflict (`conflict_pause`:
+   after a random pause that doubles with each conflict, up to 0.2 s (`conflict_pause`:
    writers of one object in several daemons of a shared world would
    otherwise keep colliding in step);
    any other exception aborts and becomes an error reply; a client's cancel
@@ -187,7 +187,7 @@ def _run_transaction(
 
 
 #: The longest pause between two attempts of a conflicting request.
-MAX_CONFLICT_PAUSE_S = 0.05
+MAX_CONFLICT_PAUSE_S = 0.2
 
 
 def conflict_pause(conflicts: int) -> float:

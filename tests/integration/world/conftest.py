@@ -1,6 +1,10 @@
 """Fixtures for one world served to several daemons: a real ZEO server (`batos image serve`'s
 own `zeo_server`, so ZEO's runzeo in a subprocess) on a free loopback port, and `batos`
-run against it. Daemons a test starts on the world are stopped at teardown."""
+run against it. Daemons a test starts on the world are stopped at teardown.
+
+A test names its world (`zeo_world`, `pg_world`, or a `world` parameter) *before*
+`daemon_factory`: fixtures are torn down in reverse order, so the daemons stop
+while their storage server still answers (else each waits for it on the way out)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def world(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("pg_world"))
 
 
-def test_a_retry_against_another_daemon_gets_the_stored_reply(daemon_factory: Any, world: str) -> None:
+def test_a_retry_against_another_daemon_gets_the_stored_reply(world: str, daemon_factory: Any) -> None:
     a = daemon_factory(image=world, instance="a")
     b = daemon_factory(image=world, instance="b")
     a.install_counter()
@@ -36,7 +36,7 @@ def test_a_retry_against_another_daemon_gets_the_stored_reply(daemon_factory: An
     assert b.send("genesis", "counter")["result"] == 1
 
 
-def test_clients_fail_over_when_a_daemon_is_killed_under_load(daemon_factory: Any, world: str) -> None:
+def test_clients_fail_over_when_a_daemon_is_killed_under_load(world: str, daemon_factory: Any) -> None:
     a = daemon_factory(image=world, instance="a")
     b = daemon_factory(image=world, instance="b")
     a.install_counter()

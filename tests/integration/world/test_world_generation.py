@@ -40,7 +40,7 @@ def installs(daemon: Any) -> list[tuple[str, int]]:
     return [(entry["action"], entry["version"]) for entry in reply["entries"]]
 
 
-def test_one_miss_sent_to_three_daemons_at_once_is_generated_once(daemon_factory: Any, world: str) -> None:
+def test_one_miss_sent_to_three_daemons_at_once_is_generated_once(world: str, daemon_factory: Any) -> None:
     daemons = [scripted(daemon_factory, world, name, 0.05) for name in ("a", "b", "c")]
     clients = [daemon.client(timeout=30.0) for daemon in daemons]
     start = threading.Barrier(len(clients))
@@ -60,7 +60,7 @@ def test_one_miss_sent_to_three_daemons_at_once_is_generated_once(daemon_factory
 
 
 def test_a_claim_whose_daemon_died_is_taken_after_its_lease(
-    daemon_factory: Any, world: str, monkeypatch: pytest.MonkeyPatch
+    world: str, daemon_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BATOS_GENERATION_LEASE", "2")
     slow = scripted(daemon_factory, world, "slow", 2.0)  # would take ~20 s to write its method

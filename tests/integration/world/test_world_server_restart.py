@@ -18,7 +18,7 @@ BEFORE_KILL = 10
 RETRYABLE = {"storage_unavailable", "conflict"}
 
 
-def test_a_restarted_zeo_server_loses_nothing(daemon_factory: Any, zeo_world: ServerRecord) -> None:
+def test_a_restarted_zeo_server_loses_nothing(zeo_world: ServerRecord, daemon_factory: Any) -> None:
     daemon = daemon_factory(image=zeo_world.uri, instance="a")
     daemon.install_counter()
     clients = [daemon.client(timeout=30.0) for _ in range(2)]
