@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from batos_core.protocol.client import Client
     from batos_core.protocol.connection import ConnectionInfo
+    from batos_core.protocol.failover import FailoverClient
 
 START_TIMEOUT_S = 60.0
 
@@ -261,12 +262,31 @@ def ensure(target: Target, notice: object = None) -> ConnectionInfo:
     return info
 
 
-def client(target: Target, notice: object = None, *, timeout: float | None = None) -> Client:
-    """A protocol client connected to the image's daemon (started if needed)."""
+def client(target: Target, notice: object = None, *, timeout: float | None = None) -> Client | FailoverClient:
+    """A protocol client connected to the image's daemon (started if needed).
+
+    On a shared world with no instance named and several daemons of it live
+    on this machine: a FailoverClient that tries the chosen one first, then
+    the others by instance name.
+    """
     from batos_core.protocol.client import Client
 
     info = ensure(target, notice)
-    return Client.from_connection_info(info, timeout=timeout or target.settings.timeout)
+    wait = timeout or target.settings.timeout
+    config = target.config()
+    if config.shared_world and not config.instance:
+        others = [other for other in live_daemons(config) if other.endpoint != info.endpoint]
+        if others:
+            from batos_core.protocol.failover import FailoverClient
+
+            return FailoverClient([info, *others], timeout=wait)
+    return Client.from_connection_info(info, timeout=wait)
+
+
+def live_daemons(config: DaemonConfig) -> list[ConnectionInfo]:
+    """The live daemons of this (shared) world on this machine, by instance name."""
+    found = (_running_instance(replace(config, instance=name)) for name in instances(config))
+    return [info for info in found if info is not None]
 
 
 def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:

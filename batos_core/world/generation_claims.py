@@ -95,7 +95,7 @@ class ClaimedMisses:
                     ctx.emit("phase", {"phase": "waiting", "selector": miss.selector, "holder": other[0]})
                     last_event = now
                 if ctx.cancel.wait(POLL_S):
-                    raise GenerationCancelled(ctx.cancel.reason or "cancelled")
+                    raise GenerationCancelled("")  # nothing generated here; dispatch answers `cancelled`
                 if other[1] < time.time():
                     log.warning("miss %s: the claim of %s expired; taking it over", key, other[0])
                     break
