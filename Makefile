@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	# compat mode: a .pth path entry instead of an import hook (the hook costs
 	# tens of ms on every `batos` start).
 	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "batos: llama-cpp-python (the CPU engine) is a source package: its first install compiles llama.cpp, about 6 minutes on 2 cores; pip caches the wheel after that."
-	$(PY) -m pip install -q -e '.[dev,llm,ui]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[dev,llm,ui,world]' --config-settings editable_mode=compat
 	# Bytecode for the source tree, as a wheel install would have: with
 	# PYTHONDONTWRITEBYTECODE set, every `batos` start would recompile it (~40 ms).
 	$(PY) -m compileall -q batos_core batos_cli >/dev/null

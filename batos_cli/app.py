@@ -28,7 +28,7 @@ def main_options(
             "--image",
             "-i",
             envvar="BATOS_IMAGE",
-            help="Image path or URI (file://, memory://, zeo://host:port).",
+            help="Image path or URI (file://, memory://, zeo://host:port, postgresql://user@host:port/db).",
             show_default=False,
         ),
     ] = None,

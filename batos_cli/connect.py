@@ -6,6 +6,11 @@ Commands that need one start it when it is not running (and say so on
 stderr); `batos daemon start` does the same explicitly. A daemon is started
 under its supervisor (`batos_core.daemon.supervisor`) unless the wedge
 timeout is 0.
+
+A shared world (``zeo://``, ``postgresql://``) may have several daemons on
+this machine, each with its own instance name (`DaemonConfig.instance`). With
+no instance named, a client talks to the default instance if it runs, else to
+the first live one by name; `batos daemon start` starts the next free one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
     from batos_core.protocol.client import Client
     from batos_core.protocol.connection import ConnectionInfo
+    from batos_core.protocol.failover import FailoverClient
 
 START_TIMEOUT_S = 60.0
 
@@ -60,11 +66,43 @@ class Target:
         config.review = self.settings.review
         config.autotelic = self.settings.autotelic
         config.wedge_timeout = self.settings.wedge_timeout
+        config.instance = self.settings.instance
         return config
 
 
 def running(config: DaemonConfig) -> ConnectionInfo | None:
-    """The connection info of a live daemon for this image, or None."""
+    """The connection info of a live daemon for this image, or None.
+
+    On a shared world with no instance named: the default instance's daemon,
+    else the first live one by instance name.
+    """
+    if config.shared_world and not config.instance:
+        for instance in instances(config):
+            info = _running_instance(replace(config, instance=instance))
+            if info is not None:
+                return info
+        return None
+    return _running_instance(config)
+
+
+def instances(config: DaemonConfig) -> list[str]:
+    """Instance names with a connection file for this world in the runtime dir,
+    the default ("") first, then by name."""
+    base = replace(config, instance="").image_id
+    names = {path.stem[len(base) + 1 :] for path in config.resolved_runtime_dir().glob(f"{base}-*.json")}
+    return ["", *sorted(names - {""})]
+
+
+def free_instance(config: DaemonConfig) -> str:
+    """The first instance name ("" then "2", "3", ...) with no live daemon of this world."""
+    for number in range(1, 1000):
+        instance = "" if number == 1 else str(number)
+        if _running_instance(replace(config, instance=instance)) is None:
+            return instance
+    raise CliError(f"999 daemons already serve {config.image_uri} on this machine", ExitStatus.ERROR)
+
+
+def _running_instance(config: DaemonConfig) -> ConnectionInfo | None:
     from batos_core.protocol.connection import read_connection_file
     from batos_core.protocol.errors import ConnectionFileError
 
@@ -180,6 +218,8 @@ def daemon_args(config: DaemonConfig) -> list[str]:
         args += ["--runtime-dir", str(config.runtime_dir)]
     if config.tcp:
         args += ["--tcp", config.tcp]
+    if config.instance:
+        args += ["--instance", config.instance]
     if config.backend:
         args += ["--backend", config.backend]
     if config.model:
@@ -222,12 +262,31 @@ def ensure(target: Target, notice: object = None) -> ConnectionInfo:
     return info
 
 
-def client(target: Target, notice: object = None, *, timeout: float | None = None) -> Client:
-    """A protocol client connected to the image's daemon (started if needed)."""
+def client(target: Target, notice: object = None, *, timeout: float | None = None) -> Client | FailoverClient:
+    """A protocol client connected to the image's daemon (started if needed).
+
+    On a shared world with no instance named and several daemons of it live
+    on this machine: a FailoverClient that tries the chosen one first, then
+    the others by instance name.
+    """
     from batos_core.protocol.client import Client
 
     info = ensure(target, notice)
-    return Client.from_connection_info(info, timeout=timeout or target.settings.timeout)
+    wait = timeout or target.settings.timeout
+    config = target.config()
+    if config.shared_world and not config.instance:
+        others = [other for other in live_daemons(config) if other.endpoint != info.endpoint]
+        if others:
+            from batos_core.protocol.failover import FailoverClient
+
+            return FailoverClient([info, *others], timeout=wait)
+    return Client.from_connection_info(info, timeout=wait)
+
+
+def live_daemons(config: DaemonConfig) -> list[ConnectionInfo]:
+    """The live daemons of this (shared) world on this machine, by instance name."""
+    found = (_running_instance(replace(config, instance=name)) for name in instances(config))
+    return [info for info in found if info is not None]
 
 
 def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:

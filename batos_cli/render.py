@@ -114,10 +114,33 @@ def print_status(env: Environment, reply: dict[str, Any]) -> None:
         f"{reply['workers']} workers{waiting}, {reply['queue_depth']} queued\n"
         f"  JIT backend: {reply['backend'] or 'none'}"
         + (f" ({reply['model']})" if reply["model"] else "")
-        + _serving_text(reply),
+        + _serving_text(reply)
+        + _world_text(reply),
         markup=False,
         highlight=False,
     )
+
+
+#: A daemon whose last beat is older than this is shown as silent (world.registry.SILENT_AFTER_S).
+_SILENT_AFTER_S = 15.0
+
+
+def _world_text(reply: dict[str, Any]) -> str:
+    """The daemons of a shared world, one line each (older daemons send none)."""
+    daemons = reply.get("daemons") or []
+    if not daemons:
+        return ""
+    lines = [f"\n  {reply.get('storage', '')} world served by {len(daemons)} daemon(s):"]
+    for entry in daemons:
+        instance = f" instance {entry['instance']}" if entry.get("instance") else ""
+        silent = float(entry.get("silent_s", 0.0))
+        health = f"silent for {silent:.0f} s" if silent > _SILENT_AFTER_S else f"beat {silent:.0f} s ago"
+        this = " (this one)" if entry.get("self") else ""
+        lines.append(
+            f"    {entry.get('host')} pid {entry.get('pid')}{instance}, "
+            f"incarnation {entry.get('incarnation')}, {health}{this}"
+        )
+    return "\n".join(lines)
 
 
 def _serving_text(reply: dict[str, Any]) -> str:

@@ -44,6 +44,7 @@ _CODE_STATUS = {
     "method_not_found": ExitStatus.NOT_FOUND,
     "method_suspended": ExitStatus.METHOD_SUSPENDED,
     "conflict": ExitStatus.CONFLICT,
+    "storage_unavailable": ExitStatus.DAEMON_UNAVAILABLE,
     "timeout": ExitStatus.DAEMON_UNAVAILABLE,
     "shutting_down": ExitStatus.DAEMON_UNAVAILABLE,
     "cancelled": ExitStatus.INTERRUPTED,  # a cancel_request (this client's Ctrl-C, or another's)
@@ -54,6 +55,8 @@ _CODE_STATUS = {
 _IMAGE_TOOL_STATUS = {
     "ok": ExitStatus.OK,
     "recovered": ExitStatus.OK,
+    "packed": ExitStatus.OK,
+    "unreachable": ExitStatus.DAEMON_UNAVAILABLE,
     "damaged": ExitStatus.IMAGE_DAMAGED,
     "in_use": ExitStatus.IMAGE_IN_USE,
     "not_an_image": ExitStatus.BAD_INPUT,

@@ -27,6 +27,8 @@ class Settings:
     # Seconds the daemon's event loop may stall before its supervisor restarts it; 0: no supervisor.
     wedge_timeout: float = 10.0
     autotelic: bool = False
+    # On a shared world (zeo://, postgresql://): which of this machine's daemons to talk to or start.
+    instance: str = ""
 
 
 _ENV = {f.name: "BATOS_" + f.name.upper() for f in fields(Settings)}

@@ -10,6 +10,7 @@ import typer
 from batos_cli import connect, render, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
+from batos_core.daemon.config import check_instance
 
 app = typer.Typer(help="Start, stop and look at the UVM daemon of an image.", no_args_is_help=True)
 
@@ -45,8 +46,16 @@ def start(
             help="Restart the daemon when its event loop stalls this long (default 10; 0: no supervisor).",
         ),
     ] = None,
+    instance: Annotated[
+        str | None,
+        typer.Option(
+            help="On a shared world (zeo://, postgresql://): this daemon's name on this machine "
+            "(default: the next free one; BATOS_INSTANCE)."
+        ),
+    ] = None,
 ) -> None:
-    """Start the daemon in the background (prints where its log is)."""
+    """Start the daemon in the background (prints where its log is). On a shared world, a
+    daemon already running means: start another one beside it."""
     env = current()
     target = state.target()
     settings = target.settings
@@ -64,18 +73,28 @@ def start(
         settings.workers = workers
     if wedge_timeout is not None:
         settings.wedge_timeout = wedge_timeout
+    if instance:
+        try:
+            check_instance(instance)
+        except ValueError as exc:
+            raise CliError(str(exc), ExitStatus.USAGE) from None
+        settings.instance = instance
     config = target.config()
     if candidates:
         config.candidates = candidates
     info = connect.running(config)
-    if info is not None:
+    if info is not None and config.shared_world and not config.instance:
+        config.instance = connect.free_instance(config)  # another daemon of the shared world
+    elif info is not None:
         env.out.print(f"the daemon is already running for {config.image_uri} (pid {info.pid})")
         return
     if foreground:
         connect.start(config, foreground=True)
     info = connect.start(config)
     env.out.print(
-        f"started the daemon (pid {info.pid}) for {config.image_uri}\n"
+        f"started the daemon (pid {info.pid}) for {config.image_uri}"
+        + (f" as instance {config.instance}" if config.instance else "")
+        + "\n"
         f"  endpoint {info.endpoint}\n  log {config.log_path()}",
         markup=False,
     )

@@ -9,6 +9,10 @@ Pre-emption: any user request (not the monitoring ones) sets the running
 act's cancel switch; the act stops at its next safe point (between tokens,
 or before installing) and is recorded as cancelled. `set_enabled(False)`
 does the same, so ``off`` stops an act at once.
+
+On a shared world (ZEO, PostgreSQL) an act runs only under the world's
+``autotelic`` lease (`batos_core.world.lease`): of all the daemons of the
+world, one at a time runs an act; the others' `start_act` says who has it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from batos_core.autotelic.state import autotelic_state
 from batos_core.autotelic.tracker import ImageTracker
 from batos_core.image import Image
 from batos_core.jit.pipeline import JitCompiler
+from batos_core.world.lease import WorldLease
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +43,23 @@ JOIN_TIMEOUT_S = 30.0
 
 
 def compiler_of(hook: Any) -> JitCompiler | None:
-    """The JitCompiler behind a daemon's miss hook (its bound ``on_miss``), if there is one."""
+    """The JitCompiler behind a daemon's miss hook (its bound ``on_miss``, possibly
+    wrapped, as ``__wrapped__``, by the world's generation claims), if there is one."""
+    hook = getattr(hook, "__wrapped__", hook)
     owner = getattr(hook, "__self__", None)
     return owner if isinstance(owner, JitCompiler) else None
+
+
+def _world_lease(image: Image) -> WorldLease | None:
+    """The world's ``autotelic`` lease for this daemon, on a shared world; else None."""
+    from batos_core.daemon.config import SHARED_SCHEMES
+
+    if image.spec.scheme not in SHARED_SCHEMES:
+        return None
+    from batos_core.world.generation_claims import holder_id
+    from batos_core.world.lease import WorldLease
+
+    return WorldLease(image.db, "autotelic", holder_id())
 
 
 class _Running:
@@ -79,6 +98,7 @@ class AutotelicService:
         self._lock = threading.Lock()
         self._running: _Running | None = None
         self._closed = False
+        self._world_lease = _world_lease(image)
         self._recover()
         if enabled:
             self.warm_up()
@@ -198,8 +218,12 @@ class AutotelicService:
                 exhausted = self.budget().exhausted
                 if exhausted:
                     return None, exhausted
+                holder = self._world_lease.acquire() if self._world_lease is not None else None
+                if holder is not None:
+                    return None, f"another daemon of this world ({holder}) runs the autotelic loop now"
                 seq = self._begin(trigger)
             except Exception as exc:
+                self._release_world_lease()
                 log.exception("could not start an autotelic act")
                 return None, f"could not start an act: {exc}"
             cancel = threading.Event()
@@ -240,9 +264,14 @@ class AutotelicService:
         try:
             act.run()
         finally:
+            self._release_world_lease()
             with self._lock:
                 self._running = None
             self.activity.touch()  # the next act needs a fresh idle period
+
+    def _release_world_lease(self) -> None:
+        if self._world_lease is not None:
+            self._world_lease.release()
 
     def _recover(self) -> None:
         """Close acts a previous daemon left ``running``."""

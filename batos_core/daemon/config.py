@@ -1,8 +1,17 @@
-"""Daemon configuration and the per-image file locations (runtime, state, data dirs)."""
+"""Daemon configuration and the per-image file locations (runtime, state, data dirs).
+
+A daemon's runtime files (socket, connection file, pidfile, vitals) are named
+by its *daemon id*: a hash of the canonical image URI, and for a world shared
+through a storage server (``zeo://``, ``postgresql://``) the daemon's
+*instance* name after a dash, so that several daemons of one world can run on
+one machine without taking each other's files. A FileStorage image has one
+daemon (its lock says so) and no instance.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +19,9 @@ DEFAULT_WORKERS = 4
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 DEFAULT_MAX_ATTEMPTS = 50
 DEFAULT_REPLY_TABLE_SIZE = 10_000
+#: Image URI schemes whose world is shared by several daemons through a server.
+SHARED_SCHEMES = ("zeo", "postgresql")
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,31}")
 #: Seconds without an event-loop beat after which the supervisor restarts a daemon.
 DEFAULT_WEDGE_TIMEOUT_S = 10.0
 
@@ -40,18 +52,50 @@ def default_image() -> str:
 
 
 def canonical_image_uri(image: str) -> str:
-    """A stable spelling of an image location (absolute path for files)."""
+    """A stable spelling of an image location (absolute path for files), never
+    with a password (a ``postgresql://`` URI may carry one: it stays in `image`)."""
     if "://" in image and not image.startswith("file://"):
-        return image
+        return _without_password(image)
     path = image[len("file://") :] if image.startswith("file://") else image
     return str(Path(path).expanduser().resolve())
 
 
-def image_id(image: str) -> str:
-    """Short stable id of an image location: names its socket, pidfile and log."""
+def _without_password(uri: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[2]}"))
+
+
+def image_id(image: str, instance: str = "") -> str:
+    """Short stable id of a daemon of an image: names its socket, pidfile and log.
+
+    Raises ValueError for an instance name that is not ``[A-Za-z0-9][A-Za-z0-9_.]*``
+    (at most 32 characters).
+    """
     from batos_core.protocol.connection import image_id_for
 
-    return image_id_for(canonical_image_uri(image))
+    base = image_id_for(canonical_image_uri(image))
+    if not instance:
+        return base
+    check_instance(instance)
+    return f"{base}-{instance}"
+
+
+def check_instance(instance: str) -> None:
+    """Raise ValueError unless `instance` is a valid daemon instance name."""
+    if not _INSTANCE_RE.fullmatch(instance):
+        raise ValueError(f"instance name {instance!r} is not [A-Za-z0-9][A-Za-z0-9_.]* (at most 32)")
+
+
+def is_shared_world(image: str) -> bool:
+    """Whether `image` names a world served to several daemons (ZEO, PostgreSQL)."""
+    scheme, sep, _ = image.partition("://")
+    return bool(sep) and scheme.lower() in SHARED_SCHEMES
 
 
 @dataclass
@@ -72,10 +116,15 @@ class DaemonConfig:
     candidates: int = 0  # K per miss (docs/jit.md); 0: BATOS_JIT_CANDIDATES, else the JIT's default
     log_file: str | None = None  # passed on to a successor by `batos upgrade`
     wedge_timeout: float = DEFAULT_WEDGE_TIMEOUT_S  # the supervisor's; 0: run without one
+    instance: str = ""  # on a shared world: this daemon's name among those on this machine
 
     @property
     def image_id(self) -> str:
-        return image_id(self.image)
+        return image_id(self.image, self.instance)
+
+    @property
+    def shared_world(self) -> bool:
+        return is_shared_world(self.image)
 
     @property
     def image_uri(self) -> str:

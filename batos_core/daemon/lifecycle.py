@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.daemon.log_format import setup_logging
@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runtime-dir", default=None, help="private dir for the socket and connection file")
     parser.add_argument("--tcp", default=None, metavar="HOST:PORT", help="listen on TCP instead of ipc")
+    parser.add_argument(
+        "--instance",
+        default="",
+        help="on a shared world (zeo://, postgresql://): this daemon's name among those on this machine",
+    )
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--max-frame-bytes", type=int, default=None)
     parser.add_argument(
@@ -111,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     if args.runtime_dir:
         config.runtime_dir = Path(args.runtime_dir)
     config.tcp = args.tcp
+    config.instance = args.instance
     config.workers = max(1, args.workers)
     if args.max_frame_bytes:
         config.max_frame_bytes = args.max_frame_bytes
@@ -142,19 +148,48 @@ def write_pidfile(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def check_runtime_files(config: DaemonConfig) -> None:
-    """Refuse a runtime dir or an existing connection file that others could read.
+def check_runtime_files(config: DaemonConfig, *, successor: bool = False) -> None:
+    """Refuse a runtime dir or an existing connection file that others could read,
+    and on a shared world, runtime files that another live daemon uses.
 
     Raises InsecurePermissions (never repairs: a readable key may already have
     leaked, and the user should know), OSError if the dir cannot be created,
-    ValueError for a socket path too long for a Unix socket.
+    ValueError for a socket path too long for a Unix socket, a bad instance
+    name, or (unless this daemon is a `successor` taking over by hand-over)
+    another daemon of the same world and instance alive on this machine. A
+    FileStorage needs no such check: its lock refuses a second daemon.
     """
     runtime = config.resolved_runtime_dir()  # creates it 0700, or checks it
     connection = config.connection_path()
     if connection.is_symlink() or connection.exists():
         check_private_file(connection)
+        if config.shared_world and not successor:
+            _refuse_live_sibling(config, connection)
     if not config.tcp:
         ipc_endpoint(runtime, config.image_id)
+
+
+def _refuse_live_sibling(config: DaemonConfig, connection: Path) -> None:
+    from batos_core.protocol.connection import read_connection_file
+    from batos_core.protocol.errors import ConnectionFileError
+
+    try:
+        other = read_connection_file(connection).pid
+    except (ConnectionFileError, OSError):
+        return
+    if other in (os.getpid(), os.getppid()):
+        return  # our own file (a supervisor's restart of this daemon)
+    try:
+        os.kill(other, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    named = f"instance {config.instance!r}" if config.instance else "the default instance"
+    raise ValueError(
+        f"daemon pid {other} already serves {config.image_uri} as {named} on this machine: "
+        "give this one its own --instance NAME"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,14 +201,20 @@ def main(argv: list[str] | None = None) -> int:
     from batos_core.daemon.server import Daemon
 
     try:
-        check_runtime_files(config)
+        check_runtime_files(config, successor=args.standby or args.accept_since_ns is not None)
     except (InsecurePermissions, OSError, ValueError) as exc:
         log.error("refusing to start: %s", exc)
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
     _enter_sandbox()
     compiler = _jit_compiler(config)
-    daemon = Daemon(config, on_miss=compiler.on_miss if compiler is not None else None)
+    try:
+        on_miss = _miss_hook(config, compiler)
+    except ValueError as exc:
+        log.error("refusing to start: %s", exc)
+        _signal_ready(ready_fd, f"error {exc}")
+        return EXIT_CONFIG_ERROR
+    daemon = Daemon(config, on_miss=on_miss)
     if compiler is not None:
         backend = compiler.backend
         daemon.info.backend = backend.name  # what `auto` chose
@@ -247,6 +288,19 @@ def _enter_sandbox() -> None:
 
     restricted_namespace()
     audit.install()
+
+
+def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> Any:
+    """The compiler's miss hook; on a shared world, under the world's generation
+    claims, so that daemons that miss one selector at once generate it once
+    (`batos_core.world.generation_claims`). Raises ValueError for a bad lease."""
+    if compiler is None:
+        return None
+    if not config.shared_world:
+        return compiler.on_miss
+    from batos_core.world.generation_claims import ClaimedMisses
+
+    return ClaimedMisses(compiler.on_miss)
 
 
 def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:

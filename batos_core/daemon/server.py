@@ -63,6 +63,7 @@ from batos_core.upgrade.handover import HandoverGo
 
 if TYPE_CHECKING:
     from batos_core.autotelic.service import AutotelicService
+    from batos_core.world.registry import DaemonRegistry
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Daemon:
         self.config = config
         self.on_miss = on_miss
         self.autotelic: AutotelicService | None = None
+        self.registry: DaemonRegistry | None = None  # on a shared world: this daemon in the world's list
         self._observed_miss: dispatch.MissHook | None = on_miss
         self._heartbeat: asyncio.Task[None] | None = None
         self.reviews = ReviewBoard()  # generated methods waiting for approval (--review)
@@ -136,6 +138,7 @@ class Daemon:
 
     def _start_pool(self) -> None:
         assert self.image is not None
+        self._start_registry()
         self._start_autotelic()
         self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
         self.info.queue_depth = self.pool.depth
@@ -263,6 +266,27 @@ class Daemon:
             for entry in pending:
                 entry.cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon is stopping")
 
+    def _start_registry(self) -> None:
+        """On a shared world: this daemon's entry in the world's registry (`world.registry`)."""
+        assert self.image is not None
+        if not self.config.shared_world:
+            return
+        import socket
+
+        from batos_core.world.generation_claims import holder_id
+        from batos_core.world.registry import DaemonRegistry
+
+        facts = {
+            "host": socket.gethostname(),
+            "pid": self.info.pid,
+            "instance": self.config.instance,
+            "incarnation": self.info.incarnation,
+            "started": self.info.started,
+            "tcp": self.config.tcp or "",
+        }
+        self.registry = DaemonRegistry(self.image.db, holder_id(), facts)
+        self.registry.start()
+
     async def _drain(self) -> None:
         assert self.pool is not None and self.image is not None
         # A proposal waiting for review would hold its worker, and so the drain,
@@ -271,6 +295,9 @@ class Daemon:
         if self.autotelic is not None:  # cancels and joins a running act (its own session)
             await asyncio.to_thread(self.autotelic.close)
         await asyncio.to_thread(self.pool.drain)  # workers have sent their last replies
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.stop)
+            self.registry = None
         self.image.close()
         self.reviews = ReviewBoard()  # a daemon that serves on (a rolled-back upgrade) reviews again
 
@@ -474,6 +501,8 @@ class Daemon:
             model=self.info.model,
             engine=serving.engine,
             quantization=serving.quantization,
+            storage=self.image.spec.scheme if self.image is not None else "",
+            daemons=self.registry.snapshot() if self.registry is not None else [],
         )
 
     # -- replying (any thread) ------------------------------------------------

@@ -524,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--image", default=None)
     parser.add_argument("--runtime-dir", default=None)
+    parser.add_argument("--instance", default="")
     parser.add_argument("--log-file", default=None)
     parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
     return parser
@@ -558,10 +559,11 @@ def main(argv: list[str] | None = None) -> int:
         config.image = args.image
     if args.runtime_dir:
         config.runtime_dir = Path(args.runtime_dir)
+    config.instance = args.instance
     daemon_argv = restart_argv(_without(argv, "--wedge-timeout"))
     try:
         supervisor = Supervisor(config, daemon_argv, timeout)
-    except (ProtocolError, OSError, ValueError) as exc:  # the runtime dir (as the daemon checks it)
+    except (ProtocolError, OSError, ValueError) as exc:  # the runtime dir, the instance name
         log.error("refusing to start: %s", exc)
         _signal_ready(args.ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR

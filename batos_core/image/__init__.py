@@ -8,6 +8,8 @@ from batos_core.image.errors import (
     ImageLocked,
     NotAnImage,
     ObjectNotFound,
+    StorageRefused,
+    StorageUnreachable,
     UnknownStorageScheme,
 )
 from batos_core.image.image import Image, Session, open_image
@@ -24,6 +26,8 @@ __all__ = [
     "ObjectNotFound",
     "Ref",
     "Session",
+    "StorageRefused",
+    "StorageUnreachable",
     "UnknownStorageScheme",
     "open_image",
     "parse_ref",

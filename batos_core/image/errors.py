@@ -15,6 +15,14 @@ class ImageLocked(ImageError):
     """Another process holds the FileStorage lock (a daemon already runs on it)."""
 
 
+class StorageUnreachable(ImageError):
+    """The storage server (ZEO, PostgreSQL) named by the URI does not answer; nothing was written."""
+
+
+class StorageRefused(ImageError):
+    """The storage server answered but refused: a wrong password, a missing database or schema."""
+
+
 class NotAnImage(ImageError):
     """The path exists but is not a ZODB FileStorage."""
 

@@ -1,4 +1,4 @@
-"""Storages from a path or URI: FileStorage (default), memory, ZEO.
+"""Storages from a path or URI: FileStorage (default), memory, ZEO, PostgreSQL.
 
 A writable FileStorage is a `GroupCommitFileStorage` (see group_commit).
 
@@ -7,24 +7,27 @@ FileStorage, and not a damaged one (`damage`: ImageDamaged), before ZODB
 touches it, and a lock held by another process is reported as ImageLocked.
 A new world is made only where no file exists: an empty file is damage.
 A new image's directories are created 0700 and its files 0600
-(`batos_core.private_files`).
+(`batos_core.private_files`). A ``zeo://`` address where nothing listens is
+refused at once (StorageUnreachable); ``postgresql://`` worlds are opened by
+`postgresql` (RelStorage), with its own order of checks.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from batos_core.image.damage import refuse_if_damaged
-from batos_core.image.errors import ImageLocked, NotAnImage, UnknownStorageScheme
+from batos_core.image.errors import ImageLocked, NotAnImage, StorageUnreachable, UnknownStorageScheme
 from batos_core.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("file", "memory", "zeo")
+SCHEMES = ("file", "memory", "zeo", "postgresql")
+POSTGRESQL_PORT = 5432
 _FILESTORAGE_MAGIC = (b"FS21", b"FS30")
 
 
@@ -36,20 +39,27 @@ class StorageSpec:
     path: Path | None = None
     host: str | None = None
     port: int | None = None
-    name: str = ""
+    name: str = ""  # memory: the storage's name; postgresql: the database
     read_only: bool = False
+    user: str = ""  # postgresql
+    password: str = field(default="", repr=False)  # postgresql; never in `uri`
 
     @property
     def uri(self) -> str:
+        """The location as a URI, without any password."""
         if self.scheme == "file":
             return f"file://{self.path}"
         if self.scheme == "zeo":
             return f"zeo://{self.host}:{self.port}"
+        if self.scheme == "postgresql":
+            user = f"{self.user}@" if self.user else ""
+            return f"postgresql://{user}{self.host}:{self.port}/{self.name}"
         return f"memory://{self.name}"
 
 
 def parse_image_uri(uri: str | Path, *, read_only: bool = False) -> StorageSpec:
-    """Parse a path, ``file://PATH``, ``memory://[NAME]`` or ``zeo://HOST:PORT``."""
+    """Parse a path, ``file://PATH``, ``memory://[NAME]``, ``zeo://HOST:PORT`` or
+    ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE``; UnknownStorageScheme otherwise."""
     text = str(uri)
     if "://" not in text:
         return StorageSpec("file", path=Path(text).expanduser().resolve(), read_only=read_only)
@@ -67,8 +77,42 @@ def parse_image_uri(uri: str | Path, *, read_only: bool = False) -> StorageSpec:
         if not parsed.hostname or not parsed.port:
             raise UnknownStorageScheme(f"zeo URI needs host and port: {text!r}")
         return StorageSpec("zeo", host=parsed.hostname, port=parsed.port, read_only=read_only)
+    if scheme == "postgresql":
+        return _parse_postgresql(text, read_only=read_only)
     known = ", ".join(s + "://" for s in SCHEMES)
     raise UnknownStorageScheme(f"unknown image URI scheme {scheme!r} in {text!r} (known: a path, {known})")
+
+
+def _parse_postgresql(text: str, *, read_only: bool) -> StorageSpec:
+    from urllib.parse import unquote
+
+    parsed = urlparse(text)
+    database = unquote(parsed.path.lstrip("/"))
+    try:
+        port = parsed.port or POSTGRESQL_PORT
+    except ValueError:
+        port = 0
+    if not parsed.hostname or not database or "/" in database or not port:
+        raise UnknownStorageScheme(
+            f"postgresql URI needs a host, a port (or none for {POSTGRESQL_PORT}) and a database: "
+            f"postgresql://USER@HOST:PORT/DATABASE, got {_without_password(text)!r}"
+        )
+    return StorageSpec(
+        "postgresql",
+        host=parsed.hostname,
+        port=port,
+        name=database,
+        user=unquote(parsed.username or ""),
+        password=unquote(parsed.password or ""),
+        read_only=read_only or _flag(parsed.query, "read_only"),
+    )
+
+
+def _without_password(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.password is None:
+        return text
+    return text.replace(f":{parsed.password}@", ":***@", 1)
 
 
 def _flag(query: str, name: str) -> bool:
@@ -85,13 +129,37 @@ def open_storage(spec: StorageSpec) -> Any:
         from ZODB.MappingStorage import MappingStorage
 
         return MappingStorage(spec.name or "memory")
-    from ZEO.ClientStorage import ClientStorage
+    if spec.scheme == "postgresql":
+        from batos_core.image.postgresql import open_postgresql
 
+        return open_postgresql(spec)
+    return _open_zeo_storage(spec)
+
+
+def _open_zeo_storage(spec: StorageSpec) -> Any:
+    """A ZEO ClientStorage; StorageUnreachable when nothing listens at the address
+    (ClientStorage alone would wait and then fail with a message that names neither)."""
+    from ZEO.ClientStorage import ClientStorage
+    from ZEO.Exceptions import ClientDisconnected
+
+    from batos_core.world.zeo_server import reachable
+
+    assert spec.host is not None and spec.port is not None
+    if not reachable(spec.host, spec.port):
+        raise StorageUnreachable(
+            f"no ZEO server answers at {spec.uri}: start one with "
+            f"`batos image serve IMAGE.fs --listen {spec.host}:{spec.port}`"
+        )
     # server_sync: a new transaction round-trips to the server first, so it sees
     # every commit another client finished before it began (without it, ZEO's
     # sync() is a no-op and invalidations arrive whenever they arrive: a message
     # sent after daemon A installed a method could still miss it on daemon B).
-    return ClientStorage((spec.host, spec.port), wait_timeout=10, read_only=spec.read_only, server_sync=True)
+    try:
+        return ClientStorage(
+            (spec.host, spec.port), wait_timeout=10, read_only=spec.read_only, server_sync=True
+        )
+    except ClientDisconnected:
+        raise StorageUnreachable(f"the ZEO server at {spec.uri} did not answer within 10 s") from None
 
 
 def _open_file_storage(spec: StorageSpec) -> Any:
@@ -119,4 +187,11 @@ def _open_file_storage(spec: StorageSpec) -> Any:
 
         return GroupCommitFileStorage(str(path))
     except zc.lockfile.LockError:
+        from batos_core.world.zeo_server import running
+
+        server = running(path)
+        if server is not None:
+            raise ImageLocked(
+                f"{path} is served by a ZEO server (pid {server.pid}): open {server.uri} instead"
+            ) from None
         raise ImageLocked(f"{path} is locked by another process (is a batos daemon running on it?)") from None

@@ -1,10 +1,11 @@
-"""``python -m batos_core.image.tool check|recover PATH``: what ``batos image`` runs.
+"""``python -m batos_core.image.tool check|recover PATH`` and ``pack URI --days N``:
+what ``batos image`` runs.
 
 The CLI never imports ZODB (it must start fast), so it runs this module in
 a child process. The child prints one JSON line, ``{"status": S, "message":
 M}``, and exits 0 when S is ``ok`` or ``recovered``, 1 otherwise. S is one
-of ``ok``, ``recovered``, ``damaged``, ``in_use``, ``not_an_image`` and
-``error``; `batos_cli.status` maps them to exit statuses. Anything else on
+of ``ok``, ``recovered``, ``packed``, ``damaged``, ``in_use``, ``not_an_image``,
+``unreachable`` and ``error``; `batos_cli.status` maps them to exit statuses. Anything else on
 stdout or stderr is not part of the contract.
 """
 
@@ -21,7 +22,7 @@ from batos_core.image.errors import ImageDamaged, ImageError, ImageLocked, NotAn
 from batos_core.image.recovery import recover_image
 from batos_core.image.storage import parse_image_uri
 
-OK_STATUSES = frozenset({"ok", "recovered"})
+OK_STATUSES = frozenset({"ok", "recovered", "packed"})
 
 
 def check(path: Path) -> tuple[str, str]:
@@ -46,6 +47,27 @@ def recover(path: Path) -> tuple[str, str]:
     )
 
 
+def pack(image: str, days: float) -> tuple[str, str]:
+    """(status, one-line message) for ``batos image pack``; any storage but memory."""
+    from batos_core.image.errors import StorageUnreachable
+    from batos_core.image.pack import pack_image
+
+    try:
+        if parse_image_uri(image).scheme == "memory":
+            return "not_an_image", "a memory:// world lives in one process: there is nothing to pack"
+        result = pack_image(image, days)
+    except ImageLocked as exc:
+        return "in_use", f"{exc}: stop its daemon first (batos daemon stop), or pack it through ZEO"
+    except StorageUnreachable as exc:
+        return "unreachable", str(exc)
+    except (ValueError, ImageError, OSError) as exc:
+        return "error", str(exc)
+    return "packed", (
+        f"packed {result.uri}, keeping {days:g} days of revisions: {result.size_before} -> "
+        f"{result.size_after} bytes in {result.seconds:.1f} s"
+    )
+
+
 def run(action: str, image: str) -> tuple[str, str]:
     """Run `action` on `image` (a path or ``file://`` URI); every expected error is a status."""
     try:
@@ -65,11 +87,15 @@ def run(action: str, image: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batos_core.image.tool")
-    parser.add_argument("action", choices=("check", "recover"))
+    parser.add_argument("action", choices=("check", "recover", "pack"))
     parser.add_argument("image")
+    parser.add_argument("--days", type=float, default=0.0, help="pack: days of revisions to keep")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)  # ZODB's warnings about the damage: the line says it
-    status, message = run(args.action, args.image)
+    if args.action == "pack":
+        status, message = pack(args.image, args.days)
+    else:
+        status, message = run(args.action, args.image)
     sys.stdout.write(json.dumps({"status": status, "message": message}) + "\n")
     return 0 if status in OK_STATUSES else 1
 

@@ -18,6 +18,8 @@ class ErrorCode(StrEnum):
     VETTING_FAILED = "vetting_failed"  # generated or submitted code was refused
     GENERATION_FAILED = "generation_failed"  # the LLM gave no usable method
     CONFLICT = "conflict"  # the transaction kept conflicting; retrying may help
+    # The daemon lost its storage server (ZEO, PostgreSQL) and is reconnecting; retry the same id.
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     TIMEOUT = "timeout"  # the daemon gave up on the request
     SHUTTING_DOWN = "shutting_down"  # the daemon is draining; retry after it restarts
     CANCELLED = "cancelled"  # a cancel_request stopped it before it ran or while a method was generated

@@ -5,6 +5,10 @@ directory; clients read it to learn the endpoint and the signing key (the
 model is Jupyter's kernel connection file). Anything that another user could
 read or replace is refused with :class:`InsecurePermissions`, never repaired
 silently.
+
+A connection file may also name several daemons of one shared world, in the
+order a client should try them (`read_daemons_file`, `write_daemons_file`):
+``{"daemons": [<connection object>, ...]}``, each with its own key.
 """
 
 from __future__ import annotations
@@ -181,8 +185,12 @@ def write_connection_file(path: Path, info: ConnectionInfo) -> None:
     :class:`InsecurePermissions` if the directory is not private, ``OSError``
     on I/O failure (the temporary file is removed).
     """
+    _write_private_json(path, info.to_json())
+
+
+def _write_private_json(path: Path, document: dict[str, Any]) -> None:
     check_private(path.parent)
-    data = json.dumps(info.to_json(), indent=2).encode("utf-8") + b"\n"
+    data = json.dumps(document, indent=2).encode("utf-8") + b"\n"
     tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
@@ -205,6 +213,31 @@ def read_connection_file(path: Path, *, check_dir: bool = True) -> ConnectionInf
     unchanged: it means no daemon has published this image. The protocol
     version is returned as found; the client checks it.
     """
+    return _info_from_json(path, _read_private_json(path, check_dir))
+
+
+def read_daemons_file(path: Path, *, check_dir: bool = True) -> list[ConnectionInfo]:
+    """The daemons a connection file names, in failover order: one for a daemon's own
+    file, several for ``{"daemons": [...]}``. Errors as for `read_connection_file`;
+    an empty list is a ConnectionFileError."""
+    data = _read_private_json(path, check_dir)
+    if not (isinstance(data, dict) and "daemons" in data):
+        return [_info_from_json(path, data)]
+    daemons = data["daemons"]
+    if not isinstance(daemons, list) or not daemons:
+        raise ConnectionFileError(path, "field 'daemons' is not a non-empty list")
+    return [_info_from_json(path, entry) for entry in daemons]
+
+
+def write_daemons_file(path: Path, infos: list[ConnectionInfo]) -> None:
+    """Write a connection file naming `infos` in failover order (0600, atomic, as
+    `write_connection_file`). Raises ValueError for an empty list."""
+    if not infos:
+        raise ValueError("a connection file names at least one daemon")
+    _write_private_json(path, {"daemons": [info.to_json() for info in infos]})
+
+
+def _read_private_json(path: Path, check_dir: bool) -> object:
     if check_dir:
         check_private(path.parent)
     # O_NOFOLLOW + fstat: the checked file is the one that is read.
@@ -218,10 +251,9 @@ def read_connection_file(path: Path, *, check_dir: bool = True) -> ConnectionInf
         _check_stat(path, os.fstat(handle.fileno()))
         raw = handle.read(64 * 1024)
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except ValueError as exc:
         raise ConnectionFileError(path, f"not JSON: {exc}") from None
-    return _info_from_json(path, data)
 
 
 def _info_from_json(path: Path, data: object) -> ConnectionInfo:

@@ -123,6 +123,8 @@ def standby_args(config: DaemonConfig) -> list[str]:
     args += ["--max-frame-bytes", str(config.max_frame_bytes), "--backend", config.backend]
     if config.tcp:
         args += ["--tcp", config.tcp]
+    if config.instance:
+        args += ["--instance", config.instance]
     if config.model:
         args += ["--model", config.model]
     if config.review:

@@ -86,9 +86,10 @@ def batos_dirs(tmp_path: Path) -> BatosDirs:
     return make_dirs(tmp_path)
 
 
-def daemon_config(dirs: BatosDirs, image: Path | None = None) -> DaemonConfig:
-    """The daemon's view of where its files are (connection file, pidfile) for `image`."""
-    return DaemonConfig(image=str(image or dirs.image), runtime_dir=dirs.runtime_dir)
+def daemon_config(dirs: BatosDirs, image: Path | str | None = None, instance: str = "") -> DaemonConfig:
+    """The daemon's view of where its files are (connection file, pidfile) for `image`
+    (a path or a URI) and, on a shared world, its `instance`."""
+    return DaemonConfig(image=str(image or dirs.image), runtime_dir=dirs.runtime_dir, instance=instance)
 
 
 class DaemonStartError(RuntimeError):
@@ -108,9 +109,10 @@ class DaemonProcess:
     proc: subprocess.Popen[bytes]
     info: ConnectionInfo
     dirs: BatosDirs
-    image: Path
+    image: Path | str
     log_path: Path
     args: list[str]
+    instance: str = ""
     clients: list[Client] = field(default_factory=list)
     raw_dealers: list[RawDealer] = field(default_factory=list)
 
@@ -120,11 +122,11 @@ class DaemonProcess:
 
     @property
     def connection_path(self) -> Path:
-        return daemon_config(self.dirs, self.image).connection_path()
+        return daemon_config(self.dirs, self.image, self.instance).connection_path()
 
     @property
     def pid_path(self) -> Path:
-        return daemon_config(self.dirs, self.image).pid_path()
+        return daemon_config(self.dirs, self.image, self.instance).pid_path()
 
     def client(self, **options: Any) -> Client:
         """A new Client for this daemon (closed at teardown). Options go to `Client`."""
@@ -187,7 +189,7 @@ class DaemonProcess:
         from batos_cli import connect
 
         with contextlib.suppress(Exception):
-            successor = connect.running(daemon_config(self.dirs, self.image))
+            successor = connect.running(daemon_config(self.dirs, self.image, self.instance))
             if successor is None or successor.pid == self.proc.pid:
                 return
             with Client.from_connection_info(successor, timeout=5.0, retries=0) as client:
@@ -290,7 +292,8 @@ Launched = tuple[subprocess.Popen[bytes], str, Path]
 def launch_daemon(
     dirs: BatosDirs,
     *,
-    image: Path | None = None,
+    image: Path | str | None = None,
+    instance: str = "",
     extra_args: Sequence[str] = (),
     log_path: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -299,13 +302,14 @@ def launch_daemon(
 ) -> Launched:
     """Start ``python -m batos_core.daemon`` and wait for its ready line; with a
     `wedge_timeout`, under its supervisor (``python -m batos_core.daemon.supervisor``,
-    which is then the process returned).
+    which is then the process returned). `image` may be a URI (``zeo://...``), and
+    `instance` names one of several daemons of such a shared world.
 
     Returns the process, the line (``ready <endpoint>`` or ``error ...``, or ''
     if it exited or timed out without one) and the log path.
     """
     image = image or dirs.image
-    log_path = log_path or dirs.state_dir / "daemon.log"
+    log_path = log_path or dirs.state_dir / (f"daemon-{instance}.log" if instance else "daemon.log")
     read_end, write_end = os.pipe()
     args = [
         "--image",
@@ -316,6 +320,7 @@ def launch_daemon(
         str(write_end),
         "--log-file",
         str(log_path),
+        *(["--instance", instance] if instance else []),
         *extra_args,
     ]
     module = ["batos_core.daemon"]
@@ -341,7 +346,8 @@ def launch_daemon(
 def start_daemon(
     dirs: BatosDirs,
     *,
-    image: Path | None = None,
+    image: Path | str | None = None,
+    instance: str = "",
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = READY_TIMEOUT_S,
@@ -352,7 +358,13 @@ def start_daemon(
     it is ready; raises DaemonStartError otherwise."""
     image = image or dirs.image
     proc, line, log_path = launch_daemon(
-        dirs, image=image, extra_args=extra_args, env=env, timeout=timeout, wedge_timeout=wedge_timeout
+        dirs,
+        image=image,
+        instance=instance,
+        extra_args=extra_args,
+        env=env,
+        timeout=timeout,
+        wedge_timeout=wedge_timeout,
     )
     if not line.startswith("ready "):
         if proc.poll() is None:
@@ -362,11 +374,17 @@ def start_daemon(
         stderr = dirs.state_dir / "daemon.stderr"  # tracebacks from before logging was set up
         log += stderr.read_text(errors="replace") if stderr.exists() else ""
         raise DaemonStartError(line, proc.returncode, log)
-    info = read_connection_file(daemon_config(dirs, image).connection_path())
+    info = read_connection_file(daemon_config(dirs, image, instance).connection_path())
     assert info.endpoint == line.split(" ", 1)[1]
     assert info.pid == proc.pid or wedge_timeout is not None
     return DaemonProcess(
-        proc=proc, info=info, dirs=dirs, image=image, log_path=log_path, args=list(extra_args)
+        proc=proc,
+        info=info,
+        dirs=dirs,
+        image=image,
+        log_path=log_path,
+        args=list(extra_args),
+        instance=instance,
     )
 
 
@@ -380,14 +398,20 @@ class DaemonFactory:
     def __call__(
         self,
         *,
-        image: Path | None = None,
+        image: Path | str | None = None,
+        instance: str = "",
         extra_args: Sequence[str] = (),
         timeout: float = READY_TIMEOUT_S,
         wedge_timeout: float | None = None,
     ) -> DaemonProcess:
-        """A ready daemon; with `wedge_timeout`, under its supervisor."""
+        """A ready daemon; with `wedge_timeout`, under its supervisor; `instance` on a shared world."""
         daemon = start_daemon(
-            self.dirs, image=image, extra_args=extra_args, timeout=timeout, wedge_timeout=wedge_timeout
+            self.dirs,
+            image=image,
+            instance=instance,
+            extra_args=extra_args,
+            timeout=timeout,
+            wedge_timeout=wedge_timeout,
         )
         self.started.append(daemon)
         return daemon

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from batos_core.protocol.messages.base import Message, RequestId
+from batos_core.protocol.messages.base import Message, RequestId, WireMap
 
 
 class StatusRequest(Message):
@@ -29,6 +29,10 @@ class StatusReply(Message):
     stand_ins: int = 0  # threads serving in place of workers that wait for a review decision
     engine: str = ""  # what runs the model: "llama.cpp (llama-cpp-python 0.3.36)", "transformers 4.57 ..."
     quantization: str = ""  # the weights' format: "Q4_K_M", "nf4/bfloat16"; "" when unknown
+    storage: str = ""  # the image's storage: "file", "memory", "zeo", "postgresql"
+    #: On a shared world: every daemon the world knows (host, pid, instance, incarnation,
+    #: started, beat, silent_s, self), as of this daemon's last beat (`world.registry`).
+    daemons: list[WireMap] = Field(default_factory=list)
 
 
 class ShutdownRequest(Message):
