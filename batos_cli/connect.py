@@ -293,9 +293,11 @@ def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:
     """Ask the daemon to drain and exit, and its supervisor not to restart it;
     wait until both are gone. Returns the daemon's pid, or None.
 
-    The supervisor gets SIGTERM first: it passes it on to the daemon (which
-    drains as for a ``shutdown_request``), kills it if it is wedged, and
-    exits. The ``shutdown_request`` also goes out for an unsupervised daemon.
+    A supervised daemon: the supervisor gets SIGTERM; it passes it on to the
+    daemon (which drains as for a ``shutdown_request``), kills it if it is
+    wedged, and exits. An unsupervised daemon gets a ``shutdown_request``.
+    (Both at once made the request wait out its timeout on a daemon already
+    closing its socket.)
     """
     from batos_core.protocol.builders import shutdown_request
     from batos_core.protocol.client import Client
@@ -306,9 +308,11 @@ def stop(config: DaemonConfig, timeout: float = 30.0) -> int | None:
         return None
     supervisor = supervisor_pid(config)
     if supervisor is not None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(supervisor, signal.SIGTERM)
-    if _alive(info.pid):
+        except ProcessLookupError:
+            supervisor = None  # gone meanwhile: ask the daemon itself
+    if supervisor is None and _alive(info.pid):
         with (
             Client.from_connection_info(info, timeout=5.0, retries=0) as c,
             contextlib.suppress(DaemonUnavailable),
