@@ -213,24 +213,8 @@ def start(
 
 
 def daemon_args(config: DaemonConfig) -> list[str]:
-    args = ["-m", "batos_core.daemon", "--image", config.image, "--workers", str(config.workers)]
-    if config.runtime_dir is not None:
-        args += ["--runtime-dir", str(config.runtime_dir)]
-    if config.tcp:
-        args += ["--tcp", config.tcp]
-    if config.instance:
-        args += ["--instance", config.instance]
-    if config.backend:
-        args += ["--backend", config.backend]
-    if config.model:
-        args += ["--model", config.model]
-    if config.review:
-        args.append("--review")
-    if config.candidates:
-        args += ["--candidates", str(config.candidates)]
-    if config.autotelic:
-        args.append("--autotelic")
-    return args
+    """``python``'s arguments for a daemon with `config` (`DaemonConfig.to_argv`)."""
+    return ["-m", "batos_core.daemon", *config.to_argv()]
 
 
 def _read_ready_line(fd: int, timeout: float) -> str:

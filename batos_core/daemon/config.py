@@ -118,6 +118,44 @@ class DaemonConfig:
     wedge_timeout: float = DEFAULT_WEDGE_TIMEOUT_S  # the supervisor's; 0: run without one
     instance: str = ""  # on a shared world: this daemon's name among those on this machine
 
+    #: The settings a daemon's command line carries (``to_argv``/``from_argv``);
+    #: the others are the supervisor's (``wedge_timeout``) or fixed.
+    ARGV_FIELDS = (
+        "image", "runtime_dir", "tcp", "instance", "workers", "max_frame_bytes",
+        "backend", "model", "review", "candidates", "autotelic", "log_file",
+    )  # fmt: skip
+
+    def to_argv(self) -> list[str]:
+        """The options of ``python -m batos_core.daemon`` that start a daemon with these settings.
+
+        The one place the daemon's command line is written: the CLI starting a
+        daemon, `batos upgrade`'s successor and the tests use it, and
+        ``from_argv(to_argv())`` gives back every field of ``ARGV_FIELDS``. The
+        backend is always written, so a successor does not fall back to a
+        ``BATOS_BACKEND`` its environment may hold. The runtime dir is written
+        when set (a successor's is, by `batos upgrade`).
+        """
+        argv = ["--image", self.image, "--workers", str(self.workers)]
+        argv += ["--max-frame-bytes", str(self.max_frame_bytes), "--backend", self.backend]
+        if self.runtime_dir is not None:
+            argv += ["--runtime-dir", str(self.runtime_dir)]
+        for option, value in (("--tcp", self.tcp), ("--instance", self.instance), ("--model", self.model)):
+            if value:
+                argv += [option, value]
+        if self.candidates:
+            argv += ["--candidates", str(self.candidates)]
+        if self.log_file:
+            argv += ["--log-file", self.log_file]
+        argv += [flag for flag, on in (("--review", self.review), ("--autotelic", self.autotelic)) if on]
+        return argv
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> DaemonConfig:
+        """The settings ``python -m batos_core.daemon ARGV`` runs with (argparse errors exit)."""
+        from batos_core.daemon.lifecycle import build_parser, config_from_args
+
+        return config_from_args(build_parser().parse_args(argv))
+
     @property
     def image_id(self) -> str:
         return image_id(self.image, self.instance)

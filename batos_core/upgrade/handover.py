@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -117,23 +118,10 @@ def await_go(fd: int) -> HandoverGo | None:
 
 
 def standby_args(config: DaemonConfig) -> list[str]:
-    """Arguments of ``python -m batos_core.daemon`` for a successor of a daemon with `config`."""
-    args = ["-m", "batos_core.daemon", "--standby", "--image", config.image]
-    args += ["--runtime-dir", str(config.resolved_runtime_dir()), "--workers", str(config.workers)]
-    args += ["--max-frame-bytes", str(config.max_frame_bytes), "--backend", config.backend]
-    if config.tcp:
-        args += ["--tcp", config.tcp]
-    if config.instance:
-        args += ["--instance", config.instance]
-    if config.model:
-        args += ["--model", config.model]
-    if config.review:
-        args.append("--review")
-    if config.candidates:
-        args += ["--candidates", str(config.candidates)]
-    if config.log_file:
-        args += ["--log-file", config.log_file]
-    return args
+    """Arguments of ``python -m batos_core.daemon`` for a successor of a daemon with `config`:
+    its own settings (`DaemonConfig.to_argv`), in its runtime dir, in standby."""
+    successor = dataclasses.replace(config, runtime_dir=config.resolved_runtime_dir())
+    return ["-m", "batos_core.daemon", "--standby", *successor.to_argv()]
 
 
 class Successor:
