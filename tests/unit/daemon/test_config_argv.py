@@ -35,7 +35,9 @@ def carried(config: DaemonConfig) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("config", CONFIGS)
-def test_to_argv_round_trips_every_carried_setting(config: DaemonConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_to_argv_round_trips_every_carried_setting(
+    config: DaemonConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BATOS_BACKEND", "openai")  # written explicitly: the environment cannot change it
     assert carried(DaemonConfig.from_argv(config.to_argv())) == carried(config)
 
