@@ -60,7 +60,7 @@ def restricted_builtins(modules: ModuleTable) -> dict[str, Any]:
 class RestrictedNamespace:
     """Globals for restricted methods, built once per process.
 
-    ``allowed_modules``: the allow-list (``jit.vet.DEFAULT_IMPORTS``); each
+    ``allowed_modules``: the allow-list (``sandbox.allowlist.METHOD_MODULES``); each
     module is imported now, in trusted code, and proxied. ``api``: the names
     of the ``batos`` global (functions and classes), frozen into one object.
     ``writable``: classes whose instances restricted code may change (the
