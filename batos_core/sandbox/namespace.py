@@ -64,7 +64,8 @@ class RestrictedNamespace:
     module is imported now, in trusted code, and proxied. ``api``: the names
     of the ``batos`` global (functions and classes), frozen into one object.
     ``writable``: classes whose instances restricted code may change (the
-    daemon's ``UvmObject``). ``name``: ``__name__`` of the globals.
+    daemon's ``UvmObject``). The globals' ``__name__`` is
+    ``guards.RESTRICTED_MODULE_NAME``: classes a method defines carry it.
     """
 
     def __init__(
