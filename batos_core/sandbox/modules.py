@@ -101,6 +101,11 @@ REPLACED: dict[str, dict[str, Any]] = {
 WITHHELD: dict[str, frozenset[str]] = {
     # Formatter.get_field resolves '{0.attr}' with a plain getattr.
     "string": frozenset({"Formatter"}),
+    # They set __module__, __name__, __doc__ and __dict__ on any object given
+    # as the wrapper: a daemon class, for every client after.
+    "functools": frozenset({"update_wrapper", "wraps"}),
+    # The worker thread's decimal context outlives the request.
+    "decimal": frozenset({"setcontext"}),
 }
 
 
