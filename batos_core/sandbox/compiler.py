@@ -13,7 +13,8 @@ a plain attribute read, and an item read (``xs[0]``) as a plain subscript.
 What ``_getattr_`` would add at run time for a literal name depends only on
 the object's type: frames, code objects and tracebacks (which no literal name
 can reach: every attribute leading to one is refused here) and ``str.format``
-/ ``format_map`` (still routed through ``_getattr_``, as is every name
+/ ``format_map`` and ``register`` of an abstract base class (still routed
+through ``_getattr_``, as is every name
 starting with ``gi_``, ``cr_``, ``ag_``, ``f_``, ``tb_`` or ``co_``). A
 computed name (``getattr(x, name)``, ``reduce``, ``attrgetter``, a format
 field) always goes through ``_getattr_``. With this, a method that reads 100
@@ -56,7 +57,7 @@ class RestrictedCompileError(SyntaxError):
 
 
 #: Literal attribute names still read through ``_getattr_`` (see the module docstring).
-GUARDED_READS = frozenset({"format", "format_map"})
+GUARDED_READS = frozenset({"format", "format_map", "register"})
 GUARDED_PREFIXES = ("gi_", "cr_", "ag_", "f_", "tb_", "co_")
 
 

@@ -13,7 +13,9 @@ Invariants, in the order ``guarded_getattr`` checks them:
 2. Frames, code objects and tracebacks answer no attribute at all, and a
    generator's or coroutine's ``gi_``/``cr_``/``ag_`` attributes are refused:
    they lead to frames, and frames lead to globals.
-3. ``str.format`` and ``format_map`` are replaced by a formatter whose field
+3. ``register`` of an abstract base class (``collections.abc.Mapping``)
+   is refused: it would change ``isinstance`` for the whole daemon.
+4. ``str.format`` and ``format_map`` are replaced by a formatter whose field
    lookups go through rule 1 (``'{0.__class__}'.format(x)`` is refused).
 
 Writes (``guarded_write``) reach only what a method may change: batos
@@ -28,6 +30,7 @@ from __future__ import annotations
 import operator
 import string
 import sys
+from abc import ABCMeta
 from collections.abc import Callable, MutableMapping, MutableSequence, MutableSet
 from types import CodeType, FrameType, TracebackType
 from typing import Any
@@ -58,6 +61,9 @@ def check_attribute_name(obj: object, name: object) -> str:
         )
     if name.startswith(_INTERNAL_PREFIXES):
         raise SandboxViolation(f"attribute {name!r} is not allowed (interpreter internals)")
+    if name == "register" and isinstance(obj, ABCMeta):
+        # Mapping.register(str) would change isinstance for the whole daemon.
+        raise SandboxViolation("registering a class with an abstract base class is not allowed in a method")
     return name
 
 

@@ -11,7 +11,8 @@ types and constants and nothing else:
 * a few public names that resolve attributes by string are replaced by
   guarded versions (``operator.attrgetter``, ``operator.methodcaller``) or
   absent (``string.Formatter``, whose ``get_field`` calls ``getattr``);
-* nothing can be assigned to a proxy (``math.pi = 3`` is refused), so no
+* nothing can be assigned to a proxy (``math.pi = 3`` is refused), and a
+  module-level dict, list or set is exposed as a read-only copy, so no
   method changes what another sees.
 
 ``guarded_import`` is the ``__import__`` restricted code runs with: it
@@ -104,8 +105,9 @@ WITHHELD: dict[str, frozenset[str]] = {
     # They set __module__, __name__, __doc__ and __dict__ on any object given
     # as the wrapper: a daemon class, for every client after.
     "functools": frozenset({"update_wrapper", "wraps"}),
-    # The worker thread's decimal context outlives the request.
-    "decimal": frozenset({"setcontext"}),
+    # The worker thread's decimal context outlives the request; the shared
+    # contexts are templates for every thread's.
+    "decimal": frozenset({"setcontext", "getcontext", "DefaultContext", "BasicContext", "ExtendedContext"}),
 }
 
 
@@ -115,6 +117,20 @@ WITHHELD: dict[str, frozenset[str]] = {
 #: real module, which never reaches the method: an import statement cannot
 #: name a module starting with ``_`` (the compiler refuses it).
 INTERNAL_IMPORTS = frozenset({"_strptime"})
+
+
+def _frozen(value: Any) -> Any:
+    """A module-level container as a read-only copy (``json.decoder.BACKSLASH``
+    is a dict the library itself reads: no method may change it for others)."""
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    return value
 
 
 class ModuleTable:
@@ -152,7 +168,7 @@ class ModuleTable:
                 if not self.allows(value.__name__):
                     continue
                 value = self.proxy(value.__name__)
-            names[attribute] = value
+            names[attribute] = _frozen(value)
         names.update(REPLACED.get(name, {}))
         object.__setattr__(proxy, "_names", MappingProxyType(names))
         return proxy

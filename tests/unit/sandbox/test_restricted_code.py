@@ -132,7 +132,7 @@ def test_imports_outside_the_allow_list_fail(module: str) -> None:
     [
         "import math\n    math.pi = 3",
         "batos.send = None",
-        "import decimal\n    decimal.getcontext().prec = 2",
+        "import re\n    re.compile(\"a\").flags = 2",
         "type(x).count = 5",
         "x.count = 5",  # a Thing is not a batos object
     ],
@@ -176,3 +176,29 @@ def test_no_module_object_is_ever_returned() -> None:
     assert "restricted module" in repr(proxy)
     with pytest.raises(SandboxViolation):
         run("import json\ndef m(x):\n    json.decoder.scanstring = None\n", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import collections.abc\n    collections.abc.MutableSequence.register(str)",
+        "import collections.abc\n    r = getattr(collections.abc.Mapping, 'regis' + 'ter')",
+    ],
+)
+def test_abstract_base_classes_cannot_be_registered_with(body: str) -> None:
+    with pytest.raises(SandboxViolation, match="abstract base class"):
+        run(f"def m(x):\n    {body}\n", None)
+
+
+def test_module_level_containers_are_read_only_copies() -> None:
+    with pytest.raises((TypeError, SandboxViolation)):
+        run("import json\ndef m(x):\n    json.decoder.BACKSLASH['n'] = 'pwned'\n", None)
+    import json.decoder
+
+    assert json.decoder.BACKSLASH["n"] == "\n"
+
+
+def test_decimal_contexts_are_withheld() -> None:
+    with pytest.raises(AttributeError, match="getcontext"):
+        run("import decimal\ndef m(x):\n    decimal.getcontext().clear_traps()\n", None)
+    assert run("import decimal\ndef m(x):\n    return str(decimal.Decimal(1) / 4)\n", None) == "0.25"
