@@ -21,6 +21,7 @@ repair prompt can then say exactly that.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import CodeType
 
 from batos_core.jit import trial_child
 from batos_core.jit.errors import TrialSetupError
@@ -328,8 +330,6 @@ def compile_for_trial(request: Mapping[str, object]) -> tuple[dict[str, object],
     The same compiler as the daemon's (``sandbox.compiler``): what the trial
     runs is what the daemon would run.
     """
-    from batos_core.sandbox.compiler import RestrictedCompileError, compile_restricted_method
-
     prefix = trial_child.GENERATED_PREFIX
     sources: dict[str, str] = {f"{prefix}{request['selector']}>": str(request["source"])}
     methods: Mapping[str, str] = request["methods"]  # type: ignore[assignment]
@@ -343,12 +343,25 @@ def compile_for_trial(request: Mapping[str, object]) -> tuple[dict[str, object],
     compiled: dict[str, object] = {}
     errors: dict[str, str] = {}
     for filename, source in sources.items():
-        try:
-            compiled[filename] = compile_restricted_method(source, filename)
-        except RestrictedCompileError as error:
-            where = f" (line {error.lineno})" if error.lineno else ""
-            errors[filename] = f"{error.reason}{where}"
+        code, error = _restricted_code(source, filename)
+        if code is None:
+            errors[filename] = error
+        else:
+            compiled[filename] = code
     return compiled, errors
+
+
+@functools.lru_cache(maxsize=512)
+def _restricted_code(source: str, filename: str) -> tuple[CodeType | None, str]:
+    """The restricted code of one source, or why it does not compile. Cached: every
+    candidate's trial sends the receiver's other methods too, unchanged."""
+    from batos_core.sandbox.compiler import RestrictedCompileError, compile_restricted_method
+
+    try:
+        return compile_restricted_method(source, filename), ""
+    except RestrictedCompileError as error:
+        where = f" (line {error.lineno})" if error.lineno else ""
+        return None, f"{error.reason}{where}"
 
 
 def _child_env(tmp: Path, policy: TrialPolicy) -> dict[str, str]:
