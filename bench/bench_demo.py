@@ -35,10 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from batos_core.jit.catalog import default_entry  # noqa: E402
-from batos_core.jit.model_cache import resolve_model  # noqa: E402
 from batos_core.jit.prompt import ui_messages, ui_prefill  # noqa: E402
 from batos_core.jit.snapshot import ReceiverSnapshot  # noqa: E402
+from batos_core.models.cache import resolve_model  # noqa: E402
+from batos_core.models.catalog import default_entry  # noqa: E402
 
 BATOS = str(Path(sys.executable).with_name("batos"))
 

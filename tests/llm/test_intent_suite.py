@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from intents import INTENTS, IntentResult, pass_rate, receiver_name, run_intent, summary_table
 
-from batos_core.jit.model_cache import info
+from batos_core.models.cache import info
 from batos_core.protocol.client import Client
 from tests.integration.conftest import DaemonProcess, make_dirs, start_daemon
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from batos_core.jit.backends.transformers_backend import TransformersBackend
-from batos_core.jit.pull import pull
+from batos_core.models.pull import pull
 
 pytestmark = pytest.mark.llm
 

@@ -13,9 +13,9 @@ import pytest
 
 from batos_core.jit.backends.gguf_convert import converted_path
 from batos_core.jit.backends.transformers_backend import TransformersBackend
-from batos_core.jit.catalog import get_entry
-from batos_core.jit.model_cache import cached_path, info
-from batos_core.jit.pull import PullProgress, pull
+from batos_core.models.cache import cached_path, info
+from batos_core.models.catalog import get_entry
+from batos_core.models.pull import PullProgress, pull
 
 pytestmark = pytest.mark.llm
 

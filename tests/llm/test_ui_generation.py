@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.jit.model_cache import info
 from batos_core.jit.pipeline import DEFAULT_UI_ATTEMPTS, UI_ATTEMPTS_ENV
+from batos_core.models.cache import info
 from batos_core.protocol.builders import history_request, send_request
 from batos_core.protocol.client import Client
 from tests.integration.conftest import BatosDirs, DaemonProcess, make_dirs, start_daemon

@@ -23,7 +23,7 @@ from batos_core.jit.backends.base import (
     TokenCallback,
 )
 from batos_core.jit.backends.engine_choice import cuda_visible
-from batos_core.jit.catalog import Device, default_entry
+from batos_core.models.catalog import Device, default_entry
 
 __all__ = [
     "Backend",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]
@@ -65,6 +66,15 @@ def serving_of(backend: Backend) -> Serving:
 
 class BackendError(Exception):
     """A backend could not produce a generation (load failure, server error...)."""
+
+
+class BadModelFile(BackendError):
+    """A model file that cannot be served; the message is ``PATH: problem`` on one line."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
 
 
 class GenerationCancelled(BackendError):

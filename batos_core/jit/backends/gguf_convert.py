@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from batos_core.jit.model_cache import converted_dir, file_sha256
+from batos_core.models.cache import converted_dir, file_sha256
 
 log = logging.getLogger(__name__)
 

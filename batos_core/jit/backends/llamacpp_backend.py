@@ -47,15 +47,16 @@ from typing import Any
 from batos_core.jit.backends import llamacpp_log
 from batos_core.jit.backends.base import (
     BackendError,
+    BadModelFile,
     Generation,
     Message,
     Serving,
     TokenCallback,
     check_cancel,
 )
-from batos_core.jit.backends.engine_choice import engine_name
-from batos_core.jit.gguf_header import BadModelFile, GGUFHeader, validate
-from batos_core.jit.model_cache import gguf_quantization, resolve_model
+from batos_core.models.cache import gguf_quantization, resolve_model
+from batos_core.models.engine_plan import engine_name
+from batos_core.models.gguf_header import BadGGUFFile, GGUFHeader, validate
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,10 @@ class LlamaCppBackend:
             )  # fmt: skip
 
     def _load(self, path: str) -> LoadedLlama:
-        header = validate(path)
+        try:
+            header = validate(path)
+        except BadGGUFFile as error:
+            raise BadModelFile(error.path, error.problem) from error
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter

@@ -28,8 +28,8 @@ from batos_core.jit.backends.base import (
     TokenCallback,
     check_cancel,
 )
-from batos_core.jit.backends.engine_choice import engine_name
-from batos_core.jit.model_cache import gguf_quantization, resolve_model
+from batos_core.models.cache import gguf_quantization, resolve_model
+from batos_core.models.engine_plan import engine_name
 
 if TYPE_CHECKING:
     from batos_core.jit.backends.hf_runtime import LoadedModel

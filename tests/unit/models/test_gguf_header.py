@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.jit.gguf_header import (
+from batos_core.models.cache import gguf_quantization
+from batos_core.models.gguf_header import (
     FILE_TYPES,
     GGML_TYPES,
     MAX_KEPT_ARRAY,
-    BadModelFile,
+    BadGGUFFile,
     SkippedArray,
     check_complete,
     read_header,
     validate,
 )
-from batos_core.jit.model_cache import gguf_quantization
 
 
 def test_reads_the_real_header(smollm_gguf: Path) -> None:
@@ -72,12 +72,12 @@ def test_truncation_is_found_from_the_tensor_offsets(smollm_gguf: Path, tmp_path
     with smollm_gguf.open("rb") as source:
         cut.write_bytes(source.read(header.data_end - 1))  # one byte short of the last tensor
     short = read_header(cut)  # the header itself is whole
-    with pytest.raises(BadModelFile, match=f"^{cut}: truncated: its tensors need {header.data_end} bytes"):
+    with pytest.raises(BadGGUFFile, match=f"^{cut}: truncated: its tensors need {header.data_end} bytes"):
         check_complete(short)
     inside = tmp_path / "inside-header.gguf"
     with smollm_gguf.open("rb") as source:
         inside.write_bytes(source.read(5000))
-    with pytest.raises(BadModelFile, match=f"^{inside}: truncated: the file ends inside its header$"):
+    with pytest.raises(BadGGUFFile, match=f"^{inside}: truncated: the file ends inside its header$"):
         read_header(inside)
 
 
@@ -95,12 +95,12 @@ def test_truncation_is_found_from_the_tensor_offsets(smollm_gguf: Path, tmp_path
 def test_files_that_are_not_readable_ggufs(tmp_path: Path, content: bytes, problem: str) -> None:
     path = tmp_path / "model.gguf"
     path.write_bytes(content)
-    with pytest.raises(BadModelFile, match=f"^{path}: {problem}$"):
+    with pytest.raises(BadGGUFFile, match=f"^{path}: {problem}$"):
         validate(path)
 
 
 def test_a_directory_is_not_a_gguf(tmp_path: Path) -> None:
-    with pytest.raises(BadModelFile, match=f"^{tmp_path}: cannot read it: "):
+    with pytest.raises(BadGGUFFile, match=f"^{tmp_path}: cannot read it: "):
         read_header(tmp_path)
 
 
@@ -114,7 +114,7 @@ def test_quantization_of_a_catalog_name_or_path(smollm_gguf: Path, tmp_path: Pat
 def test_the_reader_imports_nothing_heavy(smollm_gguf: Path) -> None:
     code = (
         "import sys\n"
-        "from batos_core.jit.gguf_header import validate\n"
+        "from batos_core.models.gguf_header import validate\n"
         f"assert validate({str(smollm_gguf)!r}).quantization == 'Q4_1'\n"
         "heavy = {'numpy', 'gguf', 'llama_cpp', 'torch'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from batos_core.jit.catalog import CATALOG, ModelEntry, UnknownModel, get_entry
+from batos_core.models.catalog import CATALOG, ModelEntry, UnknownModel, get_entry
 
 MODEL_DIR_ENV = "BATOS_MODEL_DIR"
 _CHUNK = 1 << 20
@@ -151,7 +151,7 @@ def gguf_quantization(name_or_path: str) -> str:
     """The quantization (``Q4_K_M``...) of the GGUF ``name_or_path`` resolves to,
     read from its header; ``""`` for a model that is not a readable GGUF here
     (not pulled, a hub snapshot, a bad file: loading it says why)."""
-    from batos_core.jit.gguf_header import BadModelFile, read_header
+    from batos_core.models.gguf_header import BadGGUFFile, read_header
 
     try:
         location = resolve_model(name_or_path)
@@ -161,5 +161,5 @@ def gguf_quantization(name_or_path: str) -> str:
         return ""
     try:
         return read_header(location).quantization
-    except BadModelFile:
+    except BadGGUFFile:
         return ""

