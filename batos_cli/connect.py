@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batos_cli.status import CliError, ExitStatus
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.settings import Settings
 
 if TYPE_CHECKING:

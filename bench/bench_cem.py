@@ -99,7 +99,7 @@ def daemon(dirs: Path, image: Path, *extra: str, env: dict[str, str] | None = No
     if not line.startswith("ready"):
         proc.kill()
         raise RuntimeError(f"daemon did not start: {line!r}; see {dirs / 'daemon.log'}")
-    from batos_core.daemon.config import DaemonConfig
+    from batos_core.daemon_config import DaemonConfig
 
     info = read_connection_file(DaemonConfig(image=str(image), runtime_dir=runtime).connection_path())
     try:

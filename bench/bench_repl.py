@@ -178,7 +178,7 @@ def main() -> None:
         try:
             os.environ.update(environ)
             from batos_cli import connect
-            from batos_core.daemon.config import DaemonConfig
+            from batos_core.daemon_config import DaemonConfig
 
             info = connect.running(DaemonConfig(image=environ["BATOS_IMAGE"], runtime_dir=root / "run"))
             assert info is not None, "the daemon did not start"

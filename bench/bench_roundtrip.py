@@ -202,7 +202,7 @@ class World:
             self.proc.kill()
             self.proc.wait()
             raise SystemExit(f"daemon did not start: {line!r} (log: {self.root / 'daemon.log'})")
-        from batos_core.daemon.config import DaemonConfig
+        from batos_core.daemon_config import DaemonConfig
 
         config = DaemonConfig(image=str(self.image), runtime_dir=self.runtime)
         self.info = read_connection_file(config.connection_path())

@@ -165,7 +165,7 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
             raise SystemExit(f"daemon did not start: {line!r} (log: {root / 'daemon.log'})")
-        from batos_core.daemon.config import DaemonConfig
+        from batos_core.daemon_config import DaemonConfig
 
         info = read_connection_file(DaemonConfig(image=str(image), runtime_dir=runtime).connection_path())
         self.client = Client.from_connection_info(info, timeout=60.0, retries=0)

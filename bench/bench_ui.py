@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests" / "gui"))
 
 from ui_sources import GOOD_UI  # noqa: E402  (the realistic UI of the GUI tests)
 
-from batos_core.daemon.config import DaemonConfig  # noqa: E402
+from batos_core.daemon_config import DaemonConfig  # noqa: E402
 from batos_core.protocol import builders  # noqa: E402
 from batos_core.protocol.client import Client  # noqa: E402
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import create_method_request, send_request, shutdown_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file

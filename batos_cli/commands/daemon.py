@@ -10,7 +10,7 @@ import typer
 from batos_cli import connect, render, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
-from batos_core.daemon.config import check_instance
+from batos_core.places import check_instance
 
 app = typer.Typer(help="Start, stop and look at the UVM daemon of an image.", no_args_is_help=True)
 

@@ -19,7 +19,7 @@ import typer
 from batos_cli import connect, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus, image_tool_status
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 
 if TYPE_CHECKING:
     from pathlib import Path

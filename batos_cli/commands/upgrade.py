@@ -55,7 +55,7 @@ def upgrade(
     """Replace the daemon by a fresh process, in a new environment if asked, keeping the
     image, endpoint and key; clients lose nothing. If the new daemon fails, the old one
     resumes (rollback) and the new environment is kept for inspection."""
-    from batos_core.daemon.config import data_dir
+    from batos_core.places import data_dir
     from batos_core.upgrade.envbuild import BuildError, build_environment, probe
     from batos_core.upgrade.verify import verify_environment
 

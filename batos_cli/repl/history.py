@@ -12,7 +12,7 @@ def history_path() -> Path:
 
     Creates the directory (0700) if needed; raises OSError if it cannot.
     """
-    from batos_core.daemon.config import state_dir
+    from batos_core.places import state_dir
 
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -52,7 +52,7 @@ def compiler_of(hook: Any) -> JitCompiler | None:
 
 def _world_lease(image: Image) -> WorldLease | None:
     """The world's ``autotelic`` lease for this daemon, on a shared world; else None."""
-    from batos_core.daemon.config import SHARED_SCHEMES
+    from batos_core.places import SHARED_SCHEMES
 
     if image.spec.scheme not in SHARED_SCHEMES:
         return None

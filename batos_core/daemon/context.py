@@ -13,7 +13,7 @@ from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.values import WireValue, decode_value, encode_value
 
 if TYPE_CHECKING:
-    from batos_core.daemon.config import DaemonConfig
+    from batos_core.daemon_config import DaemonConfig
     from batos_core.image import Session
     from batos_core.jit.review import ReviewBoard
 

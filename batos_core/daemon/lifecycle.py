@@ -18,7 +18,6 @@ private whatever the umask it inherited (`batos_core.private_files`).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -27,10 +26,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batos_core.daemon.config import DEFAULT_WORKERS, DaemonConfig
 from batos_core.daemon.log_format import setup_logging
 from batos_core.daemon.supervisor import SUPERVISED_ENV
 from batos_core.daemon.vitals import Vitals
+from batos_core.daemon_config import DaemonConfig, build_parser, config_from_args
 from batos_core.image import ImageError, ImageLocked
 from batos_core.jit.backends.base import serving_of
 from batos_core.private_files import PRIVATE_UMASK
@@ -47,88 +46,6 @@ EXIT_OK = 0
 EXIT_IMAGE_LOCKED = 3
 EXIT_IMAGE_ERROR = 4
 EXIT_CONFIG_ERROR = 5
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m batos_core.daemon", description="Run a batos UVM daemon."
-    )
-    parser.add_argument(
-        "--image", default=None, help="image path or URI (default: BATOS_IMAGE or the data dir)"
-    )
-    parser.add_argument("--runtime-dir", default=None, help="private dir for the socket and connection file")
-    parser.add_argument("--tcp", default=None, metavar="HOST:PORT", help="listen on TCP instead of ipc")
-    parser.add_argument(
-        "--instance",
-        default="",
-        help="on a shared world (zeo://, postgresql://): this daemon's name among those on this machine",
-    )
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
-    parser.add_argument("--max-frame-bytes", type=int, default=None)
-    parser.add_argument(
-        "--backend",
-        default=None,
-        help="JIT backend: auto (default: llamacpp for a GGUF on a CPU, else transformers), "
-        "llamacpp, transformers, openai, replay, none",
-    )
-    parser.add_argument("--model", default=None, help="model name, directory or .gguf file")
-    parser.add_argument("--review", action="store_true", help="generated methods wait for approval")
-    parser.add_argument(
-        "--candidates",
-        type=_candidate_count,
-        default=None,
-        metavar="N",
-        help="methods written per miss, 1-16 (default: BATOS_JIT_CANDIDATES or 4)",
-    )
-    parser.add_argument(
-        "--autotelic", action="store_true", help="self-improve when idle (off by default; docs/autotelic.md)"
-    )
-    parser.add_argument(
-        "--ready-fd", type=int, default=None, help="write 'ready <endpoint>' here when serving"
-    )
-    parser.add_argument("--log-file", default=None, help="log here instead of stderr")
-    parser.add_argument(
-        "--standby",
-        action="store_true",
-        help="batos upgrade: load everything, write 'standby', open the image on --go-fd's go line",
-    )
-    parser.add_argument("--go-fd", type=int, default=None, help="with --standby: the old daemon's go pipe")
-    parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
-    # The supervisor's restart after a wedge: accept envelopes signed since the
-    # kill (clients re-send at the disconnect, before this process started).
-    parser.add_argument("--accept-since-ns", type=int, default=None, help=argparse.SUPPRESS)
-    return parser
-
-
-def _candidate_count(raw: str) -> int:
-    from batos_core.jit.candidates import parse_candidates
-
-    try:
-        return parse_candidates(raw)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def config_from_args(args: argparse.Namespace) -> DaemonConfig:
-    config = DaemonConfig()
-    if args.image:
-        config.image = args.image
-    if args.runtime_dir:
-        config.runtime_dir = Path(args.runtime_dir)
-    config.tcp = args.tcp
-    config.instance = args.instance
-    config.workers = max(1, args.workers)
-    if args.max_frame_bytes:
-        config.max_frame_bytes = args.max_frame_bytes
-    # No backend named: auto (llama.cpp for the catalog's default GGUF on a CPU,
-    # transformers on CUDA), loaded on the first miss (`batos model pull` fetches it).
-    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "auto"
-    config.model = args.model or os.environ.get("BATOS_MODEL", "")
-    config.review = args.review
-    config.candidates = args.candidates or 0
-    config.autotelic = args.autotelic
-    config.log_file = args.log_file
-    return config
 
 
 def _signal_ready(fd: int | None, line: str, *, close: bool = True) -> None:

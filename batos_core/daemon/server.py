@@ -34,11 +34,11 @@ import zmq
 from pydantic import ValidationError
 
 from batos_core.daemon import dispatch, reply_table, suspension
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
 from batos_core.daemon.handlers import LOOP_HANDLERS
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
+from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Image, Session, open_image
 from batos_core.jit.review import ReviewBoard
 from batos_core.protocol.codes import ErrorCode

@@ -59,7 +59,7 @@ from pathlib import Path
 from types import FrameType
 
 from batos_core.daemon import vitals, wedge
-from batos_core.daemon.config import DEFAULT_WEDGE_TIMEOUT_S, DaemonConfig
+from batos_core.daemon_config import DEFAULT_WEDGE_TIMEOUT_S, DaemonConfig
 from batos_core.protocol.errors import ProtocolError
 
 log = logging.getLogger("batos_core.daemon.supervisor")

@@ -106,18 +106,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _connection_info(args: argparse.Namespace) -> Any:
-    from batos_core.daemon.config import DaemonConfig
+    from batos_core.places import DaemonPlaces
     from batos_core.protocol.connection import read_connection_file
     from batos_core.protocol.errors import ProtocolError
 
     path: Path = args.connection_file
     if path is None:
-        config = DaemonConfig()
+        places = DaemonPlaces()
         if args.image:
-            config.image = args.image
+            places.image = args.image
         if args.runtime_dir:
-            config.runtime_dir = Path(args.runtime_dir)
-        path = config.connection_path()
+            places.runtime_dir = Path(args.runtime_dir)
+        path = places.connection_path()
     if not path.exists():
         raise UiError(
             f"no daemon is running for this image (no connection file {path})",

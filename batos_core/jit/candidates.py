@@ -47,6 +47,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from batos_core.daemon_config import parse_candidates
 from batos_core.jit.errors import ExtractionError, VetError
 from batos_core.jit.trial import TrialResult
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
@@ -58,7 +59,6 @@ UI_CANDIDATES_ENV = "BATOS_JIT_UI_CANDIDATES"
 DEFAULT_CANDIDATES = 4
 #: display_yourself: its UI trial is the check, so a second candidate replaces a repair turn.
 DEFAULT_UI_CANDIDATES = 2
-MAX_CANDIDATES = 16
 SAMPLE_TEMPERATURE = 0.8
 #: How many assert lines the checks prompt asks for (and how many are kept).
 MAX_CHECKS = 3
@@ -67,21 +67,6 @@ DID_NOTHING = "DidNothing"
 UNOBSERVED = "unobserved"
 
 Failure = VetError | ExtractionError | TrialResult
-
-
-def parse_candidates(raw: object) -> int:
-    """``raw`` as a candidate count: an int from 1 to MAX_CANDIDATES.
-
-    Raises ValueError naming the allowed range otherwise (the CLI and the
-    daemon's argparse turn it into a usage error).
-    """
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"candidates must be a whole number from 1 to {MAX_CANDIDATES}: {raw!r}") from None
-    if not 1 <= value <= MAX_CANDIDATES:
-        raise ValueError(f"candidates must be from 1 to {MAX_CANDIDATES}, not {value}")
-    return value
 
 
 def candidates_from_env(default: int = DEFAULT_CANDIDATES, variable: str = CANDIDATES_ENV) -> int:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.jit.backends import BackendConfig, make_backend
 from batos_core.jit.backends.base import BackendError
 from batos_core.jit.pipeline import JitCompiler, JitSettings

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from batos_core.daemon_config import parse_candidates
 from batos_core.image import Session
 from batos_core.jit.backends.base import (
     Backend,
@@ -43,7 +44,6 @@ from batos_core.jit.candidates import (
     describe,
     group_candidates,
     needs_checks,
-    parse_candidates,
     round_failure,
     run_round,
     sampling,

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from batos_core.daemon.config import DaemonConfig
     from batos_core.daemon.server import Daemon
+    from batos_core.daemon_config import DaemonConfig
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol import builders
 from batos_core.protocol.client import Client
 

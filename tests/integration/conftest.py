@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import zmq
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import create_method_request, send_request, shutdown_request, status_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo, read_connection_file

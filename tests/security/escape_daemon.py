@@ -30,7 +30,7 @@ from typing import Any
 
 from escape_corpus import EscapeCase
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import (
     get_full_state_request,
     history_request,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batos_core.autotelic.service import AutotelicService
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.server import Daemon
+from batos_core.daemon_config import DaemonConfig
 from batos_core.jit.backends.base import Generation, Message, TokenCallback
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.pipeline import JitCompiler, JitSettings

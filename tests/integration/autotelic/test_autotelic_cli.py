@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 
 BATOS = [sys.executable, "-m", "batos_cli.main"]
 PROPOSAL = (

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.errors import InsecurePermissions
 
 #: The console script's code, without depending on where .venv/bin is.

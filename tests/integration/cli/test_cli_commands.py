@@ -161,7 +161,7 @@ def test_send_takes_a_message_or_expr_but_not_both_and_not_neither(module_batos:
 
 
 def test_a_symlinked_connection_file_is_insecure_exit_6(batos: Any, batos_dirs: Any) -> None:
-    from batos_core.daemon.config import DaemonConfig
+    from batos_core.daemon_config import DaemonConfig
 
     config = DaemonConfig(image=str(batos_dirs.image), runtime_dir=batos_dirs.runtime_dir)
     connection = config.connection_path()

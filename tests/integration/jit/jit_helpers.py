@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import (
     history_request,
     inspect_request,

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from jit_helpers import fenced
 
+from batos_core.daemon_config import parse_candidates
 from batos_core.image import Image, open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.candidates import (
     SAMPLE_TEMPERATURE,
     check_selector,
     check_sources,
-    parse_candidates,
 )
 from batos_core.jit.changelog import change_log
 from batos_core.jit.pipeline import GenerationFailed, JitCompiler, JitSettings, Outcome

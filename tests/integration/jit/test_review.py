@@ -17,8 +17,8 @@ import pytest
 from jit_helpers import GREET, BatosCli, ScriptedDaemons, call, fenced, history, slot_names
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon_config import DaemonConfig
 from batos_core.image import open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.changelog import change_log

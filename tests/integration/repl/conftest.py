@@ -28,7 +28,7 @@ from batos_cli import connect
 from batos_cli.env import Environment
 from batos_cli.repl.remote import Remote
 from batos_cli.repl.session import ReplSession
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import shutdown_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo

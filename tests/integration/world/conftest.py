@@ -19,7 +19,7 @@ from pg_cluster import PgCluster, find_bin_dir, start_cluster, stop_cluster
 from world_servers import Batos, batos_runner, free_port
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.world import zeo_server
 from batos_core.world.zeo_server import ServerRecord
 

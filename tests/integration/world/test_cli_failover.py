@@ -7,7 +7,7 @@ import signal
 from typing import Any
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.world.zeo_server import ServerRecord
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from world_servers import free_port
 
 from batos_cli import connect
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.world import zeo_server
 from batos_core.world.zeo_server import ServerRecord
 

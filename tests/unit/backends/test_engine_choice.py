@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.jit.backends import BackendConfig, BackendError, make_backend
 from batos_core.jit.backends.engine_choice import choose_engine
 from batos_core.jit.backends.llamacpp_backend import LlamaCppBackend

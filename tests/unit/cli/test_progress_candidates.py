@@ -62,6 +62,6 @@ def test_the_cli_and_the_daemon_share_the_cap() -> None:
     import inspect
 
     from batos_cli.commands import daemon
-    from batos_core.jit.candidates import MAX_CANDIDATES
+    from batos_core.daemon_config import MAX_CANDIDATES
 
     assert f"max={MAX_CANDIDATES}" in inspect.getsource(daemon.start)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from batos_cli.connect import daemon_args
-from batos_core.daemon.config import DaemonConfig
+from batos_core.daemon_config import DaemonConfig
 from batos_core.upgrade.handover import standby_args
 
 CONFIGS = [

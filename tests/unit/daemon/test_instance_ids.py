@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.config import DaemonConfig, image_id, is_shared_world
+from batos_core.daemon_config import DaemonConfig
+from batos_core.places import image_id, is_shared_world
 
 
 def test_instances_of_a_shared_world_get_their_own_files(tmp_path: Path) -> None:

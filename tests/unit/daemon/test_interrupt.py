@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from batos_core.daemon import dispatch
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
 from batos_core.daemon.interrupt import interruptible
+from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Image
 from batos_core.objects import Method, set_slot, slot_names
 from batos_core.protocol.builders import send_request

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.server import Daemon, session_budget
+from batos_core.daemon_config import DaemonConfig
 
 
 def test_the_image_expects_every_session_the_daemon_may_hold(tmp_path: Path) -> None:

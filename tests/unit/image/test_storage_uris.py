@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from batos_core.daemon.config import canonical_image_uri, image_id
 from batos_core.image import UnknownStorageScheme
 from batos_core.image.postgresql import dsn_of
 from batos_core.image.storage import parse_image_uri
+from batos_core.places import canonical_image_uri, image_id
 
 
 def test_a_postgresql_uri_keeps_its_password_out_of_sight() -> None:

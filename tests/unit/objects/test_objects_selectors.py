@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import DaemonInfo, HandlerContext
 from batos_core.daemon.handlers.objects import handle_complete, handle_get_full_state
+from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Session
 from batos_core.objects import Method, UvmObject, python_to_self, set_slot, slot_selector
 from batos_core.protocol.messages import CompleteRequest, GetFullStateRequest

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from batos_core.daemon import dispatch
-from batos_core.daemon.config import DaemonConfig
 from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Session
 from batos_core.objects import Method, SlotNotFound, set_slot
 from batos_core.protocol.messages import EvalRequest

@@ -1,11 +1,20 @@
-"""Daemon configuration and the per-image file locations (runtime, state, data dirs).
+"""Where batos keeps its files: the data, state and runtime directories, and each daemon's files.
 
-A daemon's runtime files (socket, connection file, pidfile, vitals) are named
-by its *daemon id*: a hash of the canonical image URI, and for a world shared
-through a storage server (``zeo://``, ``postgresql://``) the daemon's
-*instance* name after a dash, so that several daemons of one world can run on
-one machine without taking each other's files. A FileStorage image has one
-daemon (its lock says so) and no instance.
+Standard library only (platformdirs is asked only when no ``BATOS_*_DIR``
+variable names a directory): the CLI, the GUI, the daemon and the
+autotelic loop all find files through this module.
+
+- data dir (``BATOS_DATA_DIR``): images, by default ``image.fs``;
+- state dir (``BATOS_STATE_DIR``): daemon logs, the REPL's history;
+- runtime dir (``BATOS_RUNTIME_DIR``, private): per daemon, its socket,
+  connection file, pidfiles, vitals, thread dump and wedge report.
+
+A daemon's runtime files are named by its *daemon id*: a hash of the
+canonical image URI, and for a world shared through a storage server
+(``zeo://``, ``postgresql://``) the daemon's *instance* name after a dash,
+so that several daemons of one world can run on one machine without taking
+each other's files. A FileStorage image has one daemon (its lock says so)
+and no instance.
 """
 
 from __future__ import annotations
@@ -15,15 +24,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_WORKERS = 4
-DEFAULT_MAX_FRAME_BYTES = 1 << 20
-DEFAULT_MAX_ATTEMPTS = 50
-DEFAULT_REPLY_TABLE_SIZE = 10_000
 #: Image URI schemes whose world is shared by several daemons through a server.
 SHARED_SCHEMES = ("zeo", "postgresql")
 _INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,31}")
-#: Seconds without an event-loop beat after which the supervisor restarts a daemon.
-DEFAULT_WEDGE_TIMEOUT_S = 10.0
 
 
 def data_dir() -> Path:
@@ -99,62 +102,12 @@ def is_shared_world(image: str) -> bool:
 
 
 @dataclass
-class DaemonConfig:
-    """Everything a daemon needs to start; built by the CLI or `python -m batos_core.daemon`."""
+class DaemonPlaces:
+    """Which daemon (its image, and its instance on a shared world) and where its files are."""
 
     image: str = field(default_factory=default_image)
     runtime_dir: Path | None = None
-    tcp: str | None = None
-    workers: int = DEFAULT_WORKERS
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    reply_table_size: int = DEFAULT_REPLY_TABLE_SIZE
-    backend: str = "none"
-    model: str = ""
-    review: bool = False
-    autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
-    candidates: int = 0  # K per miss (docs/jit.md); 0: BATOS_JIT_CANDIDATES, else the JIT's default
-    log_file: str | None = None  # passed on to a successor by `batos upgrade`
-    wedge_timeout: float = DEFAULT_WEDGE_TIMEOUT_S  # the supervisor's; 0: run without one
     instance: str = ""  # on a shared world: this daemon's name among those on this machine
-
-    #: The settings a daemon's command line carries (``to_argv``/``from_argv``);
-    #: the others are the supervisor's (``wedge_timeout``) or fixed.
-    ARGV_FIELDS = (
-        "image", "runtime_dir", "tcp", "instance", "workers", "max_frame_bytes",
-        "backend", "model", "review", "candidates", "autotelic", "log_file",
-    )  # fmt: skip
-
-    def to_argv(self) -> list[str]:
-        """The options of ``python -m batos_core.daemon`` that start a daemon with these settings.
-
-        The one place the daemon's command line is written: the CLI starting a
-        daemon, `batos upgrade`'s successor and the tests use it, and
-        ``from_argv(to_argv())`` gives back every field of ``ARGV_FIELDS``. The
-        backend is always written, so a successor does not fall back to a
-        ``BATOS_BACKEND`` its environment may hold. The runtime dir is written
-        when set (a successor's is, by `batos upgrade`).
-        """
-        argv = ["--image", self.image, "--workers", str(self.workers)]
-        argv += ["--max-frame-bytes", str(self.max_frame_bytes), "--backend", self.backend]
-        if self.runtime_dir is not None:
-            argv += ["--runtime-dir", str(self.runtime_dir)]
-        for option, value in (("--tcp", self.tcp), ("--instance", self.instance), ("--model", self.model)):
-            if value:
-                argv += [option, value]
-        if self.candidates:
-            argv += ["--candidates", str(self.candidates)]
-        if self.log_file:
-            argv += ["--log-file", self.log_file]
-        argv += [flag for flag, on in (("--review", self.review), ("--autotelic", self.autotelic)) if on]
-        return argv
-
-    @classmethod
-    def from_argv(cls, argv: list[str]) -> DaemonConfig:
-        """The settings ``python -m batos_core.daemon ARGV`` runs with (argparse errors exit)."""
-        from batos_core.daemon.lifecycle import build_parser, config_from_args
-
-        return config_from_args(build_parser().parse_args(argv))
 
     @property
     def image_id(self) -> str:
