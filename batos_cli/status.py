@@ -51,7 +51,7 @@ _CODE_STATUS = {
 }
 
 
-#: The statuses `python -m batos_core.image.tool` reports (`batos image check | recover`).
+#: The statuses `python -m batos_core.image_tool` reports (`batos image check | recover`).
 _IMAGE_TOOL_STATUS = {
     "ok": ExitStatus.OK,
     "recovered": ExitStatus.OK,

@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.protocol.builders import cem_request, send_request, status_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import read_connection_file
@@ -52,7 +53,7 @@ def build_image(path: Path, objects: int) -> float:
     from batos_core.objects import UvmObject, set_slot
 
     started = time.perf_counter()
-    with open_image(path) as image, image.session() as session:
+    with open_image(path, migrations=MIGRATIONS) as image, image.session() as session:
         per_proto = max(1, objects // PROTOTYPES - 1)
         for p in range(PROTOTYPES):
             proto = UvmObject(**{"parent*": session.genesis, "kind": f"p{p}"})

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from batos_core import zeo_record
 from batos_core.daemon_config import DaemonConfig
 from batos_core.protocol.builders import create_method_request, send_request, shutdown_request
 from batos_core.protocol.client import Client
@@ -195,7 +196,7 @@ def verdict(ok: bool) -> str:
 # -- the measurements --------------------------------------------------------
 
 
-def peer(root: Path, record: zeo_server.ServerRecord, seconds: float) -> None:
+def peer(root: Path, record: zeo_record.ServerRecord, seconds: float) -> None:
     daemons = Daemons(root / "peer", record.uri)
     daemons.start("peer")
     try:
@@ -214,7 +215,7 @@ def peer(root: Path, record: zeo_server.ServerRecord, seconds: float) -> None:
         daemons.stop_all()
 
 
-def n_daemons(root: Path, record: zeo_server.ServerRecord, seconds: float) -> None:
+def n_daemons(root: Path, record: zeo_record.ServerRecord, seconds: float) -> None:
     base = 0.0
     for count in (1, 2, 4):
         daemons = Daemons(root / f"n{count}", record.uri)
@@ -242,7 +243,7 @@ def n_daemons(root: Path, record: zeo_server.ServerRecord, seconds: float) -> No
             daemons.stop_all()
 
 
-def visibility(root: Path, record: zeo_server.ServerRecord, samples: int) -> None:
+def visibility(root: Path, record: zeo_record.ServerRecord, samples: int) -> None:
     daemons = Daemons(root / "vis", record.uri)
     try:
         daemons.start("a")

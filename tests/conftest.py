@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
 
 
@@ -20,7 +21,7 @@ def image_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def image(image_path: Path) -> Iterator[Image]:
     """A freshly bootstrapped FileStorage image; closed (lock released) at teardown."""
-    img = open_image(image_path)
+    img = open_image(image_path, migrations=MIGRATIONS)
     try:
         yield img
     finally:

@@ -1,7 +1,7 @@
 """`batos image check | recover | pack | serve | stop | status`: look at an image
 file, repair a damaged one, pack a world, and serve a file to several daemons.
 
-`check`, `recover` and `pack` run ``python -m batos_core.image.tool`` in a
+`check`, `recover` and `pack` run ``python -m batos_core.image_tool`` in a
 child process (ZODB stays out of the CLI) and report its one line;
 `batos_cli.status` maps its status word to the exit status. `serve`, `stop`
 and `status` start, stop and look at ZEO's own storage server for the image
@@ -97,7 +97,7 @@ def _run(action: str, image: str | None, tool_args: list[str] | None = None) -> 
     env = current()
     config = _config(image)
     done = subprocess.run(
-        [sys.executable, "-m", "batos_core.image.tool", action, *(tool_args or [config.image_uri])],
+        [sys.executable, "-m", "batos_core.image_tool", action, *(tool_args or [config.image_uri])],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -123,6 +123,7 @@ def serve(
 ) -> None:
     """Serve the image with a ZEO server in the background (log beside the image), so that
     daemons on any machine share it: batos --image zeo://HOST:PORT daemon start."""
+    from batos_core import zeo_record
     from batos_core.world import zeo_server
     from batos_core.world.errors import AddressInUse, AlreadyServed, StorageServerError
 
@@ -147,10 +148,10 @@ def serve(
     except AddressInUse as exc:
         raise CliError(str(exc), ExitStatus.USAGE) from None
     except StorageServerError as exc:
-        raise CliError(str(exc), hint=f"see its log: {zeo_server.log_path(path)}") from None
+        raise CliError(str(exc), hint=f"see its log: {zeo_record.log_path(path)}") from None
     env.out.print(
         f"serving {path} at {record.uri} (pid {record.pid})\n"
-        f"  log {zeo_server.log_path(path)}\n  daemons: batos --image {record.uri} daemon start",
+        f"  log {zeo_record.log_path(path)}\n  daemons: batos --image {record.uri} daemon start",
         markup=False,
     )
 
@@ -172,22 +173,22 @@ def stop(image: ImageArgument = None) -> None:
 @app.command()
 def status(image: ImageArgument = None) -> None:
     """Say whether the image is served by a ZEO server, where, and whether it answers (exit 3 if not)."""
-    from batos_core.world import zeo_server
+    from batos_core import zeo_record
 
     path = _image_file(image)
-    record = zeo_server.running(path)
+    record = zeo_record.running(path)
     if record is None:
         raise CliError(
             f"{path} is not served (start: batos image serve {path})", ExitStatus.DAEMON_UNAVAILABLE
         )
-    if not zeo_server.reachable(record.host, record.port):
+    if not zeo_record.reachable(record.host, record.port):
         raise CliError(
             f"the ZEO server (pid {record.pid}) of {path} does not answer on {record.host}:{record.port}",
             ExitStatus.DAEMON_UNAVAILABLE,
-            hint=f"see its log: {zeo_server.log_path(path)}",
+            hint=f"see its log: {zeo_record.log_path(path)}",
         )
     current().out.print(
-        f"{path} is served at {record.uri} (pid {record.pid}); log {zeo_server.log_path(path)}", markup=False
+        f"{path} is served at {record.uri} (pid {record.pid}); log {zeo_record.log_path(path)}", markup=False
     )
 
 

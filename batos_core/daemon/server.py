@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from batos_core.daemon import dispatch, reply_table, suspension
 from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
 from batos_core.daemon.handlers import LOOP_HANDLERS
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.daemon_config import DaemonConfig
@@ -126,7 +127,9 @@ class Daemon:
     def open(self, handover: HandoverGo | None = None) -> None:
         """Open the image, record this incarnation (and, after a hand-over, the
         upgrade's reply for its request id), start the workers."""
-        self.image = open_image(self.config.image, pool_size=session_budget(self.config.workers))
+        self.image = open_image(
+            self.config.image, migrations=MIGRATIONS, pool_size=session_budget(self.config.workers)
+        )
         with self.image.session() as session:
             for attempt in session.transaction_manager.attempts():
                 with attempt:
@@ -327,8 +330,9 @@ class Daemon:
         """Undo `suspend` (rollback): reopen the image, rebind, read again. Raises
         ImageError if the image cannot be reopened."""
         assert self._info is not None
+        pool_size = session_budget(self.config.workers)
         self.image = await asyncio.to_thread(
-            open_image, self.config.image, pool_size=session_budget(self.config.workers)
+            open_image, self.config.image, migrations=MIGRATIONS, pool_size=pool_size
         )
         self._start_pool()
         self._bind(self._info)

@@ -11,6 +11,7 @@ ends only once its data is on disk.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,10 +20,10 @@ import transaction
 import ZODB
 from ZODB.POSException import POSKeyError
 
-from batos_core.image import migrations
 from batos_core.image.errors import ImageError, ImageFormatTooNew, ObjectNotFound
 from batos_core.image.group_commit import DurableReplies, GroupCommitFileStorage
 from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
+from batos_core.image.migrations import MigrationStep, apply, check_steps, ensure_meta, format_version
 from batos_core.image.refs import Ref, oid_bytes, parse_ref
 from batos_core.image.storage import StorageSpec, open_storage, parse_image_uri
 
@@ -163,17 +164,26 @@ class Image:
 
 
 def open_image(
-    uri: str | Path, *, read_only: bool = False, cache_size: int = 100_000, pool_size: int = 7
+    uri: str | Path,
+    *,
+    migrations: Sequence[MigrationStep],
+    read_only: bool = False,
+    cache_size: int = 100_000,
+    pool_size: int = 7,
 ) -> Image:
-    """Open (and on first open, bootstrap) the image at `uri`.
+    """Open (and on first open, bootstrap) the image at `uri`, brought up to `migrations`.
 
     `uri` is a path, ``file://PATH``, ``memory://`` or ``zeo://HOST:PORT``.
-    Pending migrations run in one transaction; an image already up to date is
-    opened without writing anything. Raises ImageError subclasses with a
-    one-line message (unknown scheme, locked, not a FileStorage, too new).
+    `migrations` are every step of this batos (``batos_core.image_format``),
+    passed in by whoever opens the image: the image knows no feature.
+    Pending steps run in one transaction; an image already up to date is
+    opened without writing anything. Raises ValueError for steps that do not
+    start with the bootstrap or skip a number, and ImageError subclasses with
+    a one-line message (unknown scheme, locked, not a FileStorage, too new).
     `pool_size` is how many sessions are expected open at once (ZODB logs a
     warning past it, and a critical message past twice it).
     """
+    check_steps(migrations)
     spec = parse_image_uri(uri, read_only=read_only)
     storage = open_storage(spec)
     try:
@@ -182,29 +192,30 @@ def open_image(
         storage.close()
         raise
     try:
-        _migrate(db, spec)
+        _migrate(db, spec, migrations)
     except Exception:
         db.close()
         raise
     return Image(db, spec)
 
 
-def _migrate(db: ZODB.DB, spec: StorageSpec) -> None:
+def _migrate(db: ZODB.DB, spec: StorageSpec, steps: Sequence[MigrationStep]) -> None:
+    current = format_version(steps)
     with Session(db) as session:
         root = session.root
         meta = root.get(META_KEY)
         version = 0 if meta is None else meta.format_version
-        if version > migrations.FORMAT_VERSION:
+        if version > current:
             raise ImageFormatTooNew(
-                f"image format {version} is newer than this batos understands ({migrations.FORMAT_VERSION})"
+                f"image format {version} is newer than this batos understands ({current})"
             )
-        if version == migrations.FORMAT_VERSION:
+        if version == current:
             return
         if spec.read_only:
             # Older, not newer: ImageFormatTooNew would point the user at the wrong fix.
             raise ImageError(f"image needs migrations {version + 1}..; opened read-only")
         for attempt in session.transaction_manager.attempts():
             with attempt:
-                meta = migrations.ensure_meta(session.root)
-                applied = migrations.apply(session.root, meta)
+                meta = ensure_meta(session.root)
+                applied = apply(session.root, meta, steps)
         log.info("image %s: applied migrations %s", spec.uri, applied)

@@ -1,19 +1,29 @@
-"""Numbered migrations, run in order on open; the first one is the bootstrap.
+"""Numbered migrations, run in order on open: the machinery, and the first one (the bootstrap).
 
-A migration is a function of the root mapping. The image's `format_version` is
-the number of the last migration applied; an image whose version is higher
-than this batos knows is refused rather than misread.
+A migration is a function of the root mapping; a step is ``(number, title,
+migration)``. The image's `format_version` is the number of the last step
+applied; an image whose version is higher than the steps it is opened with
+know is refused rather than misread.
+
+The image knows only its own step, the bootstrap (lobby, traits, genesis:
+the object model). The steps that add a feature's records (the daemon's
+reply table, the change log, the Self protocol, the autotelic record) belong
+to those features, above the image: ``batos_core.image_format`` lists every
+step of this batos, and whoever opens an image passes them to
+``open_image(..., migrations=...)``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
 
 Migration = Callable[[MutableMapping[str, Any]], None]
+#: One numbered migration: (number, title, migration), numbers from 1 without gaps.
+MigrationStep = tuple[int, str, Migration]
 
 
 def bootstrap(root: MutableMapping[str, Any]) -> None:
@@ -31,72 +41,33 @@ def bootstrap(root: MutableMapping[str, Any]) -> None:
     root[LOBBY_KEY] = lobby
 
 
-def add_reply_table(root: MutableMapping[str, Any]) -> None:
-    """The daemon's exactly-once reply table."""
-    from batos_core.daemon.reply_table import create_table
-
-    create_table(root)
+#: The image's own step: the first of every image.
+BOOTSTRAP: MigrationStep = (1, "bootstrap lobby, traits and genesis", bootstrap)
 
 
-def add_change_log(root: MutableMapping[str, Any]) -> None:
-    """The change log of method installs, reverts, replays and rejections."""
-    from batos_core.jit.changelog import create_log
-
-    create_log(root)
+def format_version(steps: Sequence[MigrationStep]) -> int:
+    """The format an image has once `steps` are applied: the last step's number."""
+    return steps[-1][0]
 
 
-def add_type_traits(root: MutableMapping[str, Any]) -> None:
-    """Per-type traits (number, string, list, nil, boolean) under `traits`, committed
-    up front so a miss on a value always names a stored object."""
-    from batos_core.selfsyntax.type_traits import ensure_type_traits
-
-    ensure_type_traits(root[LOBBY_KEY])
-
-
-def add_autotelic_state(root: MutableMapping[str, Any]) -> None:
-    """The autotelic record of self-improvement acts."""
-    from batos_core.autotelic.state import create_state
-
-    create_state(root)
+def check_steps(steps: Sequence[MigrationStep]) -> None:
+    """Raise ValueError unless `steps` start with the bootstrap and are numbered 1, 2, 3..."""
+    if not steps or steps[0] != BOOTSTRAP:
+        raise ValueError("the migrations must start with the image's bootstrap (migrations.BOOTSTRAP)")
+    numbers = [number for number, _, _ in steps]
+    if numbers != list(range(1, len(steps) + 1)):
+        raise ValueError(f"migration numbers must run 1, 2, 3... without gaps, not {numbers}")
 
 
-def repack_reply_table(root: MutableMapping[str, Any]) -> None:
-    """The reply table in small nodes with one bytes value per entry (cheaper commits)."""
-    from batos_core.daemon.reply_table import repack_table
-
-    repack_table(root)
+def pending(meta: ImageMeta, steps: Sequence[MigrationStep]) -> list[MigrationStep]:
+    """Steps not yet applied to an image at `meta.format_version`."""
+    return [step for step in steps if step[0] > meta.format_version]
 
 
-def add_standard_protocol(root: MutableMapping[str, Any]) -> None:
-    """The standard protocol (numbers, strings, lists, booleans, nil, blocks), mostly
-    written in Self, in the per-type traits; the ``block`` traits object if missing."""
-    from batos_core.selfsyntax.protocol import install_standard_protocol
-
-    install_standard_protocol(root[LOBBY_KEY])
-
-
-MIGRATIONS: list[tuple[int, str, Migration]] = [
-    (1, "bootstrap lobby, traits and genesis", bootstrap),
-    (2, "exactly-once reply table", add_reply_table),
-    (3, "method change log", add_change_log),
-    (4, "per-type traits for numbers, strings, lists, nil and booleans", add_type_traits),
-    (5, "autotelic record of self-improvement acts", add_autotelic_state),
-    (6, "reply table in small nodes with packed entries", repack_reply_table),
-    (7, "standard protocol of numbers, strings, lists, booleans, nil and blocks", add_standard_protocol),
-]
-
-FORMAT_VERSION = MIGRATIONS[-1][0]
-
-
-def pending(meta: ImageMeta) -> list[tuple[int, str, Migration]]:
-    """Migrations not yet applied to an image at `meta.format_version`."""
-    return [m for m in MIGRATIONS if m[0] > meta.format_version]
-
-
-def apply(root: MutableMapping[str, Any], meta: ImageMeta) -> list[int]:
-    """Run the pending migrations (the caller commits); returns their numbers."""
+def apply(root: MutableMapping[str, Any], meta: ImageMeta, steps: Sequence[MigrationStep]) -> list[int]:
+    """Run the pending steps (the caller commits); returns their numbers."""
     done = []
-    for number, title, migrate in pending(meta):
+    for number, title, migrate in pending(meta, steps):
         migrate(root)
         meta.format_version = number
         meta.migrations.append({"number": number, "title": title, "applied": time.time()})

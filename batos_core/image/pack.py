@@ -6,7 +6,9 @@ shows as history is reachable from the root: the change log
 (``batos.changes``: installs, reverts, rejections, with their sources) and
 every method version (each `Method` keeps the one it replaced as
 ``previous``). So a pack never drops it, whatever the cut-off, and `pack_image`
-checks that afterwards: the change log must read the same.
+checks that afterwards: the history must read the same. The image does not
+know the change log: the caller passes `history`, which reads it from the
+root (the image tool passes the change log's records).
 
 Through a ZEO server or RelStorage the pack runs while daemons serve the
 world. A FileStorage is locked by its daemon: packing it needs the daemon
@@ -20,17 +22,22 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from batos_core.image.errors import ImageError
 from batos_core.image.image import open_image
+from batos_core.image.migrations import MigrationStep
+
+#: Reads what must survive a pack from the root, as JSON-able values.
+HistoryReader = Callable[[MutableMapping[str, Any]], Any]
 
 log = logging.getLogger(__name__)
 
 
 class PackChangedHistory(ImageError):
-    """The change log read differently after the pack (never expected: see the module docstring)."""
+    """The history read differently after the pack (never expected: see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -42,30 +49,33 @@ class PackResult:
     seconds: float
 
 
-def pack_image(uri: str, days: float) -> PackResult:
-    """Pack the world at `uri`, keeping `days` days of revisions. Raises ValueError for
-    negative days, ImageError subclasses from opening (ImageLocked for a served file),
-    PackChangedHistory if the change log changed."""
+def pack_image(
+    uri: str, days: float, *, migrations: Sequence[MigrationStep], history: HistoryReader
+) -> PackResult:
+    """Pack the world at `uri` (opened with `migrations`), keeping `days` days of revisions.
+
+    Raises ValueError for negative days, ImageError subclasses from opening
+    (ImageLocked for a served file), PackChangedHistory if what `history`
+    reads changed.
+    """
     if days < 0:
         raise ValueError(f"--days must be 0 or more, not {days:g}")
-    with open_image(uri) as image:
+    with open_image(uri, migrations=migrations) as image:
         storage = image.db.storage
-        before, size_before = _history_digest(image), _size(storage)
+        before, size_before = _history_digest(image, history), _size(storage)
         started = time.perf_counter()
         image.db.pack(days=days)
         seconds = time.perf_counter() - started
-        if _history_digest(image) != before:
+        if _history_digest(image, history) != before:
             raise PackChangedHistory(f"{image.uri}: the change log reads differently after the pack")
         result = PackResult(image.uri, days, size_before, _size(storage), seconds)
     log.info("packed %s (%g days kept) in %.2f s", result.uri, days, seconds)
     return result
 
 
-def _history_digest(image: Any) -> str:
-    from batos_core.jit.changelog import change_log
-
+def _history_digest(image: Any, history: HistoryReader) -> str:
     with image.session() as session:
-        records = [record.to_json() for record in change_log(session.root)]
+        records = history(session.root)
     return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlparse
 from batos_core.image.damage import refuse_if_damaged
 from batos_core.image.errors import ImageLocked, NotAnImage, StorageUnreachable, UnknownStorageScheme
 from batos_core.private_files import make_private_dir
+from batos_core.zeo_record import reachable, running
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,6 @@ def _open_zeo_storage(spec: StorageSpec) -> Any:
     from ZEO.ClientStorage import ClientStorage
     from ZEO.Exceptions import ClientDisconnected
 
-    from batos_core.world.zeo_server import reachable
-
     assert spec.host is not None and spec.port is not None
     if not reachable(spec.host, spec.port):
         raise StorageUnreachable(
@@ -187,8 +186,6 @@ def _open_file_storage(spec: StorageSpec) -> Any:
 
         return GroupCommitFileStorage(str(path))
     except zc.lockfile.LockError:
-        from batos_core.world.zeo_server import running
-
         server = running(path)
         if server is not None:
             raise ImageLocked(

@@ -99,6 +99,7 @@ def _check_image(image: str, problems: list[str]) -> tuple[int, int, list[str]]:
 @contextmanager
 def _opened(image: str) -> Iterator[Any]:
     """The live image read-only; a copy when this batos would first migrate it."""
+    from batos_core.daemon.image_format import MIGRATIONS
     from batos_core.image import ImageError, open_image
     from batos_core.image.storage import parse_image_uri
 
@@ -106,7 +107,7 @@ def _opened(image: str) -> Iterator[Any]:
     if spec.scheme == "memory":
         raise ImageError("a memory:// image lives only in its daemon's process; it cannot be handed over")
     try:
-        live = open_image(image, read_only=True)
+        live = open_image(image, migrations=MIGRATIONS, read_only=True)
     except ImageError as exc:
         if "needs migrations" not in str(exc) or spec.path is None:
             raise
@@ -117,7 +118,7 @@ def _opened(image: str) -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="batos-verify-") as tmp:
         copy = Path(tmp) / spec.path.name
         shutil.copyfile(spec.path, copy)
-        with open_image(copy) as img:  # migrates the copy, never the live image
+        with open_image(copy, migrations=MIGRATIONS) as img:  # migrates the copy, never the live image
             yield img
 
 

@@ -16,7 +16,9 @@ running daemon is said as such). A server that failed is killed; nothing is
 left but its log.
 
 A record whose pid is gone, or belongs to a process that is not ``runzeo``, is
-stale: `running` ignores it and `serve` replaces it.
+stale: `zeo_record.running` ignores it and `serve` replaces it. The record,
+its reading and the address probe live in `batos_core.zeo_record`, which the
+image uses too.
 """
 
 from __future__ import annotations
@@ -30,42 +32,18 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from batos_core.private_files import PRIVATE_UMASK, make_private_file
 from batos_core.world.errors import AddressInUse, AlreadyServed, NotServed, ServerStartFailed
+from batos_core.zeo_record import RUNZEO, ServerRecord, is_runzeo, log_path, reachable, record_path, running
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
-_RUNZEO = "ZEO.runzeo"
 # Servers this process started: their Popen objects reap them (a zombie still answers kill(pid, 0)).
 _started: list[subprocess.Popen[bytes]] = []
-
-
-@dataclass(frozen=True)
-class ServerRecord:
-    """A live (or recorded) storage server: its pid and the address it listens on."""
-
-    image: Path
-    pid: int
-    host: str
-    port: int
-
-    @property
-    def uri(self) -> str:
-        """The image URI daemons open to use this server."""
-        return f"zeo://{self.host}:{self.port}"
-
-
-def record_path(image: Path) -> Path:
-    return image.with_name(image.name + ".zeo.json")
-
-
-def log_path(image: Path) -> Path:
-    return image.with_name(image.name + ".zeo.log")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -75,16 +53,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"expected HOST:PORT (for example 127.0.0.1:8100), got {text!r}")
     return host, int(port_text)
-
-
-def running(image: Path) -> ServerRecord | None:
-    """The live server of `image` that batos started, or None (no record, or a stale one)."""
-    try:
-        data = json.loads(record_path(image).read_text())
-        record = ServerRecord(image, int(data["pid"]), str(data["host"]), int(data["port"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return record if _is_runzeo(record.pid) else None
 
 
 def serve(image: Path, host: str, port: int, *, timeout: float = START_TIMEOUT_S) -> ServerRecord:
@@ -104,7 +72,7 @@ def serve(image: Path, host: str, port: int, *, timeout: float = START_TIMEOUT_S
     make_private_file(logfile)
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", _RUNZEO, "-a", f"{host}:{port}", "-f", str(image)],
+            [sys.executable, "-m", RUNZEO, "-a", f"{host}:{port}", "-f", str(image)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -147,15 +115,6 @@ def stop(image: Path, *, timeout: float = STOP_TIMEOUT_S) -> ServerRecord:
         _wait_gone(record.pid, timeout)
     record_path(image).unlink(missing_ok=True)
     return record
-
-
-def reachable(host: str, port: int, timeout: float = 2.0) -> bool:
-    """Whether something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _refuse_address_in_use(host: str, port: int) -> None:
@@ -213,21 +172,7 @@ def _is_runzeo(pid: int) -> bool:
     for proc in _started:
         if proc.pid == pid:
             return proc.poll() is None
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return _RUNZEO.encode() in fh.read()
-    except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
-            return False
-    except OSError:
-        return False
-    try:  # no /proc here: a live pid is taken at its word
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return is_runzeo(pid)
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 
 COMMITS = 200
@@ -15,7 +16,7 @@ COMMITS = 200
 def build_image(path: Path) -> int:
     """A real FileStorage image whose genesis.x went 0..COMMITS-1, one commit each;
     returns the file's size before the first of those commits (the bootstrap's)."""
-    with open_image(path) as image:
+    with open_image(path, migrations=MIGRATIONS) as image:
         session = image.session()
         bootstrapped = path.stat().st_size
         for value in range(COMMITS):

@@ -6,12 +6,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.lifecycle import EXIT_IMAGE_ERROR
 from batos_core.image import open_image
 
 
 def build_image(path: Path, values: range) -> None:
-    with open_image(path) as image:
+    with open_image(path, migrations=MIGRATIONS) as image:
         session = image.session()
         for value in values:
             session.lobby.genesis.x = value

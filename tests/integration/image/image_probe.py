@@ -19,6 +19,7 @@ from typing import Any
 
 from ZODB.broken import Broken
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.objects import Method
 
@@ -26,7 +27,7 @@ from batos_core.objects import Method
 def load_all(path: str) -> dict[str, Any]:
     broken: list[str] = []
     methods = compiled = 0
-    with open_image(path, read_only=True) as img:
+    with open_image(path, read_only=True, migrations=MIGRATIONS) as img:
         storage = img.db.storage
         oids = {record.oid for txn in storage.iterator() for record in txn}
         connection = img.default_session.connection
@@ -43,13 +44,13 @@ def load_all(path: str) -> dict[str, Any]:
 
 
 def hold(path: str) -> None:
-    with open_image(path):
+    with open_image(path, migrations=MIGRATIONS):
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.readline()
 
 
 def zeo_peer(uri: str, increments: int) -> dict[str, Any]:
-    with open_image(uri) as img:
+    with open_image(uri, migrations=MIGRATIONS) as img:
         session = img.session()
         seen = session.genesis.from_test
         session.genesis.from_peer = f"peer saw {seen}"

@@ -9,6 +9,7 @@ import persistent
 import pytest
 from image_probe_client import read_line, run_probe, start_probe
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import ImageLocked, open_image
 from batos_core.objects import Method, UvmObject, clone, set_slot
 
@@ -19,7 +20,7 @@ class Stray(persistent.Persistent):
 
 def populate(path: Path) -> None:
     """Write a varied image: data, containers, constants, method versions, a clone, a chain."""
-    with open_image(path) as img:
+    with open_image(path, migrations=MIGRATIONS) as img:
         s = img.session()
         lobby = s.lobby
         account = UvmObject(balance=10, history=[1, [2, 3]], meta={"tags": ["a"]})
@@ -58,7 +59,7 @@ def test_fresh_process_loads_every_object_without_broken_ones(image_path: Path, 
 def test_probe_does_report_broken_objects(image_path: Path, tmp_path: Path) -> None:
     # The check above must be able to fail: an instance of a class that the
     # other process cannot import loads as Broken there.
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         s = img.session()
         s.root["stray"] = Stray()
         s.commit()
@@ -69,15 +70,15 @@ def test_probe_does_report_broken_objects(image_path: Path, tmp_path: Path) -> N
 
 
 def test_image_held_by_another_process_is_locked(image_path: Path, tmp_path: Path) -> None:
-    open_image(image_path).close()
+    open_image(image_path, migrations=MIGRATIONS).close()
     holder = start_probe("hold", str(image_path), cwd=tmp_path)
     try:
         line = read_line(holder.stdout, timeout=60) if holder.stdout else ""
         assert json.loads(line) == {"ready": True}, holder.stderr.read() if holder.stderr else ""
         with pytest.raises(ImageLocked) as info:
-            open_image(image_path)
+            open_image(image_path, migrations=MIGRATIONS)
         assert "\n" not in str(info.value) and "locked" in str(info.value)
     finally:
         holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
-    open_image(image_path).close()  # released when the holder exits
+    open_image(image_path, migrations=MIGRATIONS).close()  # released when the holder exits

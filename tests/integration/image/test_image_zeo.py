@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from image_probe_client import read_line, start_probe
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 
 START_TIMEOUT_S = 30.0
@@ -69,7 +70,7 @@ def zeo_uri(tmp_path: Path) -> Iterator[str]:
 
 def test_two_processes_see_each_others_commits(zeo_uri: str, tmp_path: Path) -> None:
     increments = 20
-    with open_image(zeo_uri) as img:
+    with open_image(zeo_uri, migrations=MIGRATIONS) as img:
         session = img.session()
         session.genesis.from_test = "hello"
         session.genesis.counter = 0
@@ -100,6 +101,6 @@ def test_two_processes_see_each_others_commits(zeo_uri: str, tmp_path: Path) -> 
         assert session.genesis.counter == 2 * increments  # no update lost across processes
         session.close()
     # The image lives in the server: a later client opens it without re-bootstrapping.
-    with open_image(zeo_uri) as img:
+    with open_image(zeo_uri, migrations=MIGRATIONS) as img:
         assert img.genesis.counter == 2 * increments
         assert img.default_session.meta.migrations[0]["number"] == 1

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from jit_helpers import fenced
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon_config import parse_candidates
 from batos_core.image import Image, open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
@@ -51,7 +52,7 @@ class Run:
 
 @pytest.fixture
 def image() -> Iterator[Image]:
-    opened = open_image("memory://")
+    opened = open_image("memory://", migrations=MIGRATIONS)
     yield opened
     opened.close()
 
@@ -130,7 +131,7 @@ def test_a_tie_goes_to_the_earlier_candidate_deterministically(image: Image) -> 
     first = compile_miss(image, replies)
     assert first.installed == WRONG
     assert first.records[-1].provenance["candidates"]["groups"] == [2, 2]
-    fresh = open_image("memory://")
+    fresh = open_image("memory://", migrations=MIGRATIONS)
     try:
         assert compile_miss(fresh, replies).installed == WRONG
     finally:

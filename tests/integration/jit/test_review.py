@@ -18,6 +18,7 @@ from jit_helpers import GREET, BatosCli, ScriptedDaemons, call, fenced, history,
 
 from batos_cli import connect
 from batos_core.daemon.context import DaemonInfo, HandlerContext
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
@@ -286,7 +287,7 @@ def test_on_a_terminal_send_shows_the_code_and_asks(scripted: ScriptedDaemons, c
 
 
 def test_an_undecided_proposal_expires_as_a_rejection() -> None:
-    image = open_image("memory://")
+    image = open_image("memory://", migrations=MIGRATIONS)
     events: list[tuple[str, dict[str, Any]]] = []
     board = ReviewBoard()
     try:

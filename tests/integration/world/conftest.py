@@ -19,9 +19,10 @@ from pg_cluster import PgCluster, find_bin_dir, start_cluster, stop_cluster
 from world_servers import Batos, batos_runner, free_port
 
 from batos_cli import connect
+from batos_core import zeo_record
 from batos_core.daemon_config import DaemonConfig
 from batos_core.world import zeo_server
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def zeo_world(tmp_path: Path) -> Iterator[ServerRecord]:
     try:
         yield record
     finally:
-        if zeo_server.running(record.image) is not None:
+        if zeo_record.running(record.image) is not None:
             zeo_server.stop(record.image)
 
 

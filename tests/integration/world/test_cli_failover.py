@@ -8,7 +8,7 @@ from typing import Any
 
 from batos_cli import connect
 from batos_core.daemon_config import DaemonConfig
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 
 def test_a_send_fails_over_from_a_stopped_daemon(

@@ -9,7 +9,7 @@ from typing import Any
 
 from world_servers import batos_runner
 
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 VERSIONS = (
     "def greet_(self, name):\n    return 'hi ' + name\n",

@@ -12,9 +12,9 @@ from typing import Any
 from world_servers import free_port
 
 from batos_cli import connect
+from batos_core import zeo_record
 from batos_core.daemon_config import DaemonConfig
-from batos_core.world import zeo_server
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 
 def test_serve_status_stop(batos: Any, batos_dirs: Any) -> None:
@@ -28,8 +28,8 @@ def test_serve_status_stop(batos: Any, batos_dirs: Any) -> None:
         status = batos("image", "status", str(image))
         assert status.returncode == 0, status.stderr
         assert f"served at zeo://127.0.0.1:{port}" in status.stdout
-        assert zeo_server.reachable("127.0.0.1", port)
-        for private in (zeo_server.record_path(image), zeo_server.log_path(image), image):
+        assert zeo_record.reachable("127.0.0.1", port)
+        for private in (zeo_record.record_path(image), zeo_record.log_path(image), image):
             assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
         again = batos("image", "serve", str(image), "--listen", f"127.0.0.1:{free_port()}")
         assert again.returncode == 11
@@ -43,15 +43,15 @@ def test_serve_status_stop(batos: Any, batos_dirs: Any) -> None:
     finally:
         stopped = batos("image", "stop", str(image))
     assert stopped.returncode == 0, stopped.stderr
-    assert not zeo_server.reachable("127.0.0.1", port)
-    assert not zeo_server.record_path(image).exists()
+    assert not zeo_record.reachable("127.0.0.1", port)
+    assert not zeo_record.record_path(image).exists()
     gone = batos("image", "status", str(image))
     assert gone.returncode == 3 and "is not served" in gone.stderr
     assert batos("image", "stop", str(image)).returncode == 3
 
 
 def served_pid(image: Path) -> int:
-    record = zeo_server.running(image)
+    record = zeo_record.running(image)
     assert record is not None
     return record.pid
 

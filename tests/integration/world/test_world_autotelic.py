@@ -9,18 +9,19 @@ from collections.abc import Iterator
 import pytest
 
 from batos_core.autotelic.service import AutotelicService
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.pipeline import JitCompiler, JitSettings
 from batos_core.world.lease import LEASES_KEY
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 PROPOSAL = "selector: doubled\nintent: twice the balance\ncheck: self.doubled() == 2\n" + "more " * 400
 
 
 @pytest.fixture
 def two_daemons(zeo_world: ServerRecord) -> Iterator[list[AutotelicService]]:
-    images: list[Image] = [open_image(zeo_world.uri) for _ in range(2)]
+    images: list[Image] = [open_image(zeo_world.uri, migrations=MIGRATIONS) for _ in range(2)]
     services = [
         AutotelicService(
             image,

@@ -9,11 +9,12 @@ import pytest
 from pg_cluster import PgCluster
 from world_servers import free_port
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import StorageRefused, StorageUnreachable, open_image
 
 
 def test_a_new_world_is_made_on_first_open_and_kept(pg_cluster: PgCluster, pg_world: str) -> None:
-    with open_image(pg_world) as image:
+    with open_image(pg_world, migrations=MIGRATIONS) as image:
         session = image.session()
         for greeting in ("hi", "hello"):
             session.genesis.greeting = greeting
@@ -26,7 +27,7 @@ def test_a_new_world_is_made_on_first_open_and_kept(pg_cluster: PgCluster, pg_wo
         ).split()
     )
     assert {"object_state", "current_object", "transaction"} <= tables  # RelStorage, history kept
-    with open_image(pg_world) as image:
+    with open_image(pg_world, migrations=MIGRATIONS) as image:
         assert image.genesis.greeting == "hello"
         assert image.default_session.meta.migrations[0]["number"] == 1  # not bootstrapped twice
         oid = int.from_bytes(image.genesis._p_oid, "big")
@@ -37,7 +38,7 @@ def test_a_new_world_is_made_on_first_open_and_kept(pg_cluster: PgCluster, pg_wo
 def test_an_unreachable_server(pg_cluster: PgCluster) -> None:
     port = free_port()
     with pytest.raises(StorageUnreachable) as caught:
-        open_image(f"postgresql://batos@127.0.0.1:{port}/world")
+        open_image(f"postgresql://batos@127.0.0.1:{port}/world", migrations=MIGRATIONS)
     assert str(caught.value) == (
         f"no PostgreSQL server answers at 127.0.0.1:{port} for postgresql://batos@127.0.0.1:{port}/world: "
         "start it, or fix the URI"
@@ -47,7 +48,7 @@ def test_an_unreachable_server(pg_cluster: PgCluster) -> None:
 def test_a_wrong_password_is_named_and_never_shown(pg_cluster: PgCluster, pg_world: str) -> None:
     database = pg_world.rsplit("/", 1)[1]
     with pytest.raises(StorageRefused) as caught:
-        open_image(pg_cluster.uri(database, password="not-the-password"))
+        open_image(pg_cluster.uri(database, password="not-the-password"), migrations=MIGRATIONS)
     message = str(caught.value)
     assert "refused the password of user 'batos'" in message and "PGPASSWORD" in message
     assert "not-the-password" not in message and "\n" not in message
@@ -61,7 +62,7 @@ def test_a_wrong_password_is_named_and_never_shown(pg_cluster: PgCluster, pg_wor
 
 def test_a_missing_database_names_createdb(pg_cluster: PgCluster) -> None:
     with pytest.raises(StorageRefused) as caught:
-        open_image(pg_cluster.uri("nowhere"))
+        open_image(pg_cluster.uri("nowhere"), migrations=MIGRATIONS)
     assert str(caught.value) == (
         f"postgresql://batos@127.0.0.1:{pg_cluster.port}/nowhere: no database 'nowhere': "
         f"create it: createdb -h 127.0.0.1 -p {pg_cluster.port} -U batos nowhere"
@@ -74,7 +75,7 @@ def test_a_database_of_something_else_is_left_alone(pg_cluster: PgCluster, pg_wo
     with pytest.raises(
         StorageRefused, match="has tables that are not a RelStorage world: use an empty database"
     ):
-        open_image(pg_world)
+        open_image(pg_world, migrations=MIGRATIONS)
     assert pg_cluster.sql(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", database
     ).split() == ["invoices"]
@@ -97,10 +98,10 @@ def test_a_daemon_on_a_bad_world_does_not_start(
 
 
 def test_pack_through_relstorage(pg_cluster: PgCluster, pg_world: str) -> None:
-    from batos_core.image.tool import pack
+    from batos_core.image_tool import pack
 
     database = pg_world.rsplit("/", 1)[1]
-    with open_image(pg_world) as image:
+    with open_image(pg_world, migrations=MIGRATIONS) as image:
         session = image.session()
         for value in range(5):
             session.genesis.x = value
@@ -113,5 +114,5 @@ def test_pack_through_relstorage(pg_cluster: PgCluster, pg_world: str) -> None:
     assert status == "packed", message
     assert "batos-test-password" not in message
     assert int(pg_cluster.sql(count, database)) == 1
-    with open_image(pg_world) as image:
+    with open_image(pg_world, migrations=MIGRATIONS) as image:
         assert image.genesis.x == 4

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.world.registry import REGISTRY_KEY
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 
 def test_each_daemon_registers_beats_and_leaves(
@@ -24,6 +25,6 @@ def test_each_daemon_registers_beats_and_leaves(
     assert "zeo world served by 2 daemon(s):" in shown.stdout
     assert f"pid {b.pid} instance b, incarnation " in shown.stdout and "(this one)" in shown.stdout
     assert a.stop() == 0
-    with open_image(zeo_world.uri) as image:
+    with open_image(zeo_world.uri, migrations=MIGRATIONS) as image:
         entries = list(image.default_session.root[REGISTRY_KEY].values())
     assert [(entry["pid"], entry["instance"]) for entry in entries] == [(b.pid, "b")]  # a left

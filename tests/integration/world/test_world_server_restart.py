@@ -11,7 +11,7 @@ from typing import Any
 
 from batos_core.protocol.builders import send_request
 from batos_core.world import zeo_server
-from batos_core.world.zeo_server import ServerRecord
+from batos_core.zeo_record import ServerRecord
 
 INCREMENTS = 30
 BEFORE_KILL = 10

@@ -9,6 +9,7 @@ import pytest
 
 from batos_core.autotelic.cem import normalized_entropy
 from batos_core.autotelic.tracker import ImageTracker
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
 from batos_core.jit.pipeline import install_method
 from batos_core.objects import Method, UvmObject, set_slot, slot_items
@@ -16,7 +17,7 @@ from batos_core.objects import Method, UvmObject, set_slot, slot_items
 
 @pytest.fixture
 def memory_image() -> Iterator[Image]:
-    img = open_image("memory://")
+    img = open_image("memory://", migrations=MIGRATIONS)
     try:
         yield img
     finally:
@@ -67,7 +68,7 @@ def test_full_scan_matches_the_known_entropy(uri: str, memory_image: Image, imag
 def test_uniform_image_scores_above_a_skewed_one(tmp_path: Path) -> None:
     values = {}
     for name, counts in {"uniform": [5] * 30, "skewed": [150] + [0] * 29}.items():
-        with open_image(tmp_path / f"{name}.fs") as img, img.session() as session:
+        with open_image(tmp_path / f"{name}.fs", migrations=MIGRATIONS) as img, img.session() as session:
             _add_objects(session, counts)
             tracker = ImageTracker(img.db)
             values[name] = tracker.refresh().structural_entropy()
@@ -100,7 +101,7 @@ def test_incremental_updates_equal_a_fresh_scan(image: Image) -> None:
 
 def test_the_summary_survives_a_restart_and_reads_only_what_changed(tmp_path: Path) -> None:
     path, cache = tmp_path / "image.fs", tmp_path / "image.fs.cem"
-    with open_image(path) as img:
+    with open_image(path, migrations=MIGRATIONS) as img:
         with img.session() as session:
             _add_objects(session, [3] * 10)
         tracker = ImageTracker(img.db, cache_path=cache)
@@ -110,7 +111,7 @@ def test_the_summary_survives_a_restart_and_reads_only_what_changed(tmp_path: Pa
             session.commit()
         tracker.close()
     assert cache.is_file()
-    with open_image(path) as img:
+    with open_image(path, migrations=MIGRATIONS) as img:
         with img.session() as session:  # committed while no tracker ran
             set_slot(session.lobby, "late", UvmObject(a=1, b=2))
             set_slot(session.lobby.o1, "more", 2)
@@ -128,18 +129,18 @@ def test_the_summary_survives_a_restart_and_reads_only_what_changed(tmp_path: Pa
 
 def test_a_summary_saved_for_another_image_is_not_used(tmp_path: Path) -> None:
     first, second = tmp_path / "a.fs", tmp_path / "b.fs"
-    with open_image(first) as img:
+    with open_image(first, migrations=MIGRATIONS) as img:
         tracker = ImageTracker(img.db, cache_path=tmp_path / "a.fs.cem")
         tracker.refresh()
         tracker.close()
     (tmp_path / "b.fs.cem").write_bytes((tmp_path / "a.fs.cem").read_bytes())
-    with open_image(second) as img:
+    with open_image(second, migrations=MIGRATIONS) as img:
         other = ImageTracker(img.db, cache_path=tmp_path / "b.fs.cem")
         other.refresh()
         assert not other.loaded_from_cache
         other.close()
     (tmp_path / "a.fs.cem").write_bytes(b"not a pickle")
-    with open_image(first) as img:
+    with open_image(first, migrations=MIGRATIONS) as img:
         damaged = ImageTracker(img.db, cache_path=tmp_path / "a.fs.cem")
         assert damaged.refresh().objects > 0 and not damaged.loaded_from_cache
         damaged.close()

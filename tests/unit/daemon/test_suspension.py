@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.suspension import apply_wedge_report, resume
 from batos_core.daemon.wedge import WedgeReport
 from batos_core.image import Image, open_image
@@ -17,7 +18,7 @@ from batos_core.objects import MethodSuspended, UvmObject, get_slot, send, set_s
 
 @pytest.fixture
 def image() -> Iterator[Image]:
-    img = open_image("memory://")
+    img = open_image("memory://", migrations=MIGRATIONS)
     with img.session() as session:
         for attempt in session.transaction_manager.attempts():
             with attempt:

@@ -20,6 +20,7 @@ import ZODB
 from persistent.mapping import PersistentMapping
 from ZODB.FileStorage import FileStorage
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.image.group_commit import EXIT_FSYNC_FAILED, DurableReplies, GroupCommitFileStorage
 from batos_core.image.image import Session
@@ -224,7 +225,7 @@ def test_close_makes_unwaited_transactions_durable(tmp_path: Path) -> None:
 
 
 def test_images_use_it_and_sessions_wait(tmp_path: Path) -> None:
-    image = open_image(tmp_path / "image.fs")
+    image = open_image(tmp_path / "image.fs", migrations=MIGRATIONS)
     try:
         assert isinstance(image.db.storage, GroupCommitFileStorage)
         session = image.session()
@@ -236,7 +237,7 @@ def test_images_use_it_and_sessions_wait(tmp_path: Path) -> None:
         session.close()
     finally:
         image.close()
-    read_only = open_image(tmp_path / "image.fs", read_only=True)
+    read_only = open_image(tmp_path / "image.fs", read_only=True, migrations=MIGRATIONS)
     try:
         assert type(read_only.db.storage) is FileStorage
     finally:

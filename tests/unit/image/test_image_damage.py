@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import ImageDamaged, open_image
 from batos_core.image.damage import check_image, find_damage
 
@@ -15,7 +16,7 @@ CHECKPOINT_OFFSET = 16  # tid (8) + length (8): the status byte of a transaction
 
 def build_image(path: Path, values: range) -> None:
     """An image whose genesis.x took each of `values`, one commit each, closed cleanly."""
-    with open_image(path) as image:
+    with open_image(path, migrations=MIGRATIONS) as image:
         session = image.session()
         for value in values:
             session.lobby.genesis.x = value
@@ -32,7 +33,7 @@ def refused(path: Path) -> str:
     """open_image's one-line refusal of `path`; asserts nothing in its directory changed."""
     before = snapshot(path.parent)
     with pytest.raises(ImageDamaged) as info:
-        open_image(path)
+        open_image(path, migrations=MIGRATIONS)
     assert snapshot(path.parent) == before
     message = str(info.value)
     assert "\n" not in message and str(path) in message
@@ -106,7 +107,7 @@ def test_an_unfinished_last_commit_is_a_crash_and_opens(built: Path) -> None:
         fh.write(unfinished[: len(unfinished) // 2])
     assert find_damage(built) is None
     assert check_image(built) is None
-    with open_image(built) as image:
+    with open_image(built, migrations=MIGRATIONS) as image:
         assert image.lobby.genesis.x == 19
 
 
@@ -119,7 +120,8 @@ def test_an_unfinished_commit_followed_by_more_is_damage(built: Path) -> None:
 def test_the_index_of_a_new_image_killed_before_its_first_close_is_not_damage(tmp_path: Path) -> None:
     path = tmp_path / "image.fs"
     copy = tmp_path / "copy.fs"
-    with open_image(path) as image:  # FileStorage saved an index at position 4 when it made the file
+    # FileStorage saved an index at position 4 when it made the file
+    with open_image(path, migrations=MIGRATIONS) as image:
         session = image.session()
         session.lobby.genesis.x = 7
         session.commit()
@@ -127,7 +129,7 @@ def test_the_index_of_a_new_image_killed_before_its_first_close_is_not_damage(tm
         shutil.copy(path, copy)  # what a kill -9 now would leave
         shutil.copy(f"{path}.index", f"{copy}.index")
     assert find_damage(copy) is None
-    with open_image(copy) as image:
+    with open_image(copy, migrations=MIGRATIONS) as image:
         assert image.lobby.genesis.x == 7
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ZODB.serialize import referencesf
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 
 
@@ -16,7 +17,7 @@ def test_open_commit_pack_and_close_under_umask_022_leave_only_private_files(tmp
     image_path = tmp_path / "new" / "dir" / "image.fs"
     previous = os.umask(0o022)
     try:
-        with open_image(image_path) as image:
+        with open_image(image_path, migrations=MIGRATIONS) as image:
             session = image.session()
             session.lobby.genesis.x = 1
             session.commit()

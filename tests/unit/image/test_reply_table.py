@@ -10,6 +10,7 @@ import ZODB.FileStorage
 from BTrees.OOBTree import OOBTree
 
 from batos_core.daemon import reply_table
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.reply_table import TABLE_KEY, ReplyTable
 from batos_core.image import open_image
 from batos_core.image.meta import META_KEY
@@ -17,12 +18,12 @@ from batos_core.image.meta import META_KEY
 
 def test_stored_replies_survive_reopening_and_pruning_keeps_the_newest(tmp_path: Path) -> None:
     path = tmp_path / "image.fs"
-    with open_image(path) as img, img.session() as session:
+    with open_image(path, migrations=MIGRATIONS) as img, img.session() as session:
         assert isinstance(session.root[TABLE_KEY], ReplyTable)
         for i in range(40):  # more than one bucket of 16
             reply_table.store_reply(session.root, f"id-{i:02d}", {"type": "send_reply", "id": f"id-{i:02d}"})
         session.commit()
-    with open_image(path) as img, img.session() as session:
+    with open_image(path, migrations=MIGRATIONS) as img, img.session() as session:
         assert reply_table.stored_reply(session.root, "id-07") == {"type": "send_reply", "id": "id-07"}
         assert reply_table.stored_reply(session.root, "missing") is None
         assert reply_table.prune(session.root, 10) == 30
@@ -33,7 +34,7 @@ def test_stored_replies_survive_reopening_and_pruning_keeps_the_newest(tmp_path:
 
 def test_migration_6_repacks_a_tuple_table_and_keeps_its_replies(tmp_path: Path) -> None:
     path = tmp_path / "image.fs"
-    with open_image(path):
+    with open_image(path, migrations=MIGRATIONS):
         pass
     # Rewind the image to format 5 with the old table: an OOBTree of (time, msgpack) tuples.
     import ormsgpack
@@ -49,7 +50,7 @@ def test_migration_6_repacks_a_tuple_table_and_keeps_its_replies(tmp_path: Path)
     conn.close()
     db.close()
 
-    with open_image(path) as img, img.session() as session:
+    with open_image(path, migrations=MIGRATIONS) as img, img.session() as session:
         table = session.root[TABLE_KEY]
         assert isinstance(table, ReplyTable)
         expected = {"type": "send_reply", "id": "old-1", "result": 7}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
 from batos_core.objects import (
     Method,
@@ -147,7 +148,7 @@ def test_cycle_built_by_two_concurrent_commits_raises_parent_cycle_not_recursion
 
 def test_deep_parent_chain_needs_no_recursion(image_path: Path) -> None:
     depth = 2000
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         s = img.session()
         chain = [UvmObject() for _ in range(depth)]
         # Linked bottom-up so each new parent has no ancestors yet: the cycle
@@ -163,7 +164,7 @@ def test_deep_parent_chain_needs_no_recursion(image_path: Path) -> None:
         with pytest.raises(ParentCycleError):
             set_slot(top, "parent*", current)
         s.close()
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         bottom = img.lobby.bottom
         assert bottom.answer() == 42
         assert parents(lookup(bottom, "answer").holder) == []  # found in the top
@@ -294,7 +295,7 @@ def test_cache_flushed_after_the_zodb_cache_dropped_the_parents(image_path: Path
     # connection's cache GC ghosts them as least recently used and frees them.
     # A commit elsewhere to a freed parent then has nothing to invalidate in
     # this connection, yet the receiver's cached lookup must still be flushed.
-    with open_image(image_path, cache_size=10) as img:
+    with open_image(image_path, cache_size=10, migrations=MIGRATIONS) as img:
         a, b = img.session(), img.session()
         grand, parent, receiver = three_levels()
         a.lobby.receiver = receiver

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, open_image
 from batos_core.objects import (
     Method,
@@ -133,7 +134,7 @@ def test_versions_chain() -> None:
 
 
 def test_versions_survive_reopen(image_path: Path) -> None:
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         s = img.session()
         v1 = Method("f", "def f(self):\n    return 1\n")
         set_slot(s.genesis, "f", v1)
@@ -141,7 +142,7 @@ def test_versions_survive_reopen(image_path: Path) -> None:
         set_slot(s.genesis, "f", Method("f", "def f(self):\n    return 2\n", previous=v1))
         s.commit()
         s.close()
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         genesis = img.genesis
         assert genesis.f() == 2
         current = lookup(genesis, "f").value

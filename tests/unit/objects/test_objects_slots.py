@@ -11,6 +11,7 @@ import pytest
 from persistent.list import PersistentList
 from persistent.mapping import PersistentMapping
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Session, open_image
 from batos_core.objects import (
     ConstantSlotError,
@@ -191,7 +192,7 @@ def test_lists_inside_tuples_become_persistent_too() -> None:
 
 
 def test_in_place_changes_survive_commit_and_reopen(image_path: Path) -> None:
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         s = img.session()
         g = s.genesis
         g.log = []
@@ -203,7 +204,7 @@ def test_in_place_changes_survive_commit_and_reopen(image_path: Path) -> None:
         g.index["new"] = {"deep": [3]}
         s.commit()
         s.close()
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         g = img.genesis
         assert list(g.log) == ["one"]
         assert list(g.index["inner"]) == [2]
@@ -223,12 +224,12 @@ def test_constant_slots_refuse_writes() -> None:
 
 
 def test_constants_survive_reopen(image_path: Path) -> None:
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         s = img.session()
         set_slot(s.genesis, "answer", 42, constant=True)
         s.commit()
         s.close()
-    with open_image(image_path) as img:
+    with open_image(image_path, migrations=MIGRATIONS) as img:
         with pytest.raises(ConstantSlotError):
             img.genesis.answer = 0
         assert img.genesis.answer == 42

@@ -18,6 +18,7 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
 from batos_core.objects import (
     ParentCycleError,
@@ -72,7 +73,7 @@ class ImageStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="batos-sm-"))
         self.path = self.dir / "image.fs"
-        self.image: Image = open_image(self.path)
+        self.image: Image = open_image(self.path, migrations=MIGRATIONS)
         self.session: Session = self.image.session()
         self.session.lobby.objs = [UvmObject() for _ in range(3)]
         self.session.commit()
@@ -149,7 +150,7 @@ class ImageStateMachine(RuleBasedStateMachine):
         self.commit()
         self.session.close()
         self.image.close()
-        self.image = open_image(self.path)
+        self.image = open_image(self.path, migrations=MIGRATIONS)
         self.session = self.image.session()
         self.objs = list(self.session.lobby.objs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.objects import UvmObject
 from batos_core.upgrade.verify_child import _check_image, _load_everything
@@ -18,8 +19,8 @@ def _walk_after_a_late_commit(tmp_path: Path, *, snapshot_knows_the_commit: bool
     """
     image = tmp_path / "image.fs"
     problems: list[str] = []
-    with open_image(image) as live:
-        snapshot = open_image(image, read_only=True)
+    with open_image(image, migrations=MIGRATIONS) as live:
+        snapshot = open_image(image, read_only=True, migrations=MIGRATIONS)
         try:
             live.default_session.genesis.late = UvmObject()  # a new oid, after the snapshot opened
             live.default_session.commit()
@@ -43,7 +44,7 @@ def test_a_transaction_being_written_when_the_snapshot_opened_is_skipped(tmp_pat
 
 def test_a_whole_image_loads_without_problems(tmp_path: Path) -> None:
     image = tmp_path / "image.fs"
-    with open_image(image) as live:
+    with open_image(image, migrations=MIGRATIONS) as live:
         live.default_session.genesis.note = UvmObject()
         live.default_session.commit()
     problems: list[str] = []

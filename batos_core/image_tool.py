@@ -1,5 +1,9 @@
-"""``python -m batos_core.image.tool check|recover PATH`` and ``pack URI --days N``:
+"""``python -m batos_core.image_tool check|recover PATH`` and ``pack URI --days N``:
 what ``batos image`` runs.
+
+It sits above the image: a pack opens the image with every migration of this
+batos (``daemon.image_format``) and checks that the change log reads the same
+afterwards, and the image itself knows neither.
 
 The CLI never imports ZODB (it must start fast), so it runs this module in
 a child process. The child prints one JSON line, ``{"status": S, "message":
@@ -15,7 +19,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 from batos_core.image.damage import check_image, recovery_hint
 from batos_core.image.errors import ImageDamaged, ImageError, ImageLocked, NotAnImage
@@ -49,13 +55,14 @@ def recover(path: Path) -> tuple[str, str]:
 
 def pack(image: str, days: float) -> tuple[str, str]:
     """(status, one-line message) for ``batos image pack``; any storage but memory."""
+    from batos_core.daemon.image_format import MIGRATIONS
     from batos_core.image.errors import StorageUnreachable
     from batos_core.image.pack import pack_image
 
     try:
         if parse_image_uri(image).scheme == "memory":
             return "not_an_image", "a memory:// world lives in one process: there is nothing to pack"
-        result = pack_image(image, days)
+        result = pack_image(image, days, migrations=MIGRATIONS, history=_change_log_records)
     except ImageLocked as exc:
         return "in_use", f"{exc}: stop its daemon first (batos daemon stop), or pack it through ZEO"
     except StorageUnreachable as exc:
@@ -66,6 +73,13 @@ def pack(image: str, days: float) -> tuple[str, str]:
         f"packed {result.uri}, keeping {days:g} days of revisions: {result.size_before} -> "
         f"{result.size_after} bytes in {result.seconds:.1f} s"
     )
+
+
+def _change_log_records(root: MutableMapping[str, Any]) -> list[Any]:
+    """What `batos history` shows, which a pack must keep: the change log's records."""
+    from batos_core.jit.changelog import change_log
+
+    return [record.to_json() for record in change_log(root)]
 
 
 def run(action: str, image: str) -> tuple[str, str]:
@@ -86,7 +100,7 @@ def run(action: str, image: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m batos_core.image.tool")
+    parser = argparse.ArgumentParser(prog="python -m batos_core.image_tool")
     parser.add_argument("action", choices=("check", "recover", "pack"))
     parser.add_argument("image")
     parser.add_argument("--days", type=float, default=0.0, help="pack: days of revisions to keep")
