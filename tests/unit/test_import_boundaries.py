@@ -21,8 +21,10 @@ reach; a failure prints the chain of imports that reaches one. The rules:
   it shares with them (``places``, ``daemon_config``, ``models``,
   ``settings``) is standard library only;
 - ``image`` and ``objects`` (the storage and the object model) know no
-  feature above them: daemon, jit, selfsyntax, autotelic, upgrade (and
-  ``image`` not ``world``, the storage servers that run on it);
+  feature above them: daemon, jit, selfsyntax, autotelic, upgrade, nor
+  ``world`` (the storage servers and what daemons share through them). The
+  image's rule follows its imports up to the object model, whose own rule
+  takes over from there;
 - ``jit`` never imports ``daemon``;
 - the packages of ``batos_core`` form no cycle (a top-level module such as
   ``settings.py`` is a package of its own).
