@@ -18,7 +18,7 @@ from batos_core.image import (
     UnknownStorageScheme,
     open_image,
 )
-from batos_core.image.migrations import BOOTSTRAP
+from batos_core.image.migrations import BOOTSTRAP, MigrationStep
 from batos_core.objects import Method, get_slot, parents, slot_names
 
 
@@ -83,8 +83,10 @@ def test_an_image_opened_with_more_migrations_runs_only_the_new_ones(image_path:
     [[], MIGRATIONS[1:], [BOOTSTRAP, MIGRATIONS[2]]],
     ids=["none", "no bootstrap", "a gap"],
 )
-def test_migrations_must_start_with_the_bootstrap_and_have_no_gap(image_path: Path, steps: list) -> None:
-    with pytest.raises(ValueError, match="bootstrap|without gaps"):
+def test_migrations_must_start_with_the_bootstrap_and_have_no_gap(
+    image_path: Path, steps: list[MigrationStep]
+) -> None:
+    with pytest.raises(ValueError, match=r"bootstrap|without gaps"):
         open_image(image_path, migrations=steps)
     assert not image_path.exists()
 
