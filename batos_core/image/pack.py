@@ -62,7 +62,7 @@ def pack_image(uri: str, days: float) -> PackResult:
 
 
 def _history_digest(image: Any) -> str:
-    from batos_core.jit.changelog import change_log
+    from batos_core.methods.changelog import change_log
 
     with image.session() as session:
         records = [record.to_json() for record in change_log(session.root)]

@@ -49,7 +49,6 @@ from batos_core.jit.candidates import (
     sampling,
     with_check_verdicts,
 )
-from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
 from batos_core.jit.prompt import (
@@ -67,17 +66,16 @@ from batos_core.jit.signature import signature_for
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
+from batos_core.methods.changelog import change_log
+from batos_core.methods.install import install_method, lobby_name
 from batos_core.objects import (
     Method,
     SlotNotFound,
     UvmObject,
     ValueNotUnderstood,
     format_oid,
-    get_slot,
-    has_slot,
     parents,
     print_string,
-    set_slot,
     slot_items,
 )
 from batos_core.objects.uvm_object import understood_slots
@@ -617,7 +615,7 @@ class JitCompiler:
             if isinstance(miss, ValueNotUnderstood):  # a number's miss: self is the number
                 snapshot = value_snapshot(miss.value)
             else:
-                snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
+                snapshot = snapshot_of(receiver, lobby_name(session.lobby, receiver))
             return format_oid(holder), snapshot, miss.arguments
         finally:
             session.abort()
@@ -788,7 +786,7 @@ class JitCompiler:
                     change_log(session.root).append(
                         "reject",
                         target=holder_oid,
-                        target_name=_lobby_name(session, holder) or "",
+                        target_name=lobby_name(session.lobby, holder) or "",
                         selector=miss.selector,
                         version=0,
                         source=code,
@@ -807,31 +805,6 @@ class JitCompiler:
                     )
         except Exception:
             log.exception("could not record the rejection of %s", miss.selector)
-
-
-def install_method(
-    session: Session,
-    holder: UvmObject,
-    selector: str,
-    source: str,
-    provenance: dict[str, Any],
-    *,
-    action: str,
-) -> int:
-    """Install `source` as a new version of `selector` on `holder` and log it (caller commits)."""
-    previous = get_slot(holder, selector) if has_slot(holder, selector) else None
-    method = Method(selector, source, provenance, previous=previous if isinstance(previous, Method) else None)
-    set_slot(holder, selector, method)
-    change_log(session.root).append(
-        action,
-        target=format_oid(holder) if holder._p_oid else "new",
-        target_name=_lobby_name(session, holder) or "",
-        selector=selector,
-        version=method.version,
-        source=source,
-        provenance=dict(method.provenance),
-    )
-    return method.version
 
 
 def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapshot:
@@ -910,13 +883,6 @@ def _stored_receiver(session: Session, miss: SlotNotFound) -> UvmObject:
 
 def _install_holder(receiver: UvmObject) -> UvmObject:
     return receiver
-
-
-def _lobby_name(session: Session, obj: UvmObject) -> str | None:
-    for name, value in slot_items(session.lobby):
-        if value is obj and not name.endswith("*"):
-            return name
-    return None
 
 
 def _rejection_reason(failure: Exception, generation: Generation) -> str:
