@@ -309,4 +309,4 @@ def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
         return None
     from batos_core.jit.hook import make_compiler  # the JIT compiler for intent
 
-    return make_compiler(config)
+    return make_compiler(config.backend, config.model, review=config.review, candidates=config.candidates)
