@@ -51,6 +51,7 @@ from batos_core.jit.candidates import (
 )
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
+from batos_core.jit.misses import Emit, MissContext
 from batos_core.jit.prompt import (
     UI_SELECTOR,
     check_messages,
@@ -85,7 +86,6 @@ from batos_core.selfsyntax.signature import self_signature
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, dict[str, Any]], None]
 DEFAULT_ATTEMPTS = 3
 ATTEMPTS_ENV = "BATOS_JIT_ATTEMPTS"  # 1 turns repair off (measurements: docs/jit.md)
 UI_ATTEMPTS_ENV = "BATOS_JIT_UI_ATTEMPTS"
@@ -227,20 +227,21 @@ class JitCompiler:
 
     # -- the hook ----------------------------------------------------------
 
-    def on_miss(self, miss: SlotNotFound, ctx: Any, request: Any) -> bool:
-        """Fill `miss` with a generated method. True when installed (the request
-        re-runs); raises GenerationFailed / NotGeneratable otherwise.
+    def on_miss(self, miss: SlotNotFound, ctx: MissContext, request: object) -> bool:
+        """The JIT as a daemon's `MissHook`: fill `miss` with a generated method.
+        True when installed (the request re-runs); raises GenerationFailed /
+        NotGeneratable otherwise, GenerationCancelled when the request's cancel
+        switch is pulled.
 
         With review on (daemon setting, or the request's ``review`` flag) the
         method waits on the daemon's review board (``ctx.reviews``) for approval.
         """
         reviews = None
         if self.settings.review or getattr(request, "review", False):
-            reviews = getattr(ctx, "reviews", None)
+            reviews = ctx.reviews
             if reviews is None:
                 raise NotGeneratable("review was asked for, but this daemon takes no proposals")
-        cancel = getattr(ctx, "cancel", None)  # the request's switch (a cancel_request, a stop)
-        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews, cancel=cancel)
+        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews, cancel=ctx.cancel)
         self.outcomes.append(outcome)
         return True
 
