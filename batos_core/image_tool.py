@@ -77,7 +77,7 @@ def pack(image: str, days: float) -> tuple[str, str]:
 
 def _change_log_records(root: MutableMapping[str, Any]) -> list[Any]:
     """What `batos history` shows, which a pack must keep: the change log's records."""
-    from batos_core.jit.changelog import change_log
+    from batos_core.methods.changelog import change_log
 
     return [record.to_json() for record in change_log(root)]
 

@@ -37,9 +37,9 @@ from batos_core.autotelic.proposal import Proposal, ProposalError, parse_proposa
 from batos_core.autotelic.state import autotelic_state
 from batos_core.image import Image, Session
 from batos_core.jit.backends.base import BackendError, GenerationCancelled
-from batos_core.jit.changelog import change_log
 from batos_core.jit.pipeline import GenerationFailed, Intent, JitCompiler, NotGeneratable, snapshot_of
 from batos_core.jit.snapshot import ReceiverSnapshot
+from batos_core.methods.changelog import change_log
 from batos_core.objects import Method, SlotNotFound, UvmObject, format_oid, slot_items
 
 log = logging.getLogger(__name__)

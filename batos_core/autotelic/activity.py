@@ -1,8 +1,9 @@
 """Recent activity the daemon reports: which messages arrived, which missed, when the last one came.
 
 The daemon calls `on_request` on its event-loop thread for every validated
-request and `on_miss` from a worker when a message was not understood. Both
-are O(1) under one lock. Only messages (send and eval requests) enter the
+request; `on_miss` is subscribed to the daemon's miss events
+(`batos_core.jit.misses.MissEvents`) and hears, on a worker, of every message
+that was not understood. Both are O(1) under one lock. Only messages (send and eval requests) enter the
 ring the diversity and competence components read; any user request counts
 for idleness, except the monitoring and control requests of the autotelic
 loop itself (watching the loop must not keep it from running).
@@ -14,9 +15,9 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from batos_core.autotelic.cem import competence, selector_diversity
+from batos_core.jit.misses import MissNoticed
 
 Clock = Callable[[], float]
 
@@ -65,15 +66,16 @@ class ActivityTracker:
                         del self._by_id[old.request_id]
         return True
 
-    def on_miss(self, request_id: str, selector: str) -> None:
-        """Mark the message `request_id` as not understood (an eval also learns its selector)."""
+    def on_miss(self, miss: MissNoticed) -> None:
+        """Mark the message of `miss` as not understood (an eval also learns its selector);
+        a request the ring does not hold (not a message, or fallen out) is ignored."""
         with self._lock:
-            entry = self._by_id.get(request_id)
+            entry = self._by_id.get(miss.request_id)
             if entry is None:
                 return
             entry.missed = True
             if entry.selector is None:
-                entry.selector = selector
+                entry.selector = miss.selector
 
     def idle_for(self) -> float:
         """Seconds (by the clock) since the last user request."""
@@ -93,17 +95,3 @@ class ActivityTracker:
         misses = sum(1 for e in entries if e.missed)
         facts = {"messages": float(len(entries)), "misses": float(misses)}
         return selector_diversity(selectors), competence(len(entries), misses), facts
-
-    def observe_misses(self, hook: Any) -> Any:
-        """Wrap the daemon's miss hook so every miss is noted; None becomes a hook that installs nothing.
-
-        A hook answering False makes the dispatcher reply ``slot_not_found``
-        exactly as with no hook, so behaviour is unchanged.
-        """
-
-        def on_miss(miss: Any, ctx: Any, request: Any) -> bool:
-            self.on_miss(getattr(request, "id", ""), str(getattr(miss, "selector", "")))
-            return bool(hook(miss, ctx, request)) if hook is not None else False
-
-        on_miss.inner = hook  # type: ignore[attr-defined]
-        return on_miss

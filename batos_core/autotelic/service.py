@@ -1,9 +1,11 @@
 """What the daemon holds: activity, the image tracker, the heartbeat and the act in progress.
 
-The daemon makes one `AutotelicService` when it opens the image, feeds it
-every request (`on_request`) and every miss (through `activity.observe_misses`),
-runs `heartbeat.run()` as a task while serving, and calls `close()` before
-closing the image. Handlers reach it as ``ctx.info.autotelic``.
+The daemon makes one `AutotelicService` when it opens the image, with the JIT
+compiler the composition root (`daemon.lifecycle`) built and the daemon's miss
+events, to which the service's activity subscribes until `close()`. The
+daemon feeds it every request (`on_request`), runs `heartbeat.run()` as a
+task while serving, and calls `close()` before closing the image. Handlers
+reach it as ``ctx.info.autotelic``.
 
 Pre-emption: any user request (not the monitoring ones) sets the running
 act's cancel switch; the act stops at its next safe point (between tokens,
@@ -33,6 +35,7 @@ from batos_core.autotelic.heartbeat import Heartbeat
 from batos_core.autotelic.state import autotelic_state
 from batos_core.autotelic.tracker import ImageTracker
 from batos_core.image import Image
+from batos_core.jit.misses import MissEvents
 from batos_core.jit.pipeline import JitCompiler
 from batos_core.world.lease import WorldLease
 
@@ -40,14 +43,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 JOIN_TIMEOUT_S = 30.0
-
-
-def compiler_of(hook: Any) -> JitCompiler | None:
-    """The JitCompiler behind a daemon's miss hook (its bound ``on_miss``, possibly
-    wrapped, as ``__wrapped__``, by the world's generation claims), if there is one."""
-    hook = getattr(hook, "__wrapped__", hook)
-    owner = getattr(hook, "__self__", None)
-    return owner if isinstance(owner, JitCompiler) else None
 
 
 def _world_lease(image: Image) -> WorldLease | None:
@@ -70,7 +65,11 @@ class _Running:
 
 
 class AutotelicService:
-    """See the module docstring. Thread-safe."""
+    """See the module docstring. Thread-safe.
+
+    `compiler`: the daemon's JIT, which acts use (None: no model, no acts);
+    `misses`: the daemon's miss events (None: misses are not counted).
+    """
 
     def __init__(
         self,
@@ -80,6 +79,7 @@ class AutotelicService:
         *,
         enabled: bool = False,
         clock: Clock = time.time,
+        misses: MissEvents | None = None,
     ) -> None:
         self.image = image
         self.compiler = compiler
@@ -99,6 +99,7 @@ class AutotelicService:
         self._running: _Running | None = None
         self._closed = False
         self._world_lease = _world_lease(image)
+        self._unsubscribe = misses.subscribe(self.activity.on_miss) if misses is not None else None
         self._recover()
         if enabled:
             self.warm_up()
@@ -295,6 +296,8 @@ class AutotelicService:
     def close(self) -> None:
         """Stop: cancel and join the running act, release the tracker. Never raises."""
         self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.preempt()
         if not self.wait_idle(JOIN_TIMEOUT_S):
             log.warning("the autotelic act did not stop within %g s", JOIN_TIMEOUT_S)

@@ -40,7 +40,7 @@ from ZODB.POSException import POSKeyError
 from batos_core.autotelic.summary import MAX_CORPUS, ImageSummary
 from batos_core.image import Session
 from batos_core.image.meta import META_KEY
-from batos_core.jit.changelog import LOG_KEY, ChangeLog
+from batos_core.methods.changelog import LOG_KEY, ChangeLog
 from batos_core.objects import Method, UvmObject, slot_items
 from batos_core.objects.primordials import PRIMORDIAL_SOURCES
 

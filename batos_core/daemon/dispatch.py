@@ -37,6 +37,7 @@ from batos_core.daemon.handlers import HANDLERS
 from batos_core.daemon.interrupt import RequestInterrupted, interruptible
 from batos_core.image import BadReference, ImageError, ObjectNotFound, StorageUnreachable
 from batos_core.jit.backends.base import GenerationCancelled
+from batos_core.jit.misses import MissHook
 from batos_core.objects import (
     ConstantSlotError,
     InvalidSlotName,
@@ -53,10 +54,6 @@ from batos_core.protocol.values import MalformedValue
 from batos_core.selfsyntax.world import entered as entered_world
 
 log = logging.getLogger(__name__)
-
-#: Called with the miss, the context and the request after the transaction was
-#: aborted; returns True if it installed something and the request should rerun.
-MissHook = Callable[[SlotNotFound, HandlerContext, Any], bool]
 
 MAX_MISS_ROUNDS = 8
 

@@ -31,7 +31,7 @@ def add_reply_table(root: MutableMapping[str, Any]) -> None:
 
 def add_change_log(root: MutableMapping[str, Any]) -> None:
     """The change log of method installs, reverts, replays and rejections."""
-    from batos_core.jit.changelog import create_log
+    from batos_core.methods.changelog import create_log
 
     create_log(root)
 

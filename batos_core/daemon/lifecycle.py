@@ -11,6 +11,13 @@ dumps every thread's stack on SIGUSR1 (faulthandler), so that a wedge can be
 detected and traced from outside. Any daemon applies a wedge report left for
 its image before it serves (`suspension`).
 
+`main` is the composition root: it builds the JIT compiler once from the
+configuration (`jit.hook.make_compiler`; none with ``--backend none``), puts
+the world's generation claims in front of its miss hook on a shared world
+(`_miss_hook`), and hands the hook and the compiler to the `Daemon`, which
+gives the compiler and its miss events (`jit.misses.MissEvents`) to the
+autotelic service when it opens the image.
+
 The daemon runs under umask 077, set before it creates anything: every file
 it or ZODB makes (image, ``.index``, ``.lock``, ``.tmp``, log, directories) is
 private whatever the umask it inherited (`batos_core.private_files`).
@@ -24,7 +31,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batos_core.daemon.log_format import setup_logging
 from batos_core.daemon.supervisor import SUPERVISED_ENV
@@ -38,6 +45,7 @@ from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
 
 if TYPE_CHECKING:
+    from batos_core.jit.misses import MissHook
     from batos_core.jit.pipeline import JitCompiler
 
 log = logging.getLogger(__name__)
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("refusing to start: %s", exc)
         _signal_ready(ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
-    daemon = Daemon(config, on_miss=on_miss)
+    daemon = Daemon(config, on_miss=on_miss, compiler=compiler)
     if compiler is not None:
         backend = compiler.backend
         daemon.info.backend = backend.name  # what `auto` chose
@@ -207,10 +215,11 @@ def _enter_sandbox() -> None:
     audit.install()
 
 
-def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> Any:
-    """The compiler's miss hook; on a shared world, under the world's generation
-    claims, so that daemons that miss one selector at once generate it once
-    (`batos_core.world.generation_claims`). Raises ValueError for a bad lease."""
+def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> MissHook | None:
+    """The daemon's miss hook: the compiler's ``on_miss``; on a shared world, behind
+    the world's generation claims, so that daemons that miss one selector at once
+    generate it once (`batos_core.world.generation_claims`). None without a
+    compiler. Raises ValueError for a bad lease."""
     if compiler is None:
         return None
     if not config.shared_world:
@@ -226,4 +235,4 @@ def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
         return None
     from batos_core.jit.hook import make_compiler  # the JIT compiler for intent
 
-    return make_compiler(config)
+    return make_compiler(config.backend, config.model, review=config.review, candidates=config.candidates)

@@ -41,7 +41,9 @@ from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Image, Session, open_image
+from batos_core.jit.misses import MissContext, MissEvents, MissHook, MissNoticed
 from batos_core.jit.review import ReviewBoard
+from batos_core.objects import SlotNotFound
 from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.connection import (
     ConnectionInfo,
@@ -64,6 +66,7 @@ from batos_core.upgrade.handover import HandoverGo
 
 if TYPE_CHECKING:
     from batos_core.autotelic.service import AutotelicService
+    from batos_core.jit.pipeline import JitCompiler
     from batos_core.world.registry import DaemonRegistry
 
 log = logging.getLogger(__name__)
@@ -82,12 +85,15 @@ class _InFlight:
 class Daemon:
     """One daemon serving one image. `run()` until shutdown is requested."""
 
-    def __init__(self, config: DaemonConfig, *, on_miss: dispatch.MissHook | None = None) -> None:
+    def __init__(
+        self, config: DaemonConfig, *, on_miss: MissHook | None = None, compiler: JitCompiler | None = None
+    ) -> None:
         self.config = config
-        self.on_miss = on_miss
+        self.on_miss = on_miss  # built by the composition root (daemon.lifecycle); None: no JIT
+        self.compiler = compiler  # the JIT behind on_miss, for the autotelic service's acts
+        self.misses = MissEvents()  # observers of misses (the autotelic activity)
         self.autotelic: AutotelicService | None = None
         self.registry: DaemonRegistry | None = None  # on a shared world: this daemon in the world's list
-        self._observed_miss: dispatch.MissHook | None = on_miss
         self._heartbeat: asyncio.Task[None] | None = None
         self.reviews = ReviewBoard()  # generated methods waiting for approval (--review)
         self.image: Image | None = None
@@ -232,7 +238,7 @@ class Daemon:
     def _start_autotelic(self) -> None:
         """The autotelic service: fed every request and miss; its heartbeat runs while serving."""
         from batos_core.autotelic.config import load_autotelic_config
-        from batos_core.autotelic.service import AutotelicService, compiler_of
+        from batos_core.autotelic.service import AutotelicService
 
         assert self.image is not None
         try:
@@ -241,10 +247,9 @@ class Daemon:
             log.error("autotelic settings: %s; autotelic stays off", exc)
             settings, self.config.autotelic = None, False
         self.autotelic = AutotelicService(
-            self.image, compiler_of(self.on_miss), settings, enabled=self.config.autotelic
+            self.image, self.compiler, settings, enabled=self.config.autotelic, misses=self.misses
         )
         self.info.autotelic = self.autotelic
-        self._observed_miss = self.autotelic.activity.observe_misses(self.on_miss)
 
     def _stop_tasks(self) -> None:
         if self._reading:
@@ -589,7 +594,7 @@ class Daemon:
             receiver = getattr(request, "receiver", None) or getattr(request, "target", "")
             vitals.begin(request.id, request.type, str(receiver), str(getattr(request, "selector", "")))
         try:
-            return dispatch.execute(ctx, job.request, self._miss if self._observed_miss else None)
+            return dispatch.execute(ctx, job.request, self._miss)
         except BaseException as exc:
             log.exception("internal error on %s", job.request.id)
             session.abort()
@@ -598,13 +603,16 @@ class Daemon:
             if vitals is not None:
                 vitals.end()
 
-    def _miss(self, miss: Any, ctx: HandlerContext, request: Any) -> bool:
-        """The miss hook, counted (a hand-over waits for these to finish)."""
-        assert self._observed_miss is not None
+    def _miss(self, miss: SlotNotFound, ctx: MissContext, request: Any) -> bool:
+        """Tell the miss's observers, then run the miss hook, counted (a hand-over
+        waits for these to finish). No hook: False, answered ``slot_not_found``."""
+        self.misses.notify(MissNoticed(request.id, miss.selector, miss.receiver_oid))
+        if self.on_miss is None:
+            return False
         with self._lock:
             self._generating += 1
         try:
-            return self._observed_miss(miss, ctx, request)
+            return self.on_miss(miss, ctx, request)
         finally:
             with self._lock:
                 self._generating -= 1

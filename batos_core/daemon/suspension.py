@@ -25,7 +25,7 @@ from typing import Any
 
 from batos_core.daemon.wedge import BadWedgeReport, WedgeReport
 from batos_core.image import Image, ObjectNotFound, Session
-from batos_core.jit.changelog import change_log
+from batos_core.methods.changelog import change_log
 from batos_core.objects import (
     ConstantSlotError,
     Method,

@@ -20,6 +20,7 @@ import transaction
 import ZODB
 from ZODB.POSException import POSKeyError
 
+from batos_core.image.class_moves import find_class
 from batos_core.image.errors import ImageError, ImageFormatTooNew, ObjectNotFound
 from batos_core.image.group_commit import DurableReplies, GroupCommitFileStorage
 from batos_core.image.meta import LOBBY_KEY, META_KEY, ImageMeta
@@ -187,7 +188,7 @@ def open_image(
     spec = parse_image_uri(uri, read_only=read_only)
     storage = open_storage(spec)
     try:
-        db = ZODB.DB(storage, cache_size=cache_size, pool_size=pool_size)
+        db = ZODB.DB(storage, cache_size=cache_size, pool_size=pool_size, class_factory=find_class)
     except Exception:
         storage.close()
         raise

@@ -1,4 +1,8 @@
-"""Building the daemon's doesNotUnderstand: hook from its configuration."""
+"""Building a daemon's JIT compiler from what its configuration names: backend, model, review, candidates.
+
+The daemon's composition root (`batos_core.daemon.lifecycle`) reads its
+configuration and passes the values in; the JIT knows nothing of the daemon.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from batos_core.daemon_config import DaemonConfig
 from batos_core.jit.backends import BackendConfig, make_backend
 from batos_core.jit.backends.base import BackendError
 from batos_core.jit.pipeline import JitCompiler, JitSettings
@@ -16,8 +19,8 @@ from batos_core.jit.pipeline import JitCompiler, JitSettings
 log = logging.getLogger(__name__)
 
 
-def backend_config(config: DaemonConfig) -> BackendConfig:
-    """The backend a daemon configuration names.
+def backend_config(name: str, model: str = "") -> BackendConfig:
+    """The backend `name` with `model` (as a daemon's ``--backend`` and ``--model`` say).
 
     * ``auto`` (the default): ``llamacpp`` for a GGUF on a CPU, else
       ``transformers`` (``backends.engine_choice``);
@@ -30,22 +33,21 @@ def backend_config(config: DaemonConfig) -> BackendConfig:
     * ``replay``: ``model`` is a JSONL change-log export;
     * ``scripted``: ``model`` is a JSON file holding a list of replies (tests).
     """
-    name = config.backend
     if name in ("auto", "llamacpp", "transformers"):
-        return BackendConfig(backend=name, model=config.model or None, n_threads=_threads())
+        return BackendConfig(backend=name, model=model or None, n_threads=_threads())
     if name == "openai":
         return BackendConfig(
             backend="openai",
-            model=config.model or None,
+            model=model or None,
             base_url=os.environ.get("BATOS_OPENAI_BASE_URL"),
             api_key_env="BATOS_OPENAI_API_KEY",
         )
     if name == "replay":
-        return BackendConfig(backend="replay", log=config.model or None)
+        return BackendConfig(backend="replay", log=model or None)
     if name == "scripted":
-        if not config.model:
+        if not model:
             raise BackendError("the scripted backend needs --model FILE.json (a list of replies)")
-        return _scripted_config(Path(config.model))
+        return _scripted_config(Path(model))
     known = "auto, llamacpp, transformers, openai, replay, scripted, none"
     raise BackendError(f"unknown JIT backend {name!r} (known: {known})")
 
@@ -74,18 +76,19 @@ def _scripted_config(path: Path) -> BackendConfig:
     return BackendConfig(backend="scripted", outputs=tuple(script), seconds_per_piece=float(pace))
 
 
-def make_compiler(config: DaemonConfig) -> JitCompiler:
-    """The JIT compiler for the configured backend (built, not loaded): its
-    ``on_miss`` is the daemon's hook, its ``backend`` what status reports."""
-    backend = make_backend(backend_config(config))
-    settings = JitSettings(review=config.review)
-    if config.candidates:
-        settings.candidates = config.candidates
+def make_compiler(
+    backend_name: str, model: str = "", *, review: bool = False, candidates: int = 0
+) -> JitCompiler:
+    """The JIT compiler for `backend_name` and `model` (built, not loaded: the
+    model loads on the first miss); `review`: generated methods wait for
+    approval; `candidates`: methods written per miss (0: the default).
+
+    Raises BackendError for an unknown backend or a bad backend setting.
+    """
+    backend = make_backend(backend_config(backend_name, model))
+    settings = JitSettings(review=review)
+    if candidates:
+        settings.candidates = candidates
     compiler = JitCompiler(backend, settings)
     log.info("JIT backend %s, model %s (loaded on the first miss)", backend.name, backend.model_id)
     return compiler
-
-
-def make_miss_hook(config: DaemonConfig) -> Any:
-    """The JitCompiler's `on_miss`, bound to the configured backend (built, not loaded)."""
-    return make_compiler(config).on_miss

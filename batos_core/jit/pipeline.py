@@ -49,9 +49,9 @@ from batos_core.jit.candidates import (
     sampling,
     with_check_verdicts,
 )
-from batos_core.jit.changelog import change_log
 from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
+from batos_core.jit.misses import Emit, MissContext
 from batos_core.jit.prompt import (
     UI_SELECTOR,
     check_messages,
@@ -67,17 +67,16 @@ from batos_core.jit.signature import signature_for
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialPolicy, TrialResult, run_trial
 from batos_core.jit.vet import VetPolicy, VettedMethod, vet
+from batos_core.methods.changelog import change_log
+from batos_core.methods.install import install_method, lobby_name
 from batos_core.objects import (
     Method,
     SlotNotFound,
     UvmObject,
     ValueNotUnderstood,
     format_oid,
-    get_slot,
-    has_slot,
     parents,
     print_string,
-    set_slot,
     slot_items,
 )
 from batos_core.objects.uvm_object import understood_slots
@@ -87,7 +86,6 @@ from batos_core.selfsyntax.signature import self_signature
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, dict[str, Any]], None]
 DEFAULT_ATTEMPTS = 3
 ATTEMPTS_ENV = "BATOS_JIT_ATTEMPTS"  # 1 turns repair off (measurements: docs/jit.md)
 UI_ATTEMPTS_ENV = "BATOS_JIT_UI_ATTEMPTS"
@@ -218,6 +216,20 @@ class _Job:
         return self.ui or (self.intent is not None and self.intent.check is not None)
 
 
+@dataclass
+class _Compilation:
+    """One miss on its way through prepare -> attempt -> accept."""
+
+    miss: SlotNotFound
+    holder_oid: str
+    job: _Job
+    outcome: Outcome
+    emit: Emit
+    #: The request's cancel switch, or the intent's.
+    stop: threading.Event | None
+    started: float
+
+
 class JitCompiler:
     """The doesNotUnderstand: hook of a daemon: one backend, generation serialised."""
 
@@ -229,20 +241,21 @@ class JitCompiler:
 
     # -- the hook ----------------------------------------------------------
 
-    def on_miss(self, miss: SlotNotFound, ctx: Any, request: Any) -> bool:
-        """Fill `miss` with a generated method. True when installed (the request
-        re-runs); raises GenerationFailed / NotGeneratable otherwise.
+    def on_miss(self, miss: SlotNotFound, ctx: MissContext, request: object) -> bool:
+        """The JIT as a daemon's `MissHook`: fill `miss` with a generated method.
+        True when installed (the request re-runs); raises GenerationFailed /
+        NotGeneratable otherwise, GenerationCancelled when the request's cancel
+        switch is pulled.
 
         With review on (daemon setting, or the request's ``review`` flag) the
         method waits on the daemon's review board (``ctx.reviews``) for approval.
         """
         reviews = None
         if self.settings.review or getattr(request, "review", False):
-            reviews = getattr(ctx, "reviews", None)
+            reviews = ctx.reviews
             if reviews is None:
                 raise NotGeneratable("review was asked for, but this daemon takes no proposals")
-        cancel = getattr(ctx, "cancel", None)  # the request's switch (a cancel_request, a stop)
-        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews, cancel=cancel)
+        outcome = self.compile(ctx.session, miss, ctx.emit, reviews=reviews, cancel=ctx.cancel)
         self.outcomes.append(outcome)
         return True
 
@@ -258,9 +271,12 @@ class JitCompiler:
     ) -> Outcome:
         """Generate, vet, try and install `miss.selector`; with `reviews`, only after approval.
 
-        The first round writes up to K candidates and installs one chosen by
-        behaviour (``batos_core.jit.candidates``); each later round is one
-        repair turn, taken only when no candidate of the previous round passed.
+        Three stages: `_prepare` (the receiver's snapshot and the prompt),
+        `_attempt` (rounds of candidates until one is chosen: the first round
+        writes up to K candidates, chosen by behaviour as in
+        ``batos_core.jit.candidates``; each later round is one repair turn,
+        taken only when no candidate of the previous round passed), `_accept`
+        (review when asked, then install).
 
         Raises GenerationFailed when every round failed, ProposalRejected when
         a reviewer said no (or nobody decided in time), NotGeneratable for
@@ -270,50 +286,86 @@ class JitCompiler:
         Nothing is installed or logged as a rejection then.
         """
         stop = intent.cancel if intent is not None and intent.cancel is not None else cancel
+        work = self._prepare(session, miss, emit, intent, stop)
+        choice = self._attempt(session, work)
+        return self._accept(session, work, choice, reviews)
+
+    # -- prepare -> attempt -> accept ----------------------------------------
+
+    def _prepare(
+        self,
+        session: Session,
+        miss: SlotNotFound,
+        emit: Emit,
+        intent: Intent | None,
+        stop: threading.Event | None,
+    ) -> _Compilation:
+        """Refuse reserved names, snapshot the receiver (a short read transaction),
+        and write the job: prompt, policies, K. Raises NotGeneratable."""
         started = time.perf_counter()
         selector = miss.selector
         if selector.startswith("_"):
             raise NotGeneratable(f"reserved names never reach the model: {selector!r}")
         holder_oid, snapshot, args = self._snapshot(session, miss)
-        outcome = Outcome(selector=selector, target=holder_oid)
         job = self._job(selector, snapshot, args, intent)
+        outcome = Outcome(selector=selector, target=holder_oid)
+        return _Compilation(miss, holder_oid, job, outcome, emit, stop, started)
+
+    def _attempt(self, session: Session, work: _Compilation) -> Choice:
+        """Rounds until one chooses a candidate. When every round failed, the
+        rejection is recorded and GenerationFailed raised; GenerationCancelled
+        propagates."""
+        job = work.job
         messages = job.first_messages
         failed: Candidate | None = None
         rounds = self.settings.ui_attempts if job.ui else self.settings.attempts
         for attempt in range(1, rounds + 1):
-            check_cancel(stop, "")
-            outcome.attempts = attempt
-            k = job.k if attempt == 1 else 1
-            first = len(outcome.candidates) + 1
-            write = partial(
-                self._candidate,
-                job,
-                messages,
-                first=first,
-                attempt=attempt,
-                emit=emit,
-                stop=stop,
-                outcome=outcome,
-            )
-            candidates, early = run_round(k, first, write, first_pass_wins=job.first_pass_wins)
-            choice = self._choose(job, candidates, k, early, emit, stop, outcome)
-            if choice is not None:
-                return self._accept(
-                    session, miss, holder_oid, job, choice, outcome, emit, reviews, stop, started
-                )
-            failed = round_failure(candidates)
-            assert failed.failure is not None
-            if isinstance(failed.failure, TrialResult) and failed.failure.error_name == DID_NOTHING:
-                outcome.failures.append(failed.reason)  # its candidates passed; the round did not
-            log.info("%s round %d failed: %s", selector, attempt, failed.reason)
-            emit("phase", {"phase": "rejected", "selector": selector, "reason": failed.reason})
-            previous = failed.vetted.source if failed.vetted is not None else failed.code
-            messages = repair_messages(
-                job.first_messages if job.ui else messages, previous, failed.failure, attempt=attempt
-            )
+            result = self._round(work, messages, attempt)
+            if isinstance(result, Choice):
+                return result
+            failed = result
+            messages = self._repair(work, messages, failed, attempt)
         assert failed is not None
-        self._record_rejection(session, miss, holder_oid, failed.code, failed.reason, outcome, job.extra)
-        raise GenerationFailed(selector, failed.reason, failed.code, outcome.attempts)
+        self._record_rejection(
+            session, work.miss, work.holder_oid, failed.code, failed.reason, work.outcome, job.extra
+        )
+        raise GenerationFailed(job.selector, failed.reason, failed.code, work.outcome.attempts)
+
+    def _round(self, work: _Compilation, messages: list[dict[str, str]], attempt: int) -> Choice | Candidate:
+        """Write the round's candidates (K in the first round, one repair after) and
+        choose: the choice, or the candidate whose failure the round reports."""
+        check_cancel(work.stop, "")
+        outcome = work.outcome
+        outcome.attempts = attempt
+        k = work.job.k if attempt == 1 else 1
+        first = len(outcome.candidates) + 1
+        write = partial(
+            self._candidate,
+            work.job,
+            messages,
+            first=first,
+            attempt=attempt,
+            emit=work.emit,
+            stop=work.stop,
+            outcome=outcome,
+        )
+        candidates, early = run_round(k, first, write, first_pass_wins=work.job.first_pass_wins)
+        choice = self._choose(work.job, candidates, k, early, work.emit, work.stop, outcome)
+        return choice if choice is not None else round_failure(candidates)
+
+    def _repair(
+        self, work: _Compilation, messages: list[dict[str, str]], failed: Candidate, attempt: int
+    ) -> list[dict[str, str]]:
+        """Report the failed round (log and ``rejected`` event); the next round's
+        prompt: the failed code and why it failed."""
+        assert failed.failure is not None
+        if isinstance(failed.failure, TrialResult) and failed.failure.error_name == DID_NOTHING:
+            work.outcome.failures.append(failed.reason)  # its candidates passed; the round did not
+        log.info("%s round %d failed: %s", work.job.selector, attempt, failed.reason)
+        work.emit("phase", {"phase": "rejected", "selector": work.job.selector, "reason": failed.reason})
+        previous = failed.vetted.source if failed.vetted is not None else failed.code
+        first = work.job.first_messages if work.job.ui else messages
+        return repair_messages(first, previous, failed.failure, attempt=attempt)
 
     def _job(
         self,
@@ -538,72 +590,69 @@ class JitCompiler:
         return with_check_verdicts(groups, verdicts)
 
     def _accept(
-        self,
-        session: Session,
-        miss: SlotNotFound,
-        holder_oid: str,
-        job: _Job,
-        choice: Choice,
-        outcome: Outcome,
-        emit: Emit,
-        reviews: ReviewBoard | None,
-        stop: threading.Event | None,
-        started: float,
+        self, session: Session, work: _Compilation, choice: Choice, reviews: ReviewBoard | None
     ) -> Outcome:
-        """Review (when asked) and install the chosen candidate. Raises ProposalRejected."""
+        """Review (when asked) and install the chosen candidate (a short write
+        transaction). Raises ProposalRejected, and GenerationCancelled before installing."""
         vetted, trial = choice.winner.vetted, choice.winner.trial
         assert vetted is not None and trial is not None
-        approver = "vetted+trial"
-        if reviews is not None:
-            decision = self._review(reviews, holder_oid, job.snapshot, vetted, trial, emit, stop)
-            check_cancel(stop, vetted.source)
-            if not decision.approved:
-                outcome.failures.append(decision.reason)
-                self._record_rejection(session, miss, holder_oid, vetted.source, decision.reason, outcome)
-                raise ProposalRejected(job.selector, decision.reason, vetted.source, outcome.attempts)
-            approver = decision.approver
-        check_cancel(stop, vetted.source)
+        approver = self._approver(session, work, vetted, trial, reviews)
+        check_cancel(work.stop, vetted.source)
+        outcome = work.outcome
         outcome.source = vetted.source
-        outcome.version = self._install(
-            session,
-            miss,
-            holder_oid,
-            vetted,
-            {
-                "author": "llm",
-                "backend": self.backend.name,
-                "model": self.backend.model_id,
-                "prompt_hash": job.prompt_hash,
-                "attempts": outcome.attempts,
-                "tokens": outcome.tokens,
-                "model_seconds": round(outcome.model_seconds, 3),
-                "trial": _trial_summary(trial),
-                "candidates": choice.provenance(),
-                "approver": approver,
-                "prompt": job.prompt,
-                **job.extra,
-            },
-        )
-        outcome.total_seconds = time.perf_counter() - started
+        provenance = self._provenance(work, choice, trial, approver)
+        outcome.version = self._install(session, work.holder_oid, vetted, provenance)
+        outcome.total_seconds = time.perf_counter() - work.started
         outcome.overhead_seconds = outcome.total_seconds - outcome.model_seconds
-        emit("phase", {"phase": "installed", "selector": job.selector, "version": outcome.version})
-        log.info(
-            "installed %s v%d on %s after %d attempt(s), %d tokens, %.2f s model, %.3f s overhead, "
-            "candidate %d of %d (groups %s, checks %d/%d)",
-            job.selector,
-            outcome.version,
-            holder_oid,
-            outcome.attempts,
-            outcome.tokens,
-            outcome.model_seconds,
-            outcome.overhead_seconds,
-            choice.winner.index,
-            len(outcome.candidates),
-            "+".join(str(group.size) for group in choice.groups),
-            choice.group.checks_passed,
-            choice.checks,
-        )
+        work.emit("phase", {"phase": "installed", "selector": work.job.selector, "version": outcome.version})
+        _log_install(work, choice)
         return outcome
+
+    def _approver(
+        self,
+        session: Session,
+        work: _Compilation,
+        vetted: VettedMethod,
+        trial: TrialResult,
+        reviews: ReviewBoard | None,
+    ) -> str:
+        """Who approves the install: vetting and the trial, or, with `reviews`, the
+        reviewer. A rejection (or no decision in time) is recorded and raised as
+        ProposalRejected; GenerationCancelled while waiting."""
+        if reviews is None:
+            return "vetted+trial"
+        decision = self._review(
+            reviews, work.holder_oid, work.job.snapshot, vetted, trial, work.emit, work.stop
+        )
+        check_cancel(work.stop, vetted.source)
+        if not decision.approved:
+            outcome = work.outcome
+            outcome.failures.append(decision.reason)
+            self._record_rejection(
+                session, work.miss, work.holder_oid, vetted.source, decision.reason, outcome
+            )
+            raise ProposalRejected(work.job.selector, decision.reason, vetted.source, outcome.attempts)
+        return decision.approver
+
+    def _provenance(
+        self, work: _Compilation, choice: Choice, trial: TrialResult, approver: str
+    ) -> dict[str, Any]:
+        """What the installed method and its change-log record keep of how it was made."""
+        outcome = work.outcome
+        return {
+            "author": "llm",
+            "backend": self.backend.name,
+            "model": self.backend.model_id,
+            "prompt_hash": work.job.prompt_hash,
+            "attempts": outcome.attempts,
+            "tokens": outcome.tokens,
+            "model_seconds": round(outcome.model_seconds, 3),
+            "trial": _trial_summary(trial),
+            "candidates": choice.provenance(),
+            "approver": approver,
+            "prompt": work.job.prompt,
+            **work.job.extra,
+        }
 
     # -- steps -------------------------------------------------------------
 
@@ -617,7 +666,7 @@ class JitCompiler:
             if isinstance(miss, ValueNotUnderstood):  # a number's miss: self is the number
                 snapshot = value_snapshot(miss.value)
             else:
-                snapshot = snapshot_of(receiver, _lobby_name(session, receiver))
+                snapshot = snapshot_of(receiver, lobby_name(session.lobby, receiver))
             return format_oid(holder), snapshot, miss.arguments
         finally:
             session.abort()
@@ -753,12 +802,7 @@ class JitCompiler:
         return generation
 
     def _install(
-        self,
-        session: Session,
-        miss: SlotNotFound,
-        holder_oid: str,
-        vetted: VettedMethod,
-        provenance: dict[str, Any],
+        self, session: Session, holder_oid: str, vetted: VettedMethod, provenance: dict[str, Any]
     ) -> int:
         """Short write transaction: the Method and its change-log record, together."""
         tm = session.transaction_manager
@@ -788,7 +832,7 @@ class JitCompiler:
                     change_log(session.root).append(
                         "reject",
                         target=holder_oid,
-                        target_name=_lobby_name(session, holder) or "",
+                        target_name=lobby_name(session.lobby, holder) or "",
                         selector=miss.selector,
                         version=0,
                         source=code,
@@ -807,31 +851,6 @@ class JitCompiler:
                     )
         except Exception:
             log.exception("could not record the rejection of %s", miss.selector)
-
-
-def install_method(
-    session: Session,
-    holder: UvmObject,
-    selector: str,
-    source: str,
-    provenance: dict[str, Any],
-    *,
-    action: str,
-) -> int:
-    """Install `source` as a new version of `selector` on `holder` and log it (caller commits)."""
-    previous = get_slot(holder, selector) if has_slot(holder, selector) else None
-    method = Method(selector, source, provenance, previous=previous if isinstance(previous, Method) else None)
-    set_slot(holder, selector, method)
-    change_log(session.root).append(
-        action,
-        target=format_oid(holder) if holder._p_oid else "new",
-        target_name=_lobby_name(session, holder) or "",
-        selector=selector,
-        version=method.version,
-        source=source,
-        provenance=dict(method.provenance),
-    )
-    return method.version
 
 
 def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapshot:
@@ -912,11 +931,24 @@ def _install_holder(receiver: UvmObject) -> UvmObject:
     return receiver
 
 
-def _lobby_name(session: Session, obj: UvmObject) -> str | None:
-    for name, value in slot_items(session.lobby):
-        if value is obj and not name.endswith("*"):
-            return name
-    return None
+def _log_install(work: _Compilation, choice: Choice) -> None:
+    outcome = work.outcome
+    log.info(
+        "installed %s v%d on %s after %d attempt(s), %d tokens, %.2f s model, %.3f s overhead, "
+        "candidate %d of %d (groups %s, checks %d/%d)",
+        work.job.selector,
+        outcome.version,
+        work.holder_oid,
+        outcome.attempts,
+        outcome.tokens,
+        outcome.model_seconds,
+        outcome.overhead_seconds,
+        choice.winner.index,
+        len(outcome.candidates),
+        "+".join(str(group.size) for group in choice.groups),
+        choice.group.checks_passed,
+        choice.checks,
+    )
 
 
 def _rejection_reason(failure: Exception, generation: Generation) -> str:

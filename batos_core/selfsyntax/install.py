@@ -44,7 +44,7 @@ def install_self_method(
 
 
 def _log(holder: UvmObject, method: Method, root: Any) -> None:
-    from batos_core.jit.changelog import LOG_KEY, change_log
+    from batos_core.methods.changelog import LOG_KEY, change_log
 
     jar = getattr(holder, "_p_jar", None)
     if root is None and jar is not None:

@@ -1,10 +1,12 @@
 """One generation per miss across the daemons of a shared world: a claim with a lease.
 
 Two daemons that miss the same selector on the same receiver at once would
-each ask their model and install a method. `ClaimedMisses` wraps a daemon's
-miss hook (the JIT's ``on_miss``) so that only the daemon holding the claim
-generates. Order of events for a miss (on the worker thread, outside any
-request transaction: dispatch calls the hook after its abort):
+each ask their model and install a method. `ClaimedMisses` is a miss hook
+(`batos_core.jit.misses.MissHook`) that the composition root
+(`daemon.lifecycle`) puts in front of the JIT's ``on_miss`` on a shared world,
+so that only the daemon holding the claim generates. Order of events for a
+miss (on the worker thread, outside any request transaction: dispatch calls
+the hook after its abort):
 
 1. In a transaction of its own, the daemon reads the claim of
    (receiver, selector) in the world's claim table (``batos.generation_claims``
@@ -34,13 +36,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from BTrees.OOBTree import OOBTree
 
 from batos_core.jit.backends.base import GenerationCancelled
+from batos_core.jit.misses import MissContext, MissHook
+from batos_core.objects import SlotNotFound
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +54,6 @@ DEFAULT_LEASE_S = 60.0
 POLL_S = 0.1
 KEEPALIVE_S = 1.0
 _ATTEMPTS = 20
-
-MissHook = Callable[[Any, Any, Any], bool]
-
 
 def lease_from_env() -> float:
     """The lease: ``BATOS_GENERATION_LEASE`` seconds, else DEFAULT_LEASE_S. ValueError if not > 0."""
@@ -69,18 +70,19 @@ def holder_id() -> str:
 
 
 class ClaimedMisses:
-    """A miss hook that generates only under the world's claim (see the module docstring).
+    """A miss hook that runs `generate` (the JIT's) only under the world's claim (see the module docstring).
 
-    Errors of the wrapped hook propagate after the claim is released.
+    Errors of `generate` propagate after the claim is released.
     """
 
-    def __init__(self, on_miss: MissHook, *, holder: str | None = None, lease_s: float | None = None) -> None:
-        self._on_miss = on_miss
-        self.__wrapped__ = on_miss  # functools' convention; `autotelic.service.compiler_of` follows it
+    def __init__(
+        self, generate: MissHook, *, holder: str | None = None, lease_s: float | None = None
+    ) -> None:
+        self._generate = generate
         self.holder = holder or holder_id()
         self.lease_s = lease_s if lease_s is not None else lease_from_env()
 
-    def __call__(self, miss: Any, ctx: Any, request: Any) -> bool:
+    def __call__(self, miss: SlotNotFound, ctx: MissContext, request: object) -> bool:
         key = f"{miss.receiver_oid} {miss.selector}"
         tm = ctx.session.transaction_manager
         last_event = 0.0
@@ -104,7 +106,7 @@ class ClaimedMisses:
                 return True  # released: re-run the request, which finds the method (or claims it)
         try:
             with self._renewing(ctx.session, key):
-                return self._on_miss(miss, ctx, request)
+                return self._generate(miss, ctx, request)
         finally:
             self._release(ctx.session, key)
 

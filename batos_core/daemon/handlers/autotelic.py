@@ -14,7 +14,7 @@ from typing import Any
 from batos_core.autotelic.dataset import dataset_record
 from batos_core.autotelic.service import AutotelicService
 from batos_core.daemon.context import HandlerContext
-from batos_core.jit.changelog import change_log
+from batos_core.methods.changelog import change_log
 from batos_core.protocol.messages import (
     AutotelicReply,
     AutotelicRequest,

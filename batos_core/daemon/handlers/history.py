@@ -6,8 +6,8 @@ import ormsgpack
 
 from batos_core.daemon.context import HandlerContext
 from batos_core.image import ObjectNotFound
-from batos_core.jit.changelog import ChangeRecord, change_log, query
-from batos_core.jit.pipeline import install_method
+from batos_core.methods.changelog import ChangeRecord, change_log, query
+from batos_core.methods.install import install_method
 from batos_core.objects import Method, UvmObject, format_oid, get_slot, has_slot, self_to_python
 from batos_core.protocol.messages import (
     HistoryEntry,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from batos_core.daemon import suspension
 from batos_core.daemon.context import HandlerContext
 from batos_core.daemon.handlers.history import MethodNotFound
-from batos_core.jit.pipeline import install_method
+from batos_core.methods.install import install_method
 from batos_core.objects import Method, SlotNotFound, check_source, format_oid, lookup, self_to_python
 from batos_core.protocol.messages import (
     CreateMethodReply,

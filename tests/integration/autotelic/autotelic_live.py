@@ -142,7 +142,7 @@ def start_live(
     config = DaemonConfig(
         image=str(dirs.image), runtime_dir=dirs.runtime_dir, workers=2, backend="scripted", autotelic=enabled
     )
-    daemon = Daemon(config, on_miss=compiler.on_miss)
+    daemon = Daemon(config, on_miss=compiler.on_miss, compiler=compiler)
     daemon.open()
     service = daemon.autotelic
     assert service is not None

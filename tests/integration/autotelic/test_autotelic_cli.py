@@ -79,3 +79,23 @@ def test_run_once_without_a_model_says_why(batos: Any) -> None:
     done = batos("autotelic", "run-once")  # BATOS_BACKEND=none in the test environment
     assert done.returncode == 1
     assert "no model backend" in done.stderr
+
+
+def _recent(batos: Any) -> dict[str, float]:
+    facts = json.loads(_ok(batos("cem", "--json")))["facts"]
+    return {"messages": facts["messages"], "misses": facts["misses"]}
+
+
+def test_a_miss_the_jit_fills_counts_as_a_miss(batos: Any, tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["```python\ndef answer(self):\n    return 42\n```"]))
+    _ok(batos("daemon", "start", "--backend", "scripted", "--model", str(script), "--candidates", "1"))
+    assert "42" in _ok(batos("send", "genesis", "answer"))
+    assert _recent(batos) == {"messages": 1.0, "misses": 1.0}
+
+
+def test_a_miss_without_a_jit_counts_as_a_miss(batos: Any) -> None:
+    _ok(batos("daemon", "start"))  # BATOS_BACKEND=none in the test environment: no miss hook
+    done = batos("send", "genesis", "frobnicate")
+    assert done.returncode != 0 and "frobnicate" in done.stderr, (done.stdout, done.stderr)
+    assert _recent(batos) == {"messages": 1.0, "misses": 1.0}

@@ -23,8 +23,8 @@ from batos_core.jit.candidates import (
     check_selector,
     check_sources,
 )
-from batos_core.jit.changelog import change_log
 from batos_core.jit.pipeline import GenerationFailed, JitCompiler, JitSettings, Outcome
+from batos_core.methods.changelog import change_log
 from batos_core.objects import SlotNotFound, format_oid, get_slot, set_slot
 
 RIGHT = "def double_(self, n):\n    return n * 2\n"

@@ -22,9 +22,9 @@ from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import open_image
 from batos_core.jit.backends.scripted import ScriptedBackend
-from batos_core.jit.changelog import change_log
 from batos_core.jit.pipeline import JitCompiler, JitSettings, ProposalRejected
 from batos_core.jit.review import ProposalNotFound, ReviewBoard, ReviewClosed
+from batos_core.methods.changelog import change_log
 from batos_core.objects import SlotNotFound, format_oid
 from batos_core.protocol.builders import (
     approve_request,

@@ -16,6 +16,7 @@ from batos_core.autotelic.heartbeat import stagnation
 from batos_core.autotelic.proposal import ProposalError, parse_proposal, proposal_messages
 from batos_core.autotelic.state import autotelic_state
 from batos_core.image import Session
+from batos_core.jit.misses import MissEvents, MissNoticed
 from batos_core.jit.snapshot import ReceiverSnapshot
 
 GOOD = "selector: doubled\nintent: return twice the balance\ncheck: self.doubled() == 2 * self.balance"
@@ -68,27 +69,33 @@ def test_activity_ring_components_and_idleness() -> None:
         assert activity.on_request("send_request", f"r{i}", selector)
     assert activity.idle_for() == 0.0
     activity.on_request("eval_request", "r9")
-    activity.on_miss("r9", "frob")
-    activity.on_miss("r0", "a")  # fell out of the ring: ignored
+    activity.on_miss(MissNoticed("r9", "frob", "0x1"))
+    activity.on_miss(MissNoticed("r0", "a", "0x1"))  # fell out of the ring: ignored
     diversity, competence, facts = activity.components()
     assert facts == {"messages": 4.0, "misses": 1.0}
     assert competence == pytest.approx(0.75)
     assert diversity == pytest.approx(1.0)  # c, d, e, frob: all different
 
 
-def test_the_miss_hook_wrapper_notes_misses_and_keeps_the_answer() -> None:
+def test_the_activity_hears_of_misses_as_a_subscriber_until_it_unsubscribes() -> None:
     activity = ActivityTracker(lambda: 0.0)
     activity.on_request("send_request", "r1", "x")
+    activity.on_request("send_request", "r2", "y")
+    events = MissEvents()
+    heard: list[MissNoticed] = []
 
-    class Miss:
-        selector = "x"
+    def broken(miss: MissNoticed) -> None:
+        raise RuntimeError("an observer's bug")
 
-    class Request:
-        id = "r1"
-
-    assert activity.observe_misses(None)(Miss(), None, Request()) is False
-    assert activity.observe_misses(lambda m, c, r: True)(Miss(), None, Request()) is True
+    events.subscribe(broken)  # logged; the others are still told
+    unsubscribe = events.subscribe(activity.on_miss)
+    events.subscribe(heard.append)
+    events.notify(MissNoticed("r1", "x", "0x1"))
     assert activity.components()[2]["misses"] == 1.0
+    unsubscribe()
+    events.notify(MissNoticed("r2", "y", "0x1"))
+    assert activity.components()[2]["misses"] == 1.0
+    assert [miss.request_id for miss in heard] == ["r1", "r2"]
 
 
 def test_budgets_count_acts_per_hour_and_tokens_per_day() -> None:

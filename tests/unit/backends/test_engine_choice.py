@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon_config import DaemonConfig
 from batos_core.jit.backends import BackendConfig, BackendError, make_backend
 from batos_core.jit.backends.engine_choice import choose_engine
 from batos_core.jit.backends.llamacpp_backend import LlamaCppBackend
@@ -52,14 +51,14 @@ def test_what_counts_as_a_gguf(smollm_gguf: Path, tmp_path: Path) -> None:
     assert not is_gguf(str(text)) and not is_gguf("no-such-catalog-name")
 
 
-def test_the_daemon_configuration_names_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_backend_named_with_its_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATOS_JIT_THREADS", "3")
     for name in ("auto", "llamacpp", "transformers"):
-        config = backend_config(DaemonConfig(backend=name, model="m.gguf"))
+        config = backend_config(name, "m.gguf")
         assert (config.backend, config.model, config.n_threads) == (name, "m.gguf", 3)
     monkeypatch.setenv("BATOS_JIT_THREADS", "two")
     with pytest.raises(BackendError, match="BATOS_JIT_THREADS must be a whole number"):
-        backend_config(DaemonConfig(backend="auto"))
+        backend_config("auto")
 
 
 def _run_blocked(code: str) -> subprocess.CompletedProcess[str]:
