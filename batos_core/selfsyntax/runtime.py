@@ -55,6 +55,7 @@ from batos_core.objects import (
 from batos_core.objects import uvm_object as uo
 from batos_core.sandbox.guards import guarded_getattr
 from batos_core.sandbox.modules import FrozenNamespace
+from batos_core.selectors import is_binary_selector, self_to_python
 from batos_core.selfsyntax import world
 from batos_core.selfsyntax.blocks import (
     Activation,
@@ -66,7 +67,6 @@ from batos_core.selfsyntax.blocks import (
 )
 from batos_core.selfsyntax.errors import ReadOnlySlot, SelfEvalError, UnknownName
 from batos_core.selfsyntax.install import install_self_method
-from batos_core.selfsyntax.selectors import is_binary_selector, self_to_python
 from batos_core.selfsyntax.type_traits import type_trait_name
 
 
