@@ -281,11 +281,14 @@ def _remove_own_pidfile(path: Path) -> None:
 
 
 def _enter_sandbox() -> None:
-    """Build the restricted method namespace (importing the allow-listed modules
-    here, in trusted code) and install the audit hook, before any method runs."""
+    """Build the restricted method namespace, with the Self runtime in its API
+    (importing the allow-listed modules here, in trusted code), and install the
+    audit hook, before any method runs."""
     from batos_core.objects.namespace import restricted_namespace
     from batos_core.sandbox import audit
+    from batos_core.selfsyntax.runtime import provide_runtime
 
+    provide_runtime()
     restricted_namespace()
     audit.install()
 
