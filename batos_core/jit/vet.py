@@ -35,6 +35,7 @@ from batos_core.jit.ui_shape import (
     kept_statements,
 )
 from batos_core.sandbox.allowlist import METHOD_MODULES
+from batos_core.ui_contract import UI_CLASS_NAME
 
 #: The allow-list (one home: ``sandbox.allowlist``, which the method namespace uses too).
 DEFAULT_IMPORTS = METHOD_MODULES
@@ -52,7 +53,6 @@ UI_NAMES: dict[str, str] = {
     "GridLayout": "kivy.uix.gridlayout",
     "Clock": "kivy.clock",
 }
-UI_CLASS_NAME = "BatOS_EntropicUI_App"
 
 FORBIDDEN_NAMES = frozenset(
     {
