@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 OPAQUE_TAG = "\x00batos:opaque"
 REPORT_NAME = "result.json"
 GENERATED_PREFIX = "<batos "
-_REMOVED_BUILTINS = (
+#: Builtins generated code never gets: dynamic code, files, frames' globals,
+#: the debugger, the terminal. One home: vetting refuses these names
+#: (``batos_core.jit.vet.FORBIDDEN_NAMES``) and an unrestricted trial removes them.
+REMOVED_BUILTINS = (
     "eval",
     "exec",
     "compile",
@@ -238,7 +241,7 @@ def make_audit_hook(allowed_dir: str, violations: list[str], allow_ctypes: bool)
 def safe_builtins(stubs: list[str]) -> dict[str, Any]:
     """Builtins without the dynamic-code and I/O entry points, plus stub globals."""
     names = dict(vars(builtins))
-    for name in _REMOVED_BUILTINS:
+    for name in REMOVED_BUILTINS:
         names.pop(name, None)
     # Imports inside the method still need the import machinery.
     names["__import__"] = builtins.__import__

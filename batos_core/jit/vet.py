@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from batos_core.jit.errors import VetError
 from batos_core.jit.signature import MethodSignature, signature_for
+from batos_core.jit.trial_child import REMOVED_BUILTINS
 from batos_core.jit.ui_shape import (
     app_class_shape,
     enclose_app_class,
@@ -54,23 +55,8 @@ UI_NAMES: dict[str, str] = {
     "Clock": "kivy.clock",
 }
 
-FORBIDDEN_NAMES = frozenset(
-    {
-        "eval",
-        "exec",
-        "compile",
-        "open",
-        "__import__",
-        "globals",
-        "locals",
-        "vars",
-        "breakpoint",
-        "input",
-        "exit",
-        "quit",
-        "help",
-    }
-)
+#: The builtins generated source may not name: those the trial removes (one home).
+FORBIDDEN_NAMES = frozenset(REMOVED_BUILTINS)
 # Attributes without a leading underscore that still reach frames, code or
 # globals (generator/traceback introspection) or resolve dotted names.
 FORBIDDEN_ATTRIBUTES = frozenset(
