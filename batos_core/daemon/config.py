@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batos_core.settings import DEFAULT_BACKEND
+
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 DEFAULT_MAX_ATTEMPTS = 50
@@ -109,7 +111,7 @@ class DaemonConfig:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     reply_table_size: int = DEFAULT_REPLY_TABLE_SIZE
-    backend: str = "none"
+    backend: str = DEFAULT_BACKEND
     model: str = ""
     review: bool = False
     autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)

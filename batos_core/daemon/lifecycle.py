@@ -37,6 +37,7 @@ from batos_core.private_files import PRIVATE_UMASK
 from batos_core.protocol.connection import check_private_file, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
+from batos_core.settings import DEFAULT_BACKEND, NO_BACKEND
 
 if TYPE_CHECKING:
     from batos_core.jit.pipeline import JitCompiler
@@ -122,7 +123,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         config.max_frame_bytes = args.max_frame_bytes
     # No backend named: auto (llama.cpp for the catalog's default GGUF on a CPU,
     # transformers on CUDA), loaded on the first miss (`batos model pull` fetches it).
-    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "auto"
+    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or DEFAULT_BACKEND
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
     config.candidates = args.candidates or 0
@@ -308,7 +309,7 @@ def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> Any:
 
 def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
     """The doesNotUnderstand: compiler for the configured JIT backend (None: misses are errors)."""
-    if config.backend == "none":
+    if config.backend == NO_BACKEND:
         return None
     from batos_core.jit.hook import make_compiler  # the JIT compiler for intent
 
