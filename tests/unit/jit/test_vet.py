@@ -12,6 +12,7 @@ from batos_core.jit.signature import signature_for
 from batos_core.jit.trial_child import REMOVED_BUILTINS, safe_builtins
 from batos_core.jit.vet import FORBIDDEN_NAMES, VetPolicy, vet
 from batos_core.sandbox.namespace import SAFE_BUILTIN_NAMES
+from batos_core.selectors import shown_selector, slot_name
 
 
 def reject(source: str, selector: str, policy: VetPolicy | None = None) -> VetError:
@@ -479,3 +480,9 @@ def test_the_banned_builtins_have_one_home_and_the_sandbox_hands_none_out_as_is(
     assert not set(REMOVED_BUILTINS) & set(safe_builtins([])) - {"__import__"}
     # The restricted sandbox's allow-list is a separate, narrower list: none of these on it.
     assert set(REMOVED_BUILTINS).isdisjoint(SAFE_BUILTIN_NAMES)
+
+
+def test_the_signature_maps_selectors_as_the_object_model_does() -> None:
+    # Self's capitalised continuation: a Self send of at:Put: looks up at_put_, so the JIT writes that.
+    assert signature_for("at:Put:").selector == slot_name("at:Put:") == "at_put_"
+    assert signature_for("do_it_").self_form == shown_selector("do_it_", 2) == "do:it:"
