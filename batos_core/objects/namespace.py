@@ -93,7 +93,8 @@ def _kernel_names() -> dict[str, Any]:
 def method_globals() -> dict[str, Any]:
     """The shared base globals for compiled methods (copied per method)."""
     global _globals
-    if _globals is None:
+    built = _globals  # read once: `provide_api` may drop it meanwhile
+    if built is None:
         with _lock:
             if _globals is None:
                 _globals = {
@@ -101,14 +102,16 @@ def method_globals() -> dict[str, Any]:
                     "__name__": "batos.methods",
                     "batos": batos_api(),
                 }
-    return _globals
+            built = _globals
+    return built
 
 
 def restricted_namespace() -> RestrictedNamespace:
     """The restricted namespace of this process: the allow-listed modules as
     frozen proxies, the `batos` API frozen, batos objects writable."""
     global _restricted
-    if _restricted is None:
+    built = _restricted  # read once: `provide_api` may drop it meanwhile
+    if built is None:
         with _lock:
             if _restricted is None:
                 from batos_core.objects.uvm_object import UvmObject
@@ -116,4 +119,5 @@ def restricted_namespace() -> RestrictedNamespace:
                 from batos_core.sandbox.namespace import RestrictedNamespace
 
                 _restricted = RestrictedNamespace(METHOD_MODULES, _api_names(), writable=(UvmObject,))
-    return _restricted
+            built = _restricted
+    return built
