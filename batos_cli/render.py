@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from batos_cli.env import Environment
+from batos_core.settings import NO_BACKEND
 
 
 def value_text(value: Any) -> str:
@@ -112,7 +113,7 @@ def print_status(env: Environment, reply: dict[str, Any]) -> None:
         f"daemon pid {reply['pid']} serving {reply['image']}\n"
         f"  incarnation {reply['incarnation']}, up {reply['uptime_s']:.1f} s, "
         f"{reply['workers']} workers{waiting}, {reply['queue_depth']} queued\n"
-        f"  JIT backend: {reply['backend'] or 'none'}"
+        f"  JIT backend: {reply['backend'] or NO_BACKEND}"
         + (f" ({reply['model']})" if reply["model"] else "")
         + _serving_text(reply)
         + _world_text(reply),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batos_core.places import DaemonPlaces
+from batos_core.settings import DEFAULT_BACKEND
 
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
@@ -43,7 +44,7 @@ class DaemonConfig(DaemonPlaces):
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     reply_table_size: int = DEFAULT_REPLY_TABLE_SIZE
-    backend: str = "none"
+    backend: str = DEFAULT_BACKEND
     model: str = ""
     review: bool = False
     autotelic: bool = False  # the idle self-improvement heartbeat (docs/autotelic.md: off by default)
@@ -177,7 +178,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         config.max_frame_bytes = args.max_frame_bytes
     # No backend named: auto (llama.cpp for the catalog's default GGUF on a CPU,
     # transformers on CUDA), loaded on the first miss (`batos model pull` fetches it).
-    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or "auto"
+    config.backend = args.backend or os.environ.get("BATOS_BACKEND") or DEFAULT_BACKEND
     config.model = args.model or os.environ.get("BATOS_MODEL", "")
     config.review = args.review
     config.candidates = args.candidates or 0

@@ -12,13 +12,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+DEFAULT_BACKEND = "auto"
+"""The JIT backend when none is named (on the command line, in ``BATOS_BACKEND``,
+in batos.toml or in code): the machine's choice of engine, llama.cpp for a GGUF
+on a CPU, else transformers (`batos_core.jit.backends`). The one default: the
+settings, the daemon's config and command line and the backends' config use it."""
+
+NO_BACKEND = "none"
+"""The backend name that runs no JIT: a message nobody understands is an error."""
+
 
 @dataclass
 class Settings:
     """Settings shared by the CLI and the daemon."""
 
     image: str = ""
-    backend: str = ""  # "" means: the default for this machine (see batos_core.jit)
+    backend: str = DEFAULT_BACKEND
     model: str = ""
     review: bool = False
     workers: int = 4

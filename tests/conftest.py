@@ -10,6 +10,13 @@ import pytest
 
 from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
+from batos_core.selfsyntax.runtime import provide_runtime
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite is a composition root like the daemon: methods written in Self
+    reach the Self runtime as ``batos.selflang`` (`objects.namespace.provide_api`)."""
+    provide_runtime()
 
 
 @pytest.fixture

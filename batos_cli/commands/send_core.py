@@ -11,6 +11,7 @@ from batos_cli.env import Environment
 from batos_cli.progress import EventView
 from batos_cli.status import CliError, ExitStatus
 from batos_cli.values import parse_word, split_keyword_send
+from batos_core.ui_contract import UI_SELECTOR, is_ui_send_result
 
 
 def send_message(
@@ -42,7 +43,7 @@ def send_message(
     if json_out:
         return 0
     result = reply["result"]
-    if isinstance(result, dict) and result.get("ui") == "display_yourself":
+    if is_ui_send_result(result):
         open_ui(receiver, result, screenshot, env)
         return 0
     env.stdout.write(render.value_text(result) + "\n")
@@ -100,7 +101,7 @@ def open_ui(receiver: str, result: dict[str, Any], screenshot: Path | None, env:
     from batos_cli.commands.ui import launch_ui
     from batos_core.gui.display import HOW_TO_VIEW, has_display
 
-    env.notice(f"{receiver} display_yourself is version {result.get('version')}; opening the UI")
+    env.notice(f"{receiver} {UI_SELECTOR} is version {result.get('version')}; opening the UI")
     if screenshot is None and not has_display():
         env.notice(HOW_TO_VIEW)
         return

@@ -19,6 +19,7 @@ from batos_cli import connect, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
 from batos_core.gui.display import HOW_TO_VIEW, has_display
+from batos_core.ui_contract import UI_SELECTOR, UI_TARGET
 
 # The launcher's exit statuses (batos_core.gui.errors) as the CLI's.
 _CHILD_STATUS = {1: ExitStatus.ERROR, 2: ExitStatus.USAGE, 3: ExitStatus.DAEMON_UNAVAILABLE}
@@ -39,8 +40,8 @@ def ui(
         bool, typer.Option("--fallback", help="Show the hand-written inspector instead of the generated UI.")
     ] = False,
     target: Annotated[
-        str, typer.Option("--target", help="The object whose display_yourself to show.")
-    ] = "genesis",
+        str, typer.Option("--target", help=f"The object whose {UI_SELECTOR} to show.")
+    ] = UI_TARGET,
     report: Annotated[
         Path | None, typer.Option("--report", hidden=True, help="Write what the widgets show (JSON); exit.")
     ] = None,

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from batos_cli.render import value_text
+from batos_core.selectors import shown_selector
 from batos_core.selfsyntax.errors import SelfSourceError
-from batos_core.selfsyntax.selectors import python_to_self
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,9 +146,4 @@ def self_form(name: str) -> str:
     The daemon reports Python names; each ``_``-terminated part is one keyword
     (the object model's convention). A name that does not map stays as it is.
     """
-    if not name.endswith("_") or name.startswith("_"):
-        return name
-    try:
-        return python_to_self(name, name[:-1].count("_") + 1)
-    except ValueError:
-        return name
+    return shown_selector(name)

@@ -316,7 +316,7 @@ class ReplSession:
         Walks the first parent of each object (inspect_request). None, with the
         error shown, if no object on the chain has it.
         """
-        from batos_core.selfsyntax import self_to_python
+        from batos_core.selectors import self_to_python
 
         try:
             python_name = self_to_python(selector)

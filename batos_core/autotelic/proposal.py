@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from batos_core.jit.errors import VetError
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.vet import VetPolicy, vet
-from batos_core.objects.selectors import self_to_python
+from batos_core.selectors import slot_name
 
 CHECK_NAME = "check"
 MAX_CHECK_CHARS = 400
@@ -135,7 +135,7 @@ def _selector(raw: str) -> str:
     name = raw.split("(", 1)[0].strip()
     name = name.removeprefix("self.").removeprefix("def ").strip()
     try:
-        python = self_to_python(name)
+        python = slot_name(name)
     except ValueError as exc:
         raise ProposalError(f"not a method name: {raw!r} ({exc})") from None
     if not python.isidentifier() or python.startswith("_") or python.endswith("_"):

@@ -11,6 +11,7 @@ from batos_core.jit.backends.base import Serving
 from batos_core.objects import UvmObject, format_oid, print_string
 from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.values import WireValue, decode_value, encode_value
+from batos_core.settings import NO_BACKEND
 
 if TYPE_CHECKING:
     from batos_core.daemon_config import DaemonConfig
@@ -78,7 +79,7 @@ class DaemonInfo:
     started: float
     incarnation: int = 0
     workers: int = 0
-    backend: str = "none"
+    backend: str = NO_BACKEND
     model: str = ""
     queue_depth: Callable[[], int] = field(default=lambda: 0)
     #: What serves the JIT's generations (engine, quantization), asked at each status.

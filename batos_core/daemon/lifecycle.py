@@ -43,6 +43,7 @@ from batos_core.private_files import PRIVATE_UMASK
 from batos_core.protocol.connection import check_private_file, ipc_endpoint
 from batos_core.protocol.errors import InsecurePermissions
 from batos_core.protocol.replay import ReplayGuard
+from batos_core.settings import NO_BACKEND
 
 if TYPE_CHECKING:
     from batos_core.jit.misses import MissHook
@@ -206,11 +207,14 @@ def _remove_own_pidfile(path: Path) -> None:
 
 
 def _enter_sandbox() -> None:
-    """Build the restricted method namespace (importing the allow-listed modules
-    here, in trusted code) and install the audit hook, before any method runs."""
+    """Build the restricted method namespace, with the Self runtime in its API
+    (importing the allow-listed modules here, in trusted code), and install the
+    audit hook, before any method runs."""
     from batos_core.objects.namespace import restricted_namespace
     from batos_core.sandbox import audit
+    from batos_core.selfsyntax.runtime import provide_runtime
 
+    provide_runtime()
     restricted_namespace()
     audit.install()
 
@@ -231,7 +235,7 @@ def _miss_hook(config: DaemonConfig, compiler: JitCompiler | None) -> MissHook |
 
 def _jit_compiler(config: DaemonConfig) -> JitCompiler | None:
     """The doesNotUnderstand: compiler for the configured JIT backend (None: misses are errors)."""
-    if config.backend == "none":
+    if config.backend == NO_BACKEND:
         return None
     from batos_core.jit.hook import make_compiler  # the JIT compiler for intent
 

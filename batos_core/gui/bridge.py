@@ -11,40 +11,39 @@ A generated UI gets one object, ``bridge``, with three calls (the UI prompt in
   daemon pushes.
 
 The bridge speaks the same signed protocol as the CLI (``docs/protocol.md``)
-from a DEALER socket owned by one background I/O thread; zmq sockets are not
-thread-safe, so the UI thread only queues work and wakes the I/O thread
-through a pipe. Every callback is handed to ``dispatch`` (by default Kivy's
-``Clock.schedule_once``), so it runs on the UI's main thread.
+through the same client (`batos_core.protocol.client.Client`), so it has the
+client's retry policy: after ``timeout`` seconds of silence a request is re-sent
+with its id on a fresh socket, ``retries`` times, and at once when the daemon
+drops the connection (the daemon answers a repeated id from its reply table).
+A client is not thread-safe and waits for one request at a time, so the UI
+thread only queues work: `WORKERS` background threads, each with its own
+client, take requests from the queue (a slow request, a method being
+generated, does not hold up a state request behind it). Every callback is
+handed to ``dispatch`` (by default Kivy's ``Clock.schedule_once``), so it runs
+on the UI's main thread.
 
-Failures never raise into the UI: a request with no answer is retried Lazy
-Pirate style (same id, fresh socket; the daemon answers a repeated id from its
-reply table), and after the last attempt, or on an ``error_reply``, ``send``
-callbacks get an ``error: ...`` line and state requests report to ``on_error``
-(or, without one, to the event listeners as an event of kind ``error``).
+Failures never raise into the UI: after the last attempt, or on an
+``error_reply``, ``send`` callbacks get an ``error: ...`` line and state
+requests report to ``on_error`` (or, without one, to the event listeners as
+an event of kind ``error``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
-
-import zmq
 
 from batos_core.gui.replies import error_text, plain_state, reply_text
 from batos_core.protocol.builders import eval_request, get_full_state_request
+from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo
 from batos_core.protocol.constants import DEFAULT_MAX_FRAME_BYTES
-from batos_core.protocol.errors import WireError
-from batos_core.protocol.replay import ReplayGuard
+from batos_core.protocol.errors import DaemonUnavailable, WireError
 from batos_core.protocol.values import WireValue
-from batos_core.protocol.wire import Signer, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,8 @@ ReplyHandler = Callable[[dict[str, Any]], None]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
-_MAX_POLL_MS = 1000
+#: Requests the bridge waits for at once (each on its own client and thread).
+WORKERS = 4
 
 
 def kivy_dispatch(job: Job) -> None:
@@ -68,20 +68,13 @@ def kivy_dispatch(job: Job) -> None:
     Clock.schedule_once(lambda _dt: job(), 0)
 
 
-@dataclass
-class _Pending:
-    message: dict[str, Any]
-    on_reply: ReplyHandler
-    deadline: float
-    attempt: int = 1
-
-
 class SynapticBridge:
     """A UI's asynchronous connection to one daemon.
 
     ``timeout``: seconds of silence before a request is re-sent on a fresh
-    socket (events for it restart the wait); ``retries``: how many times.
-    Call :meth:`start` before the first request and :meth:`close` at the end.
+    socket (events for it restart the wait); ``retries``: how many times (the
+    protocol client's policy). Requests made before :meth:`start` wait for it;
+    call :meth:`close` at the end.
     The public calls may be made from any thread; callbacks run via
     ``dispatch``. An exception raised by a callback propagates on the UI
     thread (a broken UI fails loudly, and the launcher reports its line).
@@ -100,17 +93,13 @@ class SynapticBridge:
         self.endpoint = endpoint
         self.timeout = timeout
         self.retries = retries
+        self._key = key
         self._dispatch = dispatch
         self._max_frame_bytes = max_frame_bytes
-        self._signer = Signer(key, max_frame_bytes=max_frame_bytes)
-        self._verifier = Verifier(key, ReplayGuard(), max_frame_bytes=max_frame_bytes)
-        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self._outbox: queue.SimpleQueue[tuple[dict[str, Any], ReplyHandler]] = queue.SimpleQueue()
-        self._pending: dict[str, _Pending] = {}
+        self._outbox: queue.SimpleQueue[tuple[dict[str, Any], ReplyHandler] | None] = queue.SimpleQueue()
         self._listeners: list[EventCallback] = []
-        self._wake_read, self._wake_write = os.pipe()
         self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._eval_supported = True
         self._variables: dict[str, WireValue] = {}
         #: What the UI has been shown so far (read by the launcher's capture).
@@ -175,26 +164,32 @@ class SynapticBridge:
     # -- lifecycle and the raw request ----------------------------------------------
 
     def start(self) -> None:
-        """Start the I/O thread. Idempotent."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="batos-bridge", daemon=True)
-            self._thread.start()
+        """Start the worker threads. Idempotent."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._work, name=f"batos-bridge-{n}", daemon=True)
+                for n in range(WORKERS)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop the I/O thread and close the socket; pending requests are dropped."""
+        """Stop the workers; requests not answered yet are dropped (no callback runs).
+
+        Waits up to ``timeout`` seconds for idle workers to close their sockets;
+        a worker still waiting for a reply is a daemon thread and is left to it.
+        """
         self._closing.set()
-        self._wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        for fd in (self._wake_read, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for _ in self._threads:
+            self._outbox.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def request(self, message: Mapping[str, Any], on_reply: ReplyHandler) -> None:
         """Queue ``message`` (a builders dict with an ``id``); ``on_reply(reply)`` runs on
         the UI thread with its final reply, an ``error_reply`` included."""
         self._outbox.put((dict(message), on_reply))
-        self._wake()
 
     # -- UI-thread helpers --------------------------------------------------------------
 
@@ -240,129 +235,58 @@ class SynapticBridge:
         for listener in list(self._listeners):
             listener(event)
 
-    # -- the I/O thread -------------------------------------------------------------
+    # -- the worker threads -------------------------------------------------------------
 
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_write, b"x")
-
-    def _run(self) -> None:
-        socket = self._open_socket()
-        poller = zmq.Poller()
-        poller.register(self._wake_read, zmq.POLLIN)
-        poller.register(socket, zmq.POLLIN)
+    def _work(self) -> None:
+        """Answer queued requests, one at a time, on this thread's own client."""
+        client = Client(
+            self.endpoint,
+            self._key,
+            timeout=self.timeout,
+            retries=self.retries,
+            max_frame_bytes=self._max_frame_bytes,
+        )
         try:
-            while not self._closing.is_set():
-                ready = dict(poller.poll(self._poll_timeout_ms()))
-                if self._wake_read in ready:
-                    os.read(self._wake_read, 4096)
-                if self._closing.is_set():
-                    break
-                self._flush_outbox(socket)
-                if socket in ready:
-                    self._receive_all(socket)
-                if self._expire():
-                    # Lazy Pirate: a DEALER may hold a half-dead connection; start over
-                    # and re-send every pending request with its same id.
-                    poller.unregister(socket)
-                    socket.close(linger=0)
-                    socket = self._open_socket()
-                    poller.register(socket, zmq.POLLIN)
-                    for pending in self._pending.values():
-                        self._transmit(socket, pending.message)
+            while (job := self._outbox.get()) is not None and not self._closing.is_set():
+                message, on_reply = job
+                reply = self._exchange(client, message)
+                if not self._closing.is_set():
+                    self._dispatch(lambda h=on_reply, r=reply: h(r))  # type: ignore[misc]
         except Exception:
-            log.exception("the bridge's I/O thread failed")
+            log.exception("a bridge worker failed")
         finally:
-            socket.close(linger=0)
+            client.close()
 
-    def _open_socket(self) -> zmq.Socket[bytes]:
-        socket: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.setsockopt(zmq.MAXMSGSIZE, self._max_frame_bytes)
-        socket.connect(self.endpoint)
-        return socket
+    def _exchange(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
+        """The final reply to ``message``, or an ``error_reply`` made here when the
+        daemon never answered (``timeout``) or the request cannot be sent
+        (``bad_request``). Events for it go to the listeners on the UI thread."""
+        request_id = str(message["id"])
+        try:
+            return client.request(message, on_event=self._forward_event)
+        except DaemonUnavailable as exc:
+            log.warning("bridge: %s", exc)
+            return _failure(
+                request_id,
+                "DaemonUnavailable",
+                f"no reply from {exc.endpoint} after {exc.attempts} attempts of {exc.timeout:g} s",
+                "timeout",
+            )
+        except (WireError, TypeError, ValueError) as exc:
+            return _failure(request_id, type(exc).__name__, str(exc), "bad_request")
 
-    def _poll_timeout_ms(self) -> int:
-        if not self._pending:
-            return _MAX_POLL_MS
-        nearest = min(p.deadline for p in self._pending.values()) - time.monotonic()
-        return max(1, min(_MAX_POLL_MS, int(nearest * 1000) + 1))
+    def _forward_event(self, event: dict[str, Any]) -> None:
+        if not self._closing.is_set():
+            self._dispatch(lambda: self._deliver_event(event))
 
-    def _flush_outbox(self, socket: zmq.Socket[bytes]) -> None:
-        while True:
-            try:
-                message, on_reply = self._outbox.get_nowait()
-            except queue.Empty:
-                return
-            request_id = str(message["id"])
-            try:
-                self._transmit(socket, message)
-            except (WireError, TypeError, ValueError) as exc:
-                failure = {
-                    "type": "error_reply",
-                    "id": request_id,
-                    "name": type(exc).__name__,
-                    "message": str(exc),
-                    "code": "bad_request",
-                    "traceback": "",
-                }
-                self._dispatch(lambda h=on_reply, f=failure: h(f))  # type: ignore[misc]
-                continue
-            self._pending[request_id] = _Pending(message, on_reply, time.monotonic() + self.timeout)
 
-    def _transmit(self, socket: zmq.Socket[bytes], message: dict[str, Any]) -> None:
-        # A fresh envelope per transmission: the daemon's guard refuses a re-sent counter.
-        socket.send_multipart(self._signer.sign(message))
-
-    def _receive_all(self, socket: zmq.Socket[bytes]) -> None:
-        while socket.poll(0):
-            frames = socket.recv_multipart()
-            try:
-                message = self._verifier.verify(frames).message
-            except WireError as exc:
-                log.warning("dropped a message from %s: %s", self.endpoint, exc.reason)
-                continue
-            self._route(message)
-
-    def _route(self, message: dict[str, Any]) -> None:
-        request_id = message.get("id")
-        pending = self._pending.get(request_id) if isinstance(request_id, str) else None
-        if message.get("type") == "event":
-            if pending is not None:
-                pending.deadline = time.monotonic() + self.timeout  # the daemon is working on it
-            self._dispatch(lambda: self._deliver_event(message))
-            return
-        if pending is None:
-            log.debug("dropped a reply for %r (no such pending request)", request_id)
-            return
-        del self._pending[pending.message["id"]]
-        self._dispatch(lambda: pending.on_reply(message))
-
-    def _expire(self) -> bool:
-        """Fail requests out of attempts; True if some must be re-sent on a new socket."""
-        now = time.monotonic()
-        resend = False
-        for request_id, pending in list(self._pending.items()):
-            if pending.deadline > now:
-                continue
-            if pending.attempt <= self.retries:
-                log.warning("no reply to %s in %g s (attempt %d)", request_id, self.timeout, pending.attempt)
-                pending.attempt += 1
-                resend = True
-                continue
-            del self._pending[request_id]
-            failure = {
-                "type": "error_reply",
-                "id": request_id,
-                "name": "DaemonUnavailable",
-                "message": f"no reply from {self.endpoint} after {pending.attempt} attempts "
-                f"of {self.timeout:g} s",
-                "code": "timeout",
-                "traceback": "",
-            }
-            self._dispatch(lambda h=pending.on_reply, f=failure: h(f))  # type: ignore[misc]
-        if resend:
-            deadline = now + self.timeout
-            for pending in self._pending.values():
-                pending.deadline = deadline
-        return resend
+def _failure(request_id: str, name: str, message: str, code: str) -> dict[str, Any]:
+    """An ``error_reply`` the bridge makes itself, shaped as the daemon's."""
+    return {
+        "type": "error_reply",
+        "id": request_id,
+        "name": name,
+        "message": message,
+        "code": code,
+        "traceback": "",
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from batos_core.gui.bridge import SynapticBridge
-from batos_core.jit.prompt import UI_WINDOW_TITLE
+from batos_core.ui_contract import UI_TARGET, UI_WINDOW_TITLE
 
 FALLBACK_TITLE = f"{UI_WINDOW_TITLE} (fallback inspector)"
 _MAX_LOG_LINES = 200
@@ -24,7 +24,7 @@ def state_text(target: str, state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def inspector_app(bridge: SynapticBridge, target: str = "genesis") -> type:
+def inspector_app(bridge: SynapticBridge, target: str = UI_TARGET) -> type:
     """The inspector's App class (a Kivy ``App`` subclass) for ``target``.
 
     Imports Kivy: call after ``batos_core.gui.display.prepare``.

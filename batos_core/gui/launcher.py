@@ -27,7 +27,7 @@ from typing import Any
 from batos_core.gui import display
 from batos_core.gui.errors import EXIT_DAEMON_UNAVAILABLE, EXIT_USAGE, UiError
 from batos_core.gui.loader import UiSource
-from batos_core.jit.prompt import UI_SELECTOR
+from batos_core.ui_contract import UI_SELECTOR, UI_TARGET
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,18 @@ REQUEST_TIMEOUT_S = 10.0
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m batos_core.gui", description="Show the UI of a batos image (its display_yourself)."
+        prog="python -m batos_core.gui", description=f"Show the UI of a batos image (its {UI_SELECTOR})."
     )
     parser.add_argument("--image", default=None, help="image path or URI (default: BATOS_IMAGE)")
     parser.add_argument("--runtime-dir", default=None, help="the daemon's runtime directory")
     parser.add_argument("--connection-file", type=Path, default=None, help="the daemon's connection file")
-    parser.add_argument("--target", default="genesis", help="the object whose display_yourself to show")
+    parser.add_argument("--target", default=UI_TARGET, help=f"the object whose {UI_SELECTOR} to show")
     parser.add_argument("--fallback", action="store_true", help="show the hand-written inspector")
     parser.add_argument(
         "--source-file",
         type=Path,
         default=None,
-        help="run this display_yourself source instead (development)",
+        help=f"run this {UI_SELECTOR} source instead (development)",
     )
     parser.add_argument("--screenshot", type=Path, default=None, help="save the first frame with state; exit")
     parser.add_argument("--report", type=Path, default=None, help="write what the widgets show (JSON); exit")

@@ -20,8 +20,8 @@ from typing import Any
 
 from batos_core.gui.errors import UiError
 from batos_core.jit.errors import VetError
-from batos_core.jit.prompt import UI_SELECTOR
-from batos_core.jit.vet import UI_CLASS_NAME, VetPolicy, vet
+from batos_core.jit.vet import VetPolicy, vet
+from batos_core.ui_contract import BRIDGE_NAME, UI_CLASS_NAME, UI_SELECTOR
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,15 @@ def load_app_class(ui: UiSource, bridge: object, receiver: object) -> type:
     except Exception as exc:
         raise failure_in_source(exc, ui, f"{UI_SELECTOR} raised") from None
     app_class = _app_class(ui, result)
-    if not hasattr(app_class, "bridge"):
-        setattr(app_class, "bridge", bridge)  # noqa: B010  (the prompt offers self.bridge too)
+    if not hasattr(app_class, BRIDGE_NAME):
+        setattr(app_class, BRIDGE_NAME, bridge)  # the prompt offers self.bridge too
     return app_class
 
 
 def _define(ui: UiSource, bridge: object) -> Any:
     # Register the source so tracebacks (and our reports) can show its lines.
     linecache.cache[ui.filename] = (len(ui.source), None, ui.source.splitlines(True), ui.filename)
-    namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "batos.ui", "bridge": bridge}
+    namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "batos.ui", BRIDGE_NAME: bridge}
     try:
         code = compile(ui.source, ui.filename, "exec")
         exec(code, namespace)  # vetted above; this is the process's purpose

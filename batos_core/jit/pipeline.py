@@ -53,7 +53,6 @@ from batos_core.jit.errors import ExtractionError, JitError, VetError
 from batos_core.jit.extract import extract_code
 from batos_core.jit.misses import Emit, MissContext
 from batos_core.jit.prompt import (
-    UI_SELECTOR,
     check_messages,
     check_parameter_names,
     method_messages,
@@ -83,6 +82,7 @@ from batos_core.objects.uvm_object import understood_slots
 from batos_core.selfsyntax.install import self_source
 from batos_core.selfsyntax.protocol import AUTHOR as PROTOCOL_AUTHOR
 from batos_core.selfsyntax.signature import self_signature
+from batos_core.ui_contract import UI_SELECTOR
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,21 @@ from batos_core.jit.errors import ExtractionError, VetError
 from batos_core.jit.signature import MethodSignature, signature_for
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
 from batos_core.jit.trial import TrialResult
-from batos_core.jit.vet import DEFAULT_IMPORTS, UI_CLASS_NAME, UI_NAMES, VetPolicy
+from batos_core.jit.vet import DEFAULT_IMPORTS, UI_NAMES, VetPolicy
+from batos_core.ui_contract import (
+    BRIDGE_NAME,
+    GET_FULL_STATE,
+    ON_EVENT,
+    SEND,
+    UI_CLASS_NAME,
+    UI_SELECTOR,
+    UI_TARGET,
+    UI_WINDOW_TITLE,
+)
 
 Message = dict[str, str]
 Failure = VetError | ExtractionError | TrialResult
 
-UI_WINDOW_TITLE = "BAT OS Entropic UI"
-UI_SELECTOR = "display_yourself"
 _MAX_LISTED_METHODS = 40
 # Parameter names by argument type, for the header the prompt shows.
 _TYPE_PARAMETERS = {
@@ -89,22 +97,22 @@ build method returns the root widget and which sets the window title to \
 "{title}".
 3. The function returns the class {cls} itself. It must not create an \
 instance and must not start the application.
-4. The interface talks to the system only through the object named bridge, \
+4. The interface talks to the system only through the object named {bridge}, \
 which already exists as a global name and, inside the App's methods, as \
-self.bridge (do not import or create it). Its \
-methods: bridge.get_full_state(target, callback) asks for the state of the \
+self.{bridge} (do not import or create it). Its \
+methods: {bridge}.{state}(target, callback) asks for the state of the \
 object named by the string target and later calls callback with one argument, \
-a dict of slot names to values; bridge.send(text, callback) sends one message \
+a dict of slot names to values; {bridge}.{send}(text, callback) sends one message \
 in the system's message syntax and later calls callback with the reply text; \
-bridge.on_event(callback) registers callback to be called with each event \
+{bridge}.{events}(callback) registers callback to be called with each event \
 dict the system pushes. Callbacks arrive on the Kivy main thread.
-5. Show at least: a status label with the state of the object genesis, a text \
+5. Show at least: a status label with the state of the object {target}, a text \
 input where the user types a message, a button that sends it through \
-bridge.send, and a scrolling area listing replies and events. Wire them in \
-build: call bridge.get_full_state("genesis", show_state) with a function \
+{bridge}.{send}, and a scrolling area listing replies and events. Wire them in \
+build: call {bridge}.{state}("{target}", show_state) with a function \
 show_state(state) that sets the status label's text to one line per item of \
 the dict, the slot name, a colon and its value; the \
-button's on_press calls bridge.send with the text input's text and a function \
+button's on_press calls {bridge}.{send} with the text input's text and a function \
 show_reply(reply) that adds a Label with the reply to the list. A ScrollView \
 holds exactly one child: put a vertical BoxLayout with size_hint_y None in it \
 and add the reply labels to that BoxLayout. build returns the outermost \
@@ -156,7 +164,15 @@ def ui_messages(receiver: ReceiverSnapshot, *, intent: str | None = None) -> lis
     signature = signature_for(UI_SELECTOR)
     imports = ", ".join(sorted(DEFAULT_IMPORTS))
     system = _UI_SYSTEM.format(
-        header=signature.header(), imports=imports, cls=UI_CLASS_NAME, title=UI_WINDOW_TITLE
+        header=signature.header(),
+        imports=imports,
+        cls=UI_CLASS_NAME,
+        title=UI_WINDOW_TITLE,
+        bridge=BRIDGE_NAME,
+        state=GET_FULL_STATE,
+        send=SEND,
+        events=ON_EVENT,
+        target=UI_TARGET,
     )
     user = "\n\n".join(
         part

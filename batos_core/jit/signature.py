@@ -13,6 +13,8 @@ import keyword
 import re
 from dataclasses import dataclass
 
+from batos_core.selectors import shown_selector, slot_name
+
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Names a parameter must not take: they would shadow something the body needs.
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"self"}
@@ -33,9 +35,7 @@ class MethodSignature:
     @property
     def self_form(self) -> str:
         """The selector as the REPL shows it: ``gcd_with_`` -> ``gcd:with:``."""
-        if not self.selector.endswith("_"):
-            return self.selector
-        return "".join(part + ":" for part in keyword_parts(self.selector))
+        return shown_selector(self.selector, self.arity)
 
     def header(self) -> str:
         """The exact ``def`` line to write, e.g. ``def gcd_with_(self, gcd, with_):``."""
@@ -44,12 +44,13 @@ class MethodSignature:
 
 
 def python_selector(selector: str) -> str:
-    """Normalise a selector to its Python name (``at:put:`` -> ``at_put_``).
+    """Normalise a selector to its Python name (``at:put:`` -> ``at_put_``), as
+    the object model maps it (`batos_core.selectors.slot_name`).
 
     Raises ValueError when the result is not a Python identifier or is reserved
     (starts with ``_``), since such a selector can never be a method slot.
     """
-    name = selector.replace(":", "_") if ":" in selector else selector
+    name = slot_name(selector)
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         raise ValueError(f"not a method selector: {selector!r}")
     return name

@@ -41,7 +41,8 @@ from types import CodeType
 from batos_core.jit import trial_child
 from batos_core.jit.errors import TrialSetupError
 from batos_core.jit.snapshot import ReceiverSnapshot, short_repr, type_name
-from batos_core.jit.vet import UI_CLASS_NAME, VettedMethod
+from batos_core.jit.vet import VettedMethod
+from batos_core.ui_contract import BRIDGE_NAME, GET_FULL_STATE, ON_EVENT, SEND, UI_CLASS_NAME, UI_TARGET
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,15 @@ UI_PRELOAD = (
     "kivy.core.clipboard",  # its provider probe runs xclip/xsel as subprocesses
 )
 
+
+#: The UI contract as the trial child's UI check reads it from its request.
+UI_BRIDGE_NAMES = {
+    "bridge": BRIDGE_NAME,
+    "state": GET_FULL_STATE,
+    "send": SEND,
+    "events": ON_EVENT,
+    "target": UI_TARGET,
+}
 
 @dataclass(frozen=True)
 class TrialPolicy:
@@ -117,7 +127,7 @@ class TrialPolicy:
             memory_bytes=2 * 1024 * 1024 * 1024,
             cpu_seconds=20,
             wall_seconds=30.0,
-            stub_globals=("bridge",),
+            stub_globals=(BRIDGE_NAME,),
             site_packages=True,
             allow_ctypes=True,
             preload=UI_PRELOAD,
@@ -311,6 +321,8 @@ def _request(
         "allow_ctypes": policy.allow_ctypes,
         "preload": list(policy.preload),
         "ui_check": policy.ui_check,
+        # The names the UI check drives (the child imports no batos: they travel here).
+        "ui_bridge": UI_BRIDGE_NAMES if policy.ui_check else {},
         # get_full_state shows parent slots too (as their printString): the UI check needs them.
         "parent_slots": dict(receiver.parent_slots) if policy.ui_check else {},
         "limits": {

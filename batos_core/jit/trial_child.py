@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 OPAQUE_TAG = "\x00batos:opaque"
 REPORT_NAME = "result.json"
 GENERATED_PREFIX = "<batos "
-_REMOVED_BUILTINS = (
+#: Builtins generated code never gets: dynamic code, files, frames' globals,
+#: the debugger, the terminal. One home: vetting refuses these names
+#: (``batos_core.jit.vet.FORBIDDEN_NAMES``) and an unrestricted trial removes them.
+REMOVED_BUILTINS = (
     "eval",
     "exec",
     "compile",
@@ -238,7 +241,7 @@ def make_audit_hook(allowed_dir: str, violations: list[str], allow_ctypes: bool)
 def safe_builtins(stubs: list[str]) -> dict[str, Any]:
     """Builtins without the dynamic-code and I/O entry points, plus stub globals."""
     names = dict(vars(builtins))
-    for name in _REMOVED_BUILTINS:
+    for name in REMOVED_BUILTINS:
         names.pop(name, None)
     # Imports inside the method still need the import machinery.
     names["__import__"] = builtins.__import__
@@ -588,7 +591,8 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
     ``display_yourself`` returned ``value``; it must be the App subclass named
     ``request["ui_check"]``. Its ``build()`` runs; the bridge callbacks the UI
     registered are answered with the receiver's state (``get_full_state``) and
-    a reply (``send``); a message is typed into the first text input and every
+    a reply (``send``), by the names in ``request["ui_bridge"]`` (the parent's
+    ``batos_core.ui_contract``); a message is typed into the first text input and every
     button pressed. The UI must have asked for the state and sent a message.
     Errors in generated code propagate with their line; the parts that need a
     window are skipped (``ui_check_skipped``) when Kivy has no window provider,
@@ -602,6 +606,9 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
     from kivy.uix.widget import Widget
 
     name = request["ui_check"]
+    names = request["ui_bridge"]
+    bridge_name, state_call, send_call = names["bridge"], names["state"], names["send"]
+    target = names["target"]
     if isinstance(value, App):  # `return TheApp()`: accepted, as the UI process accepts it
         value = type(value)
     if not (isinstance(value, type) and issubclass(value, App)):
@@ -610,9 +617,9 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
         )
     if value.__name__ != name:
         raise UICheckFailed(f"the App subclass must be named {name}, not {value.__name__}")
-    bridge = Stub.made["bridge"]
-    if not hasattr(value, "bridge"):
-        setattr(value, "bridge", bridge)  # noqa: B010  (self.bridge, as in the UI process)
+    bridge = Stub.made[bridge_name]
+    if not hasattr(value, bridge_name):
+        setattr(value, bridge_name, bridge)  # self.bridge, as in the UI process
     if Window is None:
         return "Kivy has no window provider here"
     root = value().build()
@@ -624,10 +631,10 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
             "return the outermost widget, the one that has no parent"
         )
     state = _ui_state(request)
-    answered = _answer_bridge(bridge, 0, state)
+    answered = _answer_bridge(bridge, 0, state, names)
     widgets = list(root.walk(restrict=True))
-    if "get_full_state" in {call[0] for call in bridge.calls}:
-        _require_state_shown(widgets, state)
+    if state_call in {call[0] for call in bridge.calls}:
+        _require_state_shown(widgets, state, names)
     inputs = [w for w in widgets if isinstance(w, TextInput)]
     if inputs:
         inputs[0].text = UI_CHECK_MESSAGE
@@ -635,17 +642,18 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
         if isinstance(widget, ButtonBehavior):
             widget.dispatch("on_press")
             widget.dispatch("on_release")
-    _answer_bridge(bridge, answered, state)
+    _answer_bridge(bridge, answered, state, names)
     used = {call[0] for call in bridge.calls}
-    if "get_full_state" not in used:
+    if state_call not in used:
         raise UICheckFailed(
-            "build never called bridge.get_full_state('genesis', callback), so the status label "
-            "cannot show the state of genesis"
+            f"build never called {bridge_name}.{state_call}('{target}', callback), so the status label "
+            f"cannot show the state of {target}"
         )
-    if "send" not in used:
+    if send_call not in used:
         raise UICheckFailed(
-            "typing a message and pressing the buttons never called bridge.send(text, callback): "
-            "the send button's on_press must call bridge.send with the text input's text"
+            "typing a message and pressing the buttons never called "
+            f"{bridge_name}.{send_call}(text, callback): "
+            f"the send button's on_press must call {bridge_name}.{send_call} with the text input's text"
         )
     return ""
 
@@ -653,7 +661,7 @@ def check_ui(value: Any, request: dict[str, Any]) -> str:
 _SHOWN_VALUE_CHARS = 24
 
 
-def _require_state_shown(widgets: list[Any], state: dict[str, Any]) -> None:
+def _require_state_shown(widgets: list[Any], state: dict[str, Any], names: dict[str, str]) -> None:
     """After the state callback: some widget's text shows a slot of genesis and its value.
 
     What a person sees is what counts: a UI that asked for the state but
@@ -679,7 +687,8 @@ def _require_state_shown(widgets: list[Any], state: dict[str, Any]) -> None:
     seen = ", ".join(repr(clip(text, 60)) for text in texts if text.strip()) or "no text at all"
     example = next(iter(scalars or state))
     raise UICheckFailed(
-        "after bridge.get_full_state answered with the state of genesis, no widget shows it: "
+        f"after {names['bridge']}.{names['state']} answered with the state of {names['target']}, "
+        "no widget shows it: "
         f"the widgets' texts were {clip(seen, 300)}. The state callback must set the status "
         f"label's text to the slot names with their values (for example the slot {example})"
     )
@@ -695,18 +704,18 @@ def _ui_state(request: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def _answer_bridge(bridge: Stub, start: int, state: dict[str, Any]) -> int:
+def _answer_bridge(bridge: Stub, start: int, state: dict[str, Any], names: dict[str, str]) -> int:
     """Call back what the UI asked the bridge from call number ``start`` on; returns the next."""
     index = start
     while index < len(bridge.calls):  # a callback may ask again: answer that too
         method, args, kwargs = bridge.calls[index]
         index += 1
         callback = kwargs.get("callback", args[1] if len(args) > 1 else None)
-        if method == "get_full_state" and callable(callback):
+        if method == names["state"] and callable(callback):
             callback(dict(state))
-        elif method == "send" and callable(callback):
+        elif method == names["send"] and callable(callback):
             callback("a UvmObject")
-        elif method == "on_event" and args and callable(args[0]):
+        elif method == names["events"] and args and callable(args[0]):
             args[0]({"type": "event", "id": "trial", "kind": "phase", "data": {"phase": "trial"}})
         if index > 200:
             raise UICheckFailed("the UI keeps calling the bridge from its own callbacks (an endless loop?)")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from batos_core.jit.errors import VetError
 from batos_core.jit.signature import MethodSignature, signature_for
+from batos_core.jit.trial_child import REMOVED_BUILTINS
 from batos_core.jit.ui_shape import (
     app_class_shape,
     enclose_app_class,
@@ -35,6 +36,7 @@ from batos_core.jit.ui_shape import (
     kept_statements,
 )
 from batos_core.sandbox.allowlist import METHOD_MODULES
+from batos_core.ui_contract import UI_CLASS_NAME
 
 #: The allow-list (one home: ``sandbox.allowlist``, which the method namespace uses too).
 DEFAULT_IMPORTS = METHOD_MODULES
@@ -52,25 +54,9 @@ UI_NAMES: dict[str, str] = {
     "GridLayout": "kivy.uix.gridlayout",
     "Clock": "kivy.clock",
 }
-UI_CLASS_NAME = "BatOS_EntropicUI_App"
 
-FORBIDDEN_NAMES = frozenset(
-    {
-        "eval",
-        "exec",
-        "compile",
-        "open",
-        "__import__",
-        "globals",
-        "locals",
-        "vars",
-        "breakpoint",
-        "input",
-        "exit",
-        "quit",
-        "help",
-    }
-)
+#: The builtins generated source may not name: those the trial removes (one home).
+FORBIDDEN_NAMES = frozenset(REMOVED_BUILTINS)
 # Attributes without a leading underscore that still reach frames, code or
 # globals (generator/traceback introspection) or resolve dotted names.
 FORBIDDEN_ATTRIBUTES = frozenset(

@@ -11,9 +11,8 @@ from batos_core.objects.errors import (
     SlotNotFound,
     ValueNotUnderstood,
 )
-from batos_core.objects.method import Method, check_source, compile_method
+from batos_core.objects.method import Method, check_source, compile_method, slot_selector
 from batos_core.objects.printing import print_string
-from batos_core.objects.selectors import arity, python_to_self, self_to_python, slot_selector
 from batos_core.objects.uvm_object import (
     LookupResult,
     UvmObject,
@@ -51,7 +50,6 @@ __all__ = [
     "UvmObject",
     "ValueNotUnderstood",
     "all_selectors",
-    "arity",
     "check_source",
     "clone",
     "compile_method",
@@ -63,10 +61,8 @@ __all__ = [
     "lookup",
     "parents",
     "print_string",
-    "python_to_self",
     "remove_slot",
     "responds_to",
-    "self_to_python",
     "send",
     "set_slot",
     "slot_items",

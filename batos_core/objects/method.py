@@ -20,6 +20,7 @@ from typing import Any
 import persistent
 
 from batos_core.objects.errors import MethodCompileError, MethodSuspended
+from batos_core.selectors import shown_selector
 
 # Compiled code per (selector, source, trusted) in this process. Methods are
 # immutable, so a code object compiled once serves every copy of the Method in
@@ -113,6 +114,13 @@ class Method(persistent.Persistent):
 
     def __repr__(self) -> str:
         return f"<Method {self.selector} v{self.version}>"
+
+
+def slot_selector(name: str, value: Any) -> str:
+    """The Self selector to show for slot `name` holding `value`: exact for a
+    Method (its own arity decides: ``do_it_`` taking one argument is
+    ``do_it:``), by the name's shape for a data slot."""
+    return shown_selector(name, value.arity if isinstance(value, Method) else None)
 
 
 def compile_method(selector: str, source: str, *, trusted: bool = False) -> FunctionType:

@@ -3,12 +3,21 @@ marked trusted, the restricted namespace of `batos_core.sandbox`.
 
 Methods never see the daemon's module globals (the seed ran generated code with
 `globals()`, database root included). Both namespaces are built once per process.
+
+The `batos` API is the object model's kernel operations plus what a layer
+above provides with `provide_api`: the Self syntax's runtime is
+``batos.selflang`` (`batos_core.selfsyntax.runtime.provide_runtime`), which
+code compiled from Self reaches. This module imports nothing above the object
+model; a process's composition root (the daemon's `lifecycle`, the upgrade's
+verify child, the test suite's conftest) provides the runtime before any method
+runs, and the Self evaluator does before each statement it runs.
 """
 
 from __future__ import annotations
 
 import builtins
 import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +27,34 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _globals: dict[str, Any] | None = None
 _restricted: RestrictedNamespace | None = None
+#: Names a layer above added to the `batos` API, each with the function that
+#: makes its value (called when the namespaces are built).
+_provided: dict[str, Callable[[], Any]] = {}
+
+
+def provide_api(name: str, make: Callable[[], Any]) -> None:
+    """Add ``batos.<name>`` to the API every method compiled from now on sees.
+
+    Idempotent for the same `make`. A new name drops the namespaces built so
+    far, so the next method compiled gets it (a method compiled before keeps
+    the globals it has). Raises ValueError for a name the kernel API has or
+    another provider took.
+    """
+    if _provided.get(name) is make:
+        return  # the evaluator's call per statement: no lock
+    with _lock:
+        if _provided.get(name) is make:
+            return
+        if name in _provided or name in _kernel_names():
+            raise ValueError(f"batos.{name} is already part of the method API")
+        _provided[name] = make
+        _drop_built()
+
+
+def _drop_built() -> None:
+    global _globals, _restricted
+    _globals = None
+    _restricted = None
 
 
 def batos_api() -> SimpleNamespace:
@@ -26,10 +63,15 @@ def batos_api() -> SimpleNamespace:
 
 
 def _api_names() -> dict[str, Any]:
+    names = _kernel_names()
+    names.update((name, make()) for name, make in _provided.items())
+    return names
+
+
+def _kernel_names() -> dict[str, Any]:
     from batos_core.objects import uvm_object as uo
     from batos_core.objects.errors import SlotNotFound
     from batos_core.objects.printing import print_string
-    from batos_core.selfsyntax.runtime import api as selflang_api
 
     return dict(
         clone=uo.clone,
@@ -45,14 +87,14 @@ def _api_names() -> dict[str, Any]:
         print_string=print_string,
         SlotNotFound=SlotNotFound,
         UvmObject=uo.UvmObject,
-        selflang=selflang_api(),
     )
 
 
 def method_globals() -> dict[str, Any]:
     """The shared base globals for compiled methods (copied per method)."""
     global _globals
-    if _globals is None:
+    built = _globals  # read once: `provide_api` may drop it meanwhile
+    if built is None:
         with _lock:
             if _globals is None:
                 _globals = {
@@ -60,14 +102,16 @@ def method_globals() -> dict[str, Any]:
                     "__name__": "batos.methods",
                     "batos": batos_api(),
                 }
-    return _globals
+            built = _globals
+    return built
 
 
 def restricted_namespace() -> RestrictedNamespace:
     """The restricted namespace of this process: the allow-listed modules as
     frozen proxies, the `batos` API frozen, batos objects writable."""
     global _restricted
-    if _restricted is None:
+    built = _restricted  # read once: `provide_api` may drop it meanwhile
+    if built is None:
         with _lock:
             if _restricted is None:
                 from batos_core.objects.uvm_object import UvmObject
@@ -75,4 +119,5 @@ def restricted_namespace() -> RestrictedNamespace:
                 from batos_core.sandbox.namespace import RestrictedNamespace
 
                 _restricted = RestrictedNamespace(METHOD_MODULES, _api_names(), writable=(UvmObject,))
-    return _restricted
+            built = _restricted
+    return built

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
         UnknownName,
     )
     from batos_core.selfsyntax.parser import parse
-    from batos_core.selfsyntax.selectors import python_to_self, self_to_python
 
 # Names are loaded on first use (PEP 562): the REPL imports the lexer for
 # highlighting at start-up, and the syntax tree and parser (about 20 ms of
@@ -37,8 +36,6 @@ _EXPORTS = {
     "SelfSyntaxError": "errors",
     "UnknownName": "errors",
     "parse": "parser",
-    "python_to_self": "selectors",
-    "self_to_python": "selectors",
 }
 
 
@@ -60,7 +57,5 @@ __all__ = [
     "UnknownName",
     "complete_context",
     "parse",
-    "python_to_self",
-    "self_to_python",
     "unparse",
 ]

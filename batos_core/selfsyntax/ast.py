@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from batos_core.selfsyntax.selectors import is_binary_selector
+from batos_core.selectors import is_binary_selector
 
 LiteralValue: TypeAlias = int | float | str | bool | None
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from batos_core.selectors import self_to_python
 from batos_core.selfsyntax.ast import (
     Assign,
     Block,
@@ -52,7 +53,6 @@ from batos_core.selfsyntax.ast import (
     Symbol,
 )
 from batos_core.selfsyntax.errors import SelfSyntaxError
-from batos_core.selfsyntax.selectors import self_to_python
 
 #: Binary selectors compiled to a Python operator (`runtime.binary` after a TypeError).
 PYTHON_OPERATORS = {

@@ -92,7 +92,9 @@ def load_doit(python: str) -> FunctionType:
             _cache[python] = code
     from batos_core.objects.namespace import restricted_namespace
     from batos_core.sandbox import audit
+    from batos_core.selfsyntax.runtime import provide_runtime
 
+    provide_runtime()
     namespace = restricted_namespace().globals_for()
     with audit.trusted_section():
         exec(code, namespace)

@@ -15,8 +15,8 @@ import bisect
 import enum
 from dataclasses import dataclass
 
+from batos_core.selectors import BINARY_CHARS
 from batos_core.selfsyntax.errors import SelfSyntaxError
-from batos_core.selfsyntax.selectors import BINARY_CHARS
 
 
 class TokenKind(enum.Enum):

@@ -53,8 +53,10 @@ from batos_core.objects import (
     slot_names,
 )
 from batos_core.objects import uvm_object as uo
+from batos_core.objects.namespace import provide_api
 from batos_core.sandbox.guards import guarded_getattr
 from batos_core.sandbox.modules import FrozenNamespace
+from batos_core.selectors import is_binary_selector, self_to_python
 from batos_core.selfsyntax import world
 from batos_core.selfsyntax.blocks import (
     Activation,
@@ -66,7 +68,6 @@ from batos_core.selfsyntax.blocks import (
 )
 from batos_core.selfsyntax.errors import ReadOnlySlot, SelfEvalError, UnknownName
 from batos_core.selfsyntax.install import install_self_method
-from batos_core.selfsyntax.selectors import is_binary_selector, self_to_python
 from batos_core.selfsyntax.type_traits import type_trait_name
 
 
@@ -405,3 +406,11 @@ def api() -> FrozenNamespace:
         method_slot=method_slot,
         keep_only=keep_only,
     ))
+
+
+def provide_runtime() -> None:
+    """Make this runtime ``batos.selflang`` in the `batos` API of every method
+    compiled from now on (`batos_core.objects.namespace.provide_api`); code
+    compiled from Self reaches it there. Idempotent; a composition root calls it
+    before any method runs, the evaluator before each statement."""
+    provide_api("selflang", api)

@@ -7,10 +7,10 @@ CLI and the JIT's snapshot can both use it.
 
 from __future__ import annotations
 
+from batos_core.selectors import is_binary_selector
 from batos_core.selfsyntax.ast import MethodDecl, ObjectLiteral
 from batos_core.selfsyntax.errors import SelfSyntaxError
 from batos_core.selfsyntax.parser import parse
-from batos_core.selfsyntax.selectors import is_binary_selector
 
 
 def self_signature(self_source: str) -> str | None:

@@ -87,6 +87,9 @@ def _import_all(modules: list[str], problems: list[str]) -> None:
 
 def _check_image(image: str, problems: list[str]) -> tuple[int, int, list[str]]:
     from batos_core.image import ImageError
+    from batos_core.selfsyntax.runtime import provide_runtime
+
+    provide_runtime()  # methods written in Self compile against it, as in the daemon
 
     try:
         with _opened(image) as opened:

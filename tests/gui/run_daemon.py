@@ -18,12 +18,13 @@ from batos_core.daemon.lifecycle import main
 
 def handle_source_interim(ctx: Any, request: Any) -> Any:
     """The current source of a Method found by lookup (no versions, no change log)."""
-    from batos_core.objects import Method, format_oid, self_to_python
+    from batos_core.objects import Method, format_oid
     from batos_core.objects.uvm_object import lookup
     from batos_core.protocol.messages.methods import SourceReply
+    from batos_core.selectors import slot_name
 
     target = ctx.session.resolve(request.target)
-    found = lookup(target, self_to_python(request.selector))
+    found = lookup(target, slot_name(request.selector))
     method = found.value
     if not isinstance(method, Method):
         raise TypeError(f"{request.selector} of {request.target} is a data slot, not a method")

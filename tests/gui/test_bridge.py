@@ -114,3 +114,29 @@ def test_a_daemon_that_never_answers_gives_an_error_after_the_retries(
     finally:
         bridge.close()
     assert replies == [f"error: DaemonUnavailable: no reply from {endpoint} after 2 attempts of 0.2 s"]
+
+
+
+def test_a_request_that_cannot_be_sent_is_a_bad_request_reply(
+    tmp_path: Path, main_thread: MainThread
+) -> None:
+    bridge = SynapticBridge(f"ipc://{tmp_path}/nobody.sock", b"k" * 32, dispatch=main_thread.dispatch)
+    bridge.start()
+    try:
+        replies: list[dict[str, Any]] = []
+        bridge.request({"type": "eval_request", "id": "x" * 32, "source": object()}, replies.append)
+        main_thread.run_until(lambda: bool(replies), timeout=10)
+    finally:
+        bridge.close()
+    assert replies[0]["type"] == "error_reply" and replies[0]["code"] == "bad_request"
+
+
+def test_close_drops_a_pending_request(tmp_path: Path, main_thread: MainThread) -> None:
+    endpoint = f"ipc://{tmp_path}/nobody.sock"
+    bridge = SynapticBridge(endpoint, b"k" * 32, dispatch=main_thread.dispatch, timeout=0.3, retries=0)
+    bridge.start()
+    answered: list[str] = []
+    bridge.send("genesis printString", answered.append)
+    bridge.close(timeout=10)  # returns when every worker has stopped: the pending one after its 0.3 s
+    assert not any(thread.is_alive() for thread in bridge._threads)
+    assert answered == [] and main_thread.jobs.empty()

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from batos_core.objects.selectors import self_to_python
 from batos_core.protocol.builders import eval_request, history_request, send_request
 from batos_core.protocol.client import Client
+from batos_core.selectors import slot_name
 
 #: The longest silence tolerated while a method is generated (heartbeats every 2 s).
 GENERATION_TIMEOUT_S = 300.0
@@ -77,7 +77,7 @@ class Intent:
 
     @property
     def python_selector(self) -> str:
-        return self_to_python(self.selector)
+        return slot_name(self.selector)
 
 
 INTENTS: tuple[Intent, ...] = (

@@ -190,9 +190,13 @@ def test_the_image_knows_no_feature_above_it_nor_the_world_servers() -> None:
     assert violations(("batos_core.image",), forbidden, stop_at=("batos_core.objects",)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="objects -> selfsyntax (selectors, namespace): C1's selectors module")
 def test_the_object_model_knows_no_feature_above_it() -> None:
     assert violations(("batos_core.objects",), (*FEATURES, "batos_core.world")) == []
+
+
+def test_installing_methods_and_the_change_log_sit_below_the_jit() -> None:
+    forbidden = (*FEATURES, "batos_core.world")
+    assert violations(("batos_core.methods",), forbidden) == []
 
 
 def test_the_jit_never_imports_the_daemon() -> None:

@@ -8,7 +8,7 @@ from batos_core.daemon.context import HandlerContext
 from batos_core.image import ObjectNotFound
 from batos_core.methods.changelog import ChangeRecord, change_log, query
 from batos_core.methods.install import install_method
-from batos_core.objects import Method, UvmObject, format_oid, get_slot, has_slot, self_to_python
+from batos_core.objects import Method, UvmObject, format_oid, get_slot, has_slot
 from batos_core.protocol.messages import (
     HistoryEntry,
     HistoryReply,
@@ -18,6 +18,7 @@ from batos_core.protocol.messages import (
     SourceReply,
     SourceRequest,
 )
+from batos_core.selectors import slot_name
 
 
 class MethodNotFound(ObjectNotFound):
@@ -35,7 +36,7 @@ def handle_history(ctx: HandlerContext, request: HistoryRequest) -> HistoryReply
         obj = ctx.session.resolve(request.target)
         target = format_oid(obj)
         name = request.target if not request.target.lower().startswith("0x") else ""
-    selector = self_to_python(request.selector) if request.selector else ""
+    selector = slot_name(request.selector) if request.selector else ""
     records = query(
         change_log(ctx.session.root),
         target=target,
@@ -73,7 +74,7 @@ def _entry(ctx: HandlerContext, record: ChangeRecord, include_source: bool) -> H
 
 def current_method(ctx: HandlerContext, target: str, selector: str) -> tuple[UvmObject, Method]:
     obj = ctx.session.resolve(target)
-    name = self_to_python(selector)
+    name = slot_name(selector)
     value = get_slot(obj, name) if has_slot(obj, name) else None
     if not isinstance(value, Method):
         raise MethodNotFound(f"{target} has no method {selector!r}")

@@ -7,7 +7,7 @@ from batos_core.daemon import suspension
 from batos_core.daemon.context import HandlerContext
 from batos_core.daemon.handlers.history import MethodNotFound
 from batos_core.methods.install import install_method
-from batos_core.objects import Method, SlotNotFound, check_source, format_oid, lookup, self_to_python
+from batos_core.objects import Method, SlotNotFound, check_source, format_oid, lookup
 from batos_core.protocol.messages import (
     CreateMethodReply,
     CreateMethodRequest,
@@ -15,6 +15,7 @@ from batos_core.protocol.messages import (
     SuspensionRequest,
 )
 from batos_core.protocol.values import decode_value
+from batos_core.selectors import slot_name
 
 
 def handle_create_method(ctx: HandlerContext, request: CreateMethodRequest) -> CreateMethodReply:
@@ -28,7 +29,7 @@ def handle_create_method(ctx: HandlerContext, request: CreateMethodRequest) -> C
     does not vouch for itself).
     """
     target = ctx.session.resolve(request.target)
-    selector = self_to_python(request.selector)
+    selector = slot_name(request.selector)
     check_source(selector, request.source, trusted=request.trusted)
     extra = decode_value(request.provenance)
     provenance = dict(extra) if isinstance(extra, dict) else {}
@@ -49,7 +50,7 @@ def handle_suspension(ctx: HandlerContext, request: SuspensionRequest) -> Suspen
     holder), recorded in the change log. Raises MethodNotFound when the lookup
     finds no method."""
     target = ctx.session.resolve(request.target)
-    selector = self_to_python(request.selector)
+    selector = slot_name(request.selector)
     try:
         found = lookup(target, selector)
     except SlotNotFound:

@@ -12,8 +12,6 @@ from batos_core.objects import (
     is_constant_slot,
     lookup,
     print_string,
-    python_to_self,
-    self_to_python,
     send,
     slot_items,
     slot_selector,
@@ -31,27 +29,19 @@ from batos_core.protocol.messages import (
 )
 from batos_core.protocol.messages.objects import MethodInfo, SlotInfo
 from batos_core.protocol.values import WireValue
-
-#: The UI message: its method is looked up (and generated on a miss) here, but
-#: runs only in the UI process (`batos ui`), never in the daemon (seed defect 9).
-UI_SELECTOR = "display_yourself"
+from batos_core.selectors import shown_selector, slot_name
+from batos_core.ui_contract import UI_SELECTOR, ui_send_result
 
 
 def handle_send(ctx: HandlerContext, request: SendRequest) -> SendReply:
     """Send a message; a miss propagates as SlotNotFound (the JIT's trigger)."""
     receiver = ctx.session.resolve(request.receiver)
-    selector = self_to_python(request.selector)
-    if selector == UI_SELECTOR:
+    selector = slot_name(request.selector)
+    if selector == UI_SELECTOR:  # looked up (generated on a miss) here, run only by `batos ui`
         found = lookup(receiver, selector)
         version = found.value.version if isinstance(found.value, Method) else 0
         return SendReply(
-            id=request.id,
-            result={
-                "ui": selector,
-                "target": format_oid(receiver),
-                "holder": format_oid(found.holder),
-                "version": version,
-            },
+            id=request.id, result=ui_send_result(format_oid(receiver), format_oid(found.holder), version)
         )
     args = [ctx.decode(a) for a in request.args]
     result = send(receiver, selector, *args)
@@ -112,6 +102,6 @@ def handle_complete(ctx: HandlerContext, request: CompleteRequest) -> CompleteRe
         understood = understood_slots(target) if isinstance(target, UvmObject) else {}
         shown = sorted({slot_selector(name, value) for name, value in understood.items()})
     else:
-        shown = sorted({python_to_self(n) for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")})
+        shown = sorted({shown_selector(n) for n, _ in slot_items(ctx.session.lobby) if not n.endswith("*")})
     prefix = request.prefix
     return CompleteReply(id=request.id, selectors=[s for s in shown if s.startswith(prefix)])

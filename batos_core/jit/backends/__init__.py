@@ -24,6 +24,7 @@ from batos_core.jit.backends.base import (
 )
 from batos_core.jit.backends.engine_choice import cuda_visible
 from batos_core.models.catalog import Device, default_entry
+from batos_core.settings import DEFAULT_BACKEND
 
 __all__ = [
     "Backend",
@@ -59,7 +60,7 @@ class BackendConfig:
       (its pace; 0: instant).
     """
 
-    backend: str = "auto"
+    backend: str = DEFAULT_BACKEND
     model: str | None = None
     device: str = "auto"
     n_threads: int | None = None

@@ -28,7 +28,7 @@ from batos_core.jit.backends.base import (
     TokenCallback,
     check_cancel,
 )
-from batos_core.objects.selectors import python_to_self, self_to_python
+from batos_core.selectors import shown_selector, slot_name
 
 
 class NoRecordedSource(BackendError, LookupError):
@@ -80,13 +80,13 @@ class ReplayBackend:
             selector, source = record.get("selector"), record.get("source")
             # Suspend and resume records carry no source: they must not blank one out.
             if isinstance(selector, str) and isinstance(source, str) and source:
-                self._sources[self_to_python(selector)] = source
+                self._sources[slot_name(selector)] = source
         # Longest first, so ``at_put_`` wins over ``at_`` when both appear.
         names = sorted(self._sources, key=len, reverse=True)
         self._mention = (
             re.compile(
                 "|".join(
-                    rf"(?<![\w:])(?:{re.escape(n)}|{re.escape(python_to_self(n))})(?![\w:])" for n in names
+                    rf"(?<![\w:])(?:{re.escape(n)}|{re.escape(shown_selector(n))})(?![\w:])" for n in names
                 )
             )
             if names
@@ -122,7 +122,7 @@ class ReplayBackend:
         when ``cancel`` is already set.
         """
         started = time.perf_counter()
-        key = self_to_python(selector) if selector else self._selector_in(messages)
+        key = slot_name(selector) if selector else self._selector_in(messages)
         if key is None or key not in self._sources:
             raise NoRecordedSource(selector)
         check_cancel(cancel, "")
@@ -137,4 +137,4 @@ class ReplayBackend:
         if not user or self._mention is None:
             return None
         found = self._mention.search(user[-1])
-        return self_to_python(found.group(0)) if found else None
+        return slot_name(found.group(0)) if found else None

@@ -56,7 +56,8 @@ def daemon() -> Iterator[RunningDaemon]:
         }
         for name, value in environ.items():
             mp.setenv(name, value)
-        config = DaemonConfig(image=environ["BATOS_IMAGE"], runtime_dir=root / "run", workers=2)
+        image, backend = environ["BATOS_IMAGE"], environ["BATOS_BACKEND"]
+        config = DaemonConfig(image=image, runtime_dir=root / "run", workers=2, backend=backend)
         proc, info = _start(config, root / "daemon.log")
         try:
             yield RunningDaemon(info, config, environ)

@@ -9,7 +9,10 @@ import pytest
 
 from batos_core.jit.errors import VetError
 from batos_core.jit.signature import signature_for
-from batos_core.jit.vet import VetPolicy, vet
+from batos_core.jit.trial_child import REMOVED_BUILTINS, safe_builtins
+from batos_core.jit.vet import FORBIDDEN_NAMES, VetPolicy, vet
+from batos_core.sandbox.namespace import SAFE_BUILTIN_NAMES
+from batos_core.selectors import shown_selector, slot_name
 
 
 def reject(source: str, selector: str, policy: VetPolicy | None = None) -> VetError:
@@ -463,3 +466,23 @@ def test_a_ui_that_uses_kivy_widgets_it_never_imported_gets_their_imports() -> N
     # The default policy does not allow kivy: the names stay free.
     plain = "def f(self):\n    return Label\n"
     assert vet(plain, "f").source == plain
+
+
+@pytest.mark.parametrize("name", REMOVED_BUILTINS)
+def test_every_builtin_the_trial_removes_is_refused_by_name(name: str) -> None:
+    source = f"def peek(self):\n    return {name}\n"
+    for policy in (VetPolicy.default(), VetPolicy.ui()):
+        assert f"{name} is not allowed" in str(reject(source, "peek", policy))
+
+
+def test_the_banned_builtins_have_one_home_and_the_sandbox_hands_none_out_as_is() -> None:
+    assert FORBIDDEN_NAMES == frozenset(REMOVED_BUILTINS)
+    assert not set(REMOVED_BUILTINS) & set(safe_builtins([])) - {"__import__"}
+    # The restricted sandbox's allow-list is a separate, narrower list: none of these on it.
+    assert set(REMOVED_BUILTINS).isdisjoint(SAFE_BUILTIN_NAMES)
+
+
+def test_the_signature_maps_selectors_as_the_object_model_does() -> None:
+    # Self's capitalised continuation: a Self send of at:Put: looks up at_put_, so the JIT writes that.
+    assert signature_for("at:Put:").selector == slot_name("at:Put:") == "at_put_"
+    assert signature_for("do_it_").self_form == shown_selector("do_it_", 2) == "do:it:"
