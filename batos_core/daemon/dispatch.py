@@ -33,8 +33,8 @@ from ZODB.POSException import ConflictError
 
 from batos_core.daemon import reply_table
 from batos_core.daemon.context import Cancellation, HandlerContext
-from batos_core.daemon.handlers import HANDLERS
 from batos_core.daemon.interrupt import RequestInterrupted, interruptible
+from batos_core.daemon.routes import ROUTES, Runs
 from batos_core.image import BadReference, ImageError, ObjectNotFound, StorageUnreachable
 from batos_core.jit.backends.base import GenerationCancelled
 from batos_core.objects import (
@@ -128,12 +128,14 @@ def cancelled_reply(request_id: str, cancel: Cancellation) -> dict[str, Any]:
 
 
 def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) -> dict[str, Any]:
-    """Run `request` and return the reply as a dict ready to sign."""
-    handler = HANDLERS.get(request.type)
-    if handler is None:
+    """Run `request` (a type the route table runs on a worker) and return the reply
+    as a dict ready to sign; any other type is an ``unknown_type`` error reply."""
+    route = ROUTES.get(request.type)
+    if route is None or route.runs is not Runs.WORKER:
         return _error(
-            request.id, NotImplementedError(f"no handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
+            request.id, NotImplementedError(f"no worker handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
         )
+    handler = route.handler
     session = ctx.session
     for _round in range(MAX_MISS_ROUNDS):
         try:

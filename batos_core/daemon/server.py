@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -35,8 +37,8 @@ from pydantic import ValidationError
 
 from batos_core.daemon import dispatch, reply_table, suspension
 from batos_core.daemon.config import DaemonConfig
-from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
-from batos_core.daemon.handlers import LOOP_HANDLERS
+from batos_core.daemon.context import Cancellation, DaemonInfo, DaemonLoad, HandlerContext
+from batos_core.daemon.routes import ROUTES, Route, Runs
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session, open_image
@@ -51,15 +53,15 @@ from batos_core.protocol.connection import (
     transport_of,
     write_connection_file,
 )
-from batos_core.protocol.constants import PROTOCOL_VERSION
 from batos_core.protocol.errors import ProtocolError, WireError
-from batos_core.protocol.messages import CancelReply, ErrorReply, ShutdownReply, StatusReply
+from batos_core.protocol.messages import ErrorReply
 from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
 from batos_core.protocol.sockio import NOBLOCK, input_waiting, send_frames
 from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
 from batos_core.upgrade import incarnations
 from batos_core.upgrade.handover import HandoverGo
+from batos_core.upgrade.host import HandoverHost
 
 if TYPE_CHECKING:
     from batos_core.autotelic.service import AutotelicService
@@ -116,7 +118,7 @@ class Daemon:
         self._generating = 0  # requests inside the miss hook (generating, or waiting for review)
         self._pruner: asyncio.Task[None] | None = None
         self._retired = False  # a successor serves the image (after `batos upgrade`)
-        self._upgrade_task: asyncio.Task[None] | None = None
+        self._loop_tasks: set[asyncio.Task[None]] = set()  # LOOP_TASK requests running (a hand-over)
         #: Under a supervisor: the loop's beat and each worker's request (`vitals`).
         self.vitals: Vitals | None = None
         self._beat_timer: asyncio.TimerHandle | None = None
@@ -131,7 +133,11 @@ class Daemon:
             for attempt in session.transaction_manager.attempts():
                 with attempt:
                     facts = _incarnation_facts(self.config)
-                    self.info.incarnation = incarnations.begin(session, facts, handover)
+                    number = incarnations.begin(session, facts, handover)
+                    reply = incarnations.handover_reply(handover, number, self.info.pid)
+                    if reply is not None and handover is not None:
+                        reply_table.store_reply(session.root, handover.request_id, reply)
+                    self.info.incarnation = number
         # A method that wedged the previous daemon is suspended before anything runs.
         suspension.apply_wedge_report(self.image, self.config.wedge_report_path())
         self._start_pool()
@@ -179,8 +185,8 @@ class Daemon:
         self._start_tasks()
         self._beat()
         await self._stopping.wait()
-        if self._upgrade_task is not None:
-            await self._upgrade_task  # a stop during a hand-over waits for its outcome
+        while self._loop_tasks:  # a stop during a hand-over waits for its outcome
+            await asyncio.gather(*self._loop_tasks, return_exceptions=True)
         if self._retired:
             # Already drained and closed by `suspend`; the socket path is the successor's now.
             ctx.term()
@@ -336,6 +342,33 @@ class Daemon:
         write_connection_file(self.config.connection_path(), self._info)
         self._start_tasks()
 
+    @property
+    def incarnation(self) -> int:
+        return self.info.incarnation
+
+    @property
+    def image_open(self) -> bool:
+        return self.image is not None
+
+    def successor_args(self) -> list[str]:
+        return standby_args(self.config)
+
+    def successor_stderr_path(self) -> Path:
+        return self.config.resolved_runtime_dir() / f"{self.config.image_id}.upgrade.stderr"
+
+    def stored_reply(self, request_id: str) -> dict[str, Any] | None:
+        assert self.image is not None
+        with self.image.session() as session:
+            return reply_table.stored_reply(session.root, request_id)
+
+    def record_rollback(self, python: str, reason: str, request_id: str, reply: dict[str, Any]) -> None:
+        assert self.image is not None
+        with self.image.session() as session:
+            for attempt in session.transaction_manager.attempts():
+                with attempt:
+                    incarnations.record_rollback(session, self.info.incarnation, python, reason)
+                    reply_table.store_reply(session.root, request_id, reply)
+
     def retire(self) -> None:
         """A successor serves the image: leave `serve` without draining again."""
         self._retired = True
@@ -422,19 +455,9 @@ class Daemon:
                 ),
             )
             return
-        if request.type == "status_request":
-            self._reply_now(identity, self._status(request.id))
-            return
-        if request.type == "shutdown_request":
-            self._reply_now(identity, ShutdownReply(id=request.id))
-            self.request_stop()
-            return
-        if request.type == "cancel_request":
-            self._reply_now(identity, self._cancel(request.id, request.target))
-            return
-        review_handler = LOOP_HANDLERS.get(request.type)
-        if review_handler is not None:
-            self._reply_now(identity, review_handler(self.reviews, request))
+        route = ROUTES[request.type]
+        if route.runs is Runs.LOOP:
+            self._reply_now(identity, route.handler(self, request))
             return
         if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
             self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
@@ -445,12 +468,13 @@ class Daemon:
                 pending.identities.append(identity)
                 return
             entry = self._inflight[request.id] = _InFlight([identity])
-        if request.type == "upgrade_request":
-            # Runs on the loop: it stops and restarts the loop's own reading.
-            self._upgrade_task = asyncio.create_task(self._upgrade(request))
+        rid = request.id
+        if route.runs is Runs.LOOP_TASK:
+            task = asyncio.create_task(self._run_loop_task(route, request))
+            self._loop_tasks.add(task)
+            task.add_done_callback(self._loop_tasks.discard)
             return
         assert self.pool is not None
-        rid = request.id
         self.pool.submit(
             Job(
                 request=request,
@@ -460,50 +484,43 @@ class Daemon:
             )
         )
 
-    async def _upgrade(self, request: Any) -> None:
-        from batos_core.upgrade.handover import hand_over
-
+    async def _run_loop_task(self, route: Route, request: Any) -> None:
+        """Run a ``LOOP_TASK`` handler and answer its request (unless it returns None:
+        another process answers it, e.g. the successor after a hand-over)."""
         rid = request.id
         try:
-            reply = await hand_over(self, request, lambda kind, data: self._event(rid, kind, data))
+            reply = await route.handler(self, request, lambda kind, data: self._event(rid, kind, data))
         except Exception as exc:
-            log.exception("upgrade %s failed", rid)
+            log.exception("%s %s failed", request.type, rid)
             reply = dump_message(ErrorReply.from_exception(rid, exc, ErrorCode.INTERNAL))
         if reply is None:
             with self._lock:
-                self._inflight.pop(rid, None)  # the successor answers it from the reply table
+                self._inflight.pop(rid, None)
         else:
             self._finish(rid, reply)
 
-    def _cancel(self, request_id: str, target: str) -> CancelReply:
-        """Pull the cancel switch of request `target` if it is in flight."""
-        with self._lock:
-            entry = self._inflight.get(target)
-        if entry is not None:
-            log.info("request %s cancelled by a client", target)
-            entry.cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
-        return CancelReply(id=request_id, target=target, cancelled=entry is not None)
+    # -- what loop handlers see (daemon.context.LoopContext) ------------------
 
-    def _status(self, request_id: str) -> StatusReply:
+    @property
+    def handover(self) -> HandoverHost:
+        return self
+
+    def load(self) -> DaemonLoad:
         assert self.pool is not None
-        serving = self.info.serving()
-        return StatusReply(
-            id=request_id,
-            pid=self.info.pid,
-            image=self.info.image,
-            protocol_version=PROTOCOL_VERSION,
-            uptime_s=max(0.0, time.time() - self.info.started),
-            incarnation=self.info.incarnation,
+        return DaemonLoad(
             workers=self.pool.size,
             queue_depth=self.pool.depth(),
             stand_ins=self.pool.stand_ins,
-            backend=self.info.backend,
-            model=self.info.model,
-            engine=serving.engine,
-            quantization=serving.quantization,
             storage=self.image.spec.scheme if self.image is not None else "",
             daemons=self.registry.snapshot() if self.registry is not None else [],
         )
+
+    def cancel(self, target: str) -> bool:
+        with self._lock:
+            entry = self._inflight.get(target)
+        if entry is not None:
+            entry.cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
+        return entry is not None
 
     # -- replying (any thread) ------------------------------------------------
 
@@ -654,15 +671,14 @@ def session_budget(workers: int) -> int:
 
 
 def _known_type(value: object) -> bool:
-    from batos_core.daemon.handlers import HANDLERS
+    return isinstance(value, str) and value in ROUTES
 
-    if isinstance(value, str) and value in LOOP_HANDLERS:
-        return True
 
-    return isinstance(value, str) and (
-        value in HANDLERS
-        or value in ("status_request", "shutdown_request", "cancel_request", "upgrade_request")
-    )
+def standby_args(config: DaemonConfig) -> list[str]:
+    """Arguments of ``python -m batos_core.daemon`` for a successor of a daemon with `config`:
+    its own settings (`DaemonConfig.to_argv`), in its runtime dir, in standby."""
+    successor = dataclasses.replace(config, runtime_dir=config.resolved_runtime_dir())
+    return ["-m", "batos_core.daemon", "--standby", *successor.to_argv()]
 
 
 def _validation_summary(exc: ValidationError) -> str:
