@@ -74,6 +74,7 @@ ROUTES: dict[str, Route] = {
     # methods and their history
     "create_method_request": _worker(methods.handle_create_method),
     "suspension_request": _worker(methods.handle_suspension),
+    "methods_request": _worker(methods.handle_methods),
     "history_request": _worker(history.handle_history),
     "source_request": _worker(history.handle_source),
     "revert_request": _worker(history.handle_revert),
