@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from batos_core.daemon import dispatch, reply_table, suspension
 from batos_core.daemon.config import DaemonConfig
-from batos_core.daemon.context import DaemonInfo, DaemonLoad, HandlerContext
+from batos_core.daemon.context import DaemonInfo, DaemonLoad, HandlerContext, LoopContext
 from batos_core.daemon.routes import ROUTES, Route, Runs
 from batos_core.daemon.transport import Transport
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
@@ -358,7 +358,8 @@ class Daemon:
             return
         route = ROUTES[request.type]
         if route.runs is Runs.LOOP:
-            self.transport.reply_now(identity, route.handler(self, request))
+            loop: LoopContext = self  # (the type checker proves the Daemon is one)
+            self.transport.reply_now(identity, route.handler(loop, request))
             return
         if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
             self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
