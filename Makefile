@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.batos-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-all test-llm lint bench demo completions clean
+.PHONY: install test test-all test-llm lint bench demo completions builders clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ demo: $(STAMP)
 
 completions: $(STAMP)
 	$(PY) -m batos_cli.completions_gen completions
+
+# batos_core/protocol/builders.py from the request models (a test keeps it current).
+builders: $(STAMP)
+	$(PY) -m batos_core.protocol.builders_gen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

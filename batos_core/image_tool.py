@@ -55,9 +55,9 @@ def recover(path: Path) -> tuple[str, str]:
 
 def pack(image: str, days: float) -> tuple[str, str]:
     """(status, one-line message) for ``batos image pack``; any storage but memory."""
-    from batos_core.daemon.image_format import MIGRATIONS
     from batos_core.image.errors import StorageUnreachable
     from batos_core.image.pack import pack_image
+    from batos_core.image_format import MIGRATIONS
 
     try:
         if parse_image_uri(image).scheme == "memory":

@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.image_format import MIGRATIONS
 from batos_core.protocol.builders import cem_request, send_request, status_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import read_connection_file

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import transaction
 import ZODB
 
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import Method, UvmObject, send, set_slot
 from batos_core.protocol.builders import create_method_request, eval_request, send_request, shutdown_request
 from batos_core.protocol.client import Client

@@ -45,7 +45,8 @@ _batos() {
         "image serve") words="--listen --help -h"; names=0 ;;
         "image stop") words="--help -h"; names=0 ;;
         "image status") words="--help -h"; names=0 ;;
-        "methods") words="suspend resume --help -h"; names=0 ;;
+        "methods") words="list suspend resume --help -h"; names=0 ;;
+        "methods list") words="--suspended --json --help -h"; names=1 ;;
         "methods suspend") words="--reason --help -h"; names=1 ;;
         "methods resume") words="--help -h"; names=1 ;;
         "dataset") words="export --help -h"; names=0 ;;
@@ -61,7 +62,7 @@ _batos() {
 
 _batos_is_command() {
     case "$1" in
-        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"define"|"proposals"|"approve"|"reject"|"repl"|"ui"|"cem"|"autotelic"|"upgrade"|"incarnations"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs"|"model"|"model list"|"model info"|"model pull"|"image"|"image check"|"image recover"|"image pack"|"image serve"|"image stop"|"image status"|"methods"|"methods suspend"|"methods resume"|"dataset"|"dataset export") return 0 ;;
+        "send"|"inspect"|"history"|"source"|"revert"|"replay"|"define"|"proposals"|"approve"|"reject"|"repl"|"ui"|"cem"|"autotelic"|"upgrade"|"incarnations"|"daemon"|"daemon start"|"daemon status"|"daemon stop"|"daemon logs"|"model"|"model list"|"model info"|"model pull"|"image"|"image check"|"image recover"|"image pack"|"image serve"|"image stop"|"image status"|"methods"|"methods list"|"methods suspend"|"methods resume"|"dataset"|"dataset export") return 0 ;;
     esac
     return 1
 }

@@ -1,6 +1,6 @@
 """`batos history`, `source`, `revert`, `replay`, `define`: the change log of methods,
-and installing one by hand; `batos methods suspend | resume`: stop a method from
-running, and let it run again."""
+and installing one by hand; `batos methods list`: an object's methods;
+`batos methods suspend | resume`: stop a method from running, and let it run again."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from batos_cli import connect, render, state
 from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
 
-group = typer.Typer(help="Suspend a method (it does not run) or resume it.", no_args_is_help=True)
+group = typer.Typer(
+    help="List an object's methods; suspend one (it does not run) or resume it.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command()(revert)
     app.command()(replay)
     app.command()(define)
+    group.command("list")(list_methods)
     group.command()(suspend)
     group.command()(resume)
     app.add_typer(group, name="methods")
@@ -202,6 +205,36 @@ def replay(
             create_method_request(where, record["selector"], record["source"], provenance=provenance)
         )
         env.out.print(f"installed {where} {record['selector']} as v{reply['version']}", markup=False)
+
+
+def list_methods(
+    target: Annotated[str, typer.Argument(help="Lobby name or oid.")],
+    suspended: Annotated[bool, typer.Option("--suspended", help="Only the suspended methods.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The methods in an object's own slots: version, language, trusted, suspended (and why)."""
+    from batos_core.protocol.builders import methods_request
+
+    env = current()
+    reply = _call(methods_request(target, suspended_only=suspended))
+    if json_out:
+        render.print_json(env, reply["methods"])
+        return
+    if not reply["methods"]:
+        which = "suspended methods" if suspended else "methods of its own"
+        env.out.print(f"{target} ({reply['target']}) has no {which}", markup=False)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("selector", "version", "language", "trusted", "author", "status"):
+        table.add_column(column)
+    for m in reply["methods"]:
+        why = m["suspension"].get("reason", "") if isinstance(m["suspension"], dict) else ""
+        status = f"suspended: {str(why)[:60]}" if m["suspended"] else "runs"
+        trusted = "yes" if m["trusted"] else "no"
+        table.add_row(m["selector"], str(m["version"]), m["language"], trusted, m["author"], status)
+    env.out.print(table)
 
 
 def suspend(

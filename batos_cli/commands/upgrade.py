@@ -13,8 +13,8 @@ from batos_cli.env import current
 from batos_cli.status import CliError, ExitStatus
 
 if TYPE_CHECKING:
+    from batos_core.environment.verify import VerifyReport
     from batos_core.protocol.connection import ConnectionInfo
-    from batos_core.upgrade.verify import VerifyReport
 
 #: How long the old daemon may take to start its successor in standby (imports).
 STANDBY_ALLOWANCE_S = 180.0
@@ -55,9 +55,9 @@ def upgrade(
     """Replace the daemon by a fresh process, in a new environment if asked, keeping the
     image, endpoint and key; clients lose nothing. If the new daemon fails, the old one
     resumes (rollback) and the new environment is kept for inspection."""
+    from batos_core.environment.envbuild import BuildError, build_environment, probe
+    from batos_core.environment.verify import verify_environment
     from batos_core.places import data_dir
-    from batos_core.upgrade.envbuild import BuildError, build_environment, probe
-    from batos_core.upgrade.verify import verify_environment
 
     env = current()
     config = state.target().config()

@@ -1,11 +1,13 @@
-"""What a request handler gets: its session, the request, and a way to stream events."""
+"""What a request handler gets: on a worker, its session and a way to stream events
+(`HandlerContext`); on the event loop, the daemon's loop-side facts and switches
+(`LoopContext`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from batos_core.jit.backends.base import Serving
 from batos_core.objects import UvmObject, format_oid, print_string
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from batos_core.daemon_config import DaemonConfig
     from batos_core.image import Session
     from batos_core.jit.review import ReviewBoard
+    from batos_core.upgrade.host import HandoverHost
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -120,3 +123,44 @@ class HandlerContext:
         if value._p_jar is None:
             self.session.connection.add(value)
         return format_oid(value), print_string(value)
+
+
+@dataclass(frozen=True)
+class DaemonLoad:
+    """How busy the daemon is and what it serves from, as a status reply reports it."""
+
+    workers: int
+    queue_depth: int
+    stand_ins: int
+    storage: str  # the image's storage scheme ("" while it is closed for a hand-over)
+    daemons: list[dict[str, Any]]  # on a shared world: the world's registry
+
+
+class LoopContext(Protocol):
+    """What a request answered on the event loop may use; the daemon provides it.
+
+    Loop handlers never touch the image and never block: they read the
+    daemon's facts, flip its switches, or (``upgrade_request``) start a task on
+    the loop. None of these raises.
+    """
+
+    @property
+    def info(self) -> DaemonInfo: ...
+
+    @property
+    def reviews(self) -> ReviewBoard: ...
+
+    @property
+    def handover(self) -> HandoverHost: ...
+
+    def load(self) -> DaemonLoad:
+        """Workers, queue, stand-ins, storage scheme and the world's daemons, now."""
+        ...
+
+    def request_stop(self) -> None:
+        """Stop reading; in-flight requests finish and are answered (see `Daemon.request_stop`)."""
+        ...
+
+    def cancel(self, target: str) -> bool:
+        """Pull the cancel switch of request `target`; False if it is not in flight."""
+        ...

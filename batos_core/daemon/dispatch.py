@@ -31,10 +31,9 @@ from typing import Any
 from pydantic import BaseModel
 from ZODB.POSException import ConflictError
 
-from batos_core.daemon import reply_table
 from batos_core.daemon.context import Cancellation, HandlerContext
-from batos_core.daemon.handlers import HANDLERS
 from batos_core.daemon.interrupt import RequestInterrupted, interruptible
+from batos_core.daemon.routes import ROUTES, Runs
 from batos_core.image import BadReference, ImageError, ObjectNotFound, StorageUnreachable
 from batos_core.jit.backends.base import GenerationCancelled
 from batos_core.jit.misses import MissHook
@@ -52,6 +51,7 @@ from batos_core.protocol.messages import ErrorReply
 from batos_core.protocol.messages.unions import dump_message
 from batos_core.protocol.values import MalformedValue
 from batos_core.selfsyntax.world import entered as entered_world
+from batos_core.world import reply_table
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,14 @@ def cancelled_reply(request_id: str, cancel: Cancellation) -> dict[str, Any]:
 
 
 def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) -> dict[str, Any]:
-    """Run `request` and return the reply as a dict ready to sign."""
-    handler = HANDLERS.get(request.type)
-    if handler is None:
+    """Run `request` (a type the route table runs on a worker) and return the reply
+    as a dict ready to sign; any other type is an ``unknown_type`` error reply."""
+    route = ROUTES.get(request.type)
+    if route is None or route.runs is not Runs.WORKER:
         return _error(
-            request.id, NotImplementedError(f"no handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
+            request.id, NotImplementedError(f"no worker handler for {request.type}"), ErrorCode.UNKNOWN_TYPE
         )
+    handler = route.handler
     session = ctx.session
     for _round in range(MAX_MISS_ROUNDS):
         try:

@@ -1,46 +1,40 @@
-"""The UVM daemon's event loop: a ROUTER socket, verification, dispatch to workers.
+"""The UVM daemon: composes the image, the worker pool, the transport and the tasks.
 
-The asyncio thread owns the socket and does only cheap work: frame checks,
-signature and replay verification, validation, and routing. The socket is a
-plain (not ``zmq.asyncio``) ROUTER whose ``ZMQ_FD`` is watched with
-``loop.add_reader``; a readable signal drains every waiting message in one
-callback, with no future per message. That fd is edge-triggered: any operation
-on the socket, a send included, can consume the edge, so after each send the
-loop checks ``ZMQ_EVENTS`` and schedules a drain itself when input is waiting. Everything that
-touches the image runs on worker threads (`workers.WorkerPool`), each with its
-own Connection and TransactionManager. A worker signs and sends its reply (and
-its events) itself, under the socket lock, instead of handing it back to the
-loop: libzmq allows a socket to move between threads across a full memory
-barrier, which the lock provides, and the hand-back cost a self-pipe wake-up
-and a contended GIL hand-over per frame sent (see docs/architecture.md,
-"Daemon speed"). A request id that is already in flight is not run twice: the
-retry is attached to the running request.
+`transport.Transport` owns the socket, its lock, signing, the in-flight table
+and every send; this module routes each verified request through the route
+table (`routes`): a loop handler is answered at once, a worker request goes to
+the pool (`workers.WorkerPool`, each worker with its own Connection and
+TransactionManager), a loop task (a hand-over) runs on the loop. It also owns
+what runs beside the requests (the pruner, the autotelic heartbeat, the
+supervisor's beat), the drain at shutdown, and its side of a hand-over
+(`upgrade.host.HandoverHost`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import zmq
 from pydantic import ValidationError
 
-from batos_core.daemon import dispatch, reply_table, suspension
-from batos_core.daemon.context import Cancellation, DaemonInfo, HandlerContext
-from batos_core.daemon.handlers import LOOP_HANDLERS
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.daemon import dispatch, suspension
+from batos_core.daemon.context import DaemonInfo, DaemonLoad, HandlerContext, LoopContext
+from batos_core.daemon.routes import ROUTES, Route, Runs
+from batos_core.daemon.transport import Transport
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Image, Session, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.jit.misses import MissContext, MissEvents, MissHook, MissNoticed
 from batos_core.jit.review import ReviewBoard
 from batos_core.objects import SlotNotFound
@@ -54,15 +48,14 @@ from batos_core.protocol.connection import (
     transport_of,
     write_connection_file,
 )
-from batos_core.protocol.constants import PROTOCOL_VERSION
-from batos_core.protocol.errors import ProtocolError, WireError
-from batos_core.protocol.messages import CancelReply, ErrorReply, ShutdownReply, StatusReply
+from batos_core.protocol.errors import ProtocolError
+from batos_core.protocol.messages import ErrorReply
 from batos_core.protocol.messages.unions import dump_message, parse_request
 from batos_core.protocol.replay import ReplayGuard
-from batos_core.protocol.sockio import NOBLOCK, input_waiting, send_frames
-from batos_core.protocol.wire import FRAME_COUNT, Signer, Verifier, split_route
 from batos_core.upgrade import incarnations
 from batos_core.upgrade.handover import HandoverGo
+from batos_core.upgrade.host import HandoverHost
+from batos_core.world import reply_table
 
 if TYPE_CHECKING:
     from batos_core.autotelic.service import AutotelicService
@@ -72,14 +65,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_S = 60.0
-#: Messages read per readable callback before yielding to other loop callbacks.
-RECEIVE_BATCH = 64
-
-
-@dataclass
-class _InFlight:
-    identities: list[list[bytes]] = field(default_factory=list)
-    cancel: Cancellation = field(default_factory=Cancellation)
 
 
 class Daemon:
@@ -106,24 +91,15 @@ class Daemon:
             backend=config.backend,
             model=config.model,
         )
-        self._inflight: dict[str, _InFlight] = {}
-        # Held around every use of the socket, the signer and `_inflight`: the
-        # loop receives, workers (and the loop) send.
-        self._lock = threading.Lock()
+        self.transport = Transport(config.max_frame_bytes, self._accept)
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0  # threading.get_ident() of the loop's thread
-        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._info: ConnectionInfo | None = None
-        self._socket: zmq.Socket[bytes] | None = None
-        self._signer: Signer | None = None
-        self._verifier: Verifier | None = None
-        self._reading = False  # the socket's fd is watched (between _start_tasks and _stop_tasks)
-        self._drain_scheduled = False
         self._generating = 0  # requests inside the miss hook (generating, or waiting for review)
+        self._generating_lock = threading.Lock()
         self._pruner: asyncio.Task[None] | None = None
         self._retired = False  # a successor serves the image (after `batos upgrade`)
-        self._upgrade_task: asyncio.Task[None] | None = None
+        self._loop_tasks: set[asyncio.Task[None]] = set()  # LOOP_TASK requests running (a hand-over)
         #: Under a supervisor: the loop's beat and each worker's request (`vitals`).
         self.vitals: Vitals | None = None
         self._beat_timer: asyncio.TimerHandle | None = None
@@ -140,7 +116,11 @@ class Daemon:
             for attempt in session.transaction_manager.attempts():
                 with attempt:
                     facts = _incarnation_facts(self.config)
-                    self.info.incarnation = incarnations.begin(session, facts, handover)
+                    number = incarnations.begin(session, facts, handover)
+                    reply = incarnations.handover_reply(handover, number, self.info.pid)
+                    if reply is not None and handover is not None:
+                        reply_table.store_reply(session.root, handover.request_id, reply)
+                    self.info.incarnation = number
         # A method that wedged the previous daemon is suspended before anything runs.
         suspension.apply_wedge_report(self.image, self.config.wedge_report_path())
         self._start_pool()
@@ -166,18 +146,9 @@ class Daemon:
         if self.pool is None:
             self.open()
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._stopping = asyncio.Event()
         info = self._info = self._connection_info()
-        ctx = self._ctx = zmq.Context()
-        self._bind(info)
-        self._signer = Signer(info.key, max_frame_bytes=self.config.max_frame_bytes)
-        self._verifier = Verifier(
-            info.key,
-            # Not `guard or ...`: a guard that knows no session yet has len() 0.
-            guard if guard is not None else ReplayGuard(skew_ns=0),
-            max_frame_bytes=self.config.max_frame_bytes,
-        )
+        self.transport.open(info, guard)
         write_connection_file(self.config.connection_path(), info)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -188,20 +159,17 @@ class Daemon:
         self._start_tasks()
         self._beat()
         await self._stopping.wait()
-        if self._upgrade_task is not None:
-            await self._upgrade_task  # a stop during a hand-over waits for its outcome
+        while self._loop_tasks:  # a stop during a hand-over waits for its outcome
+            await asyncio.gather(*self._loop_tasks, return_exceptions=True)
         if self._retired:
             # Already drained and closed by `suspend`; the socket path is the successor's now.
-            ctx.term()
+            self.transport.terminate()
             log.info("daemon %d handed the image over and stopped", os.getpid())
             return
         self._stop_tasks()
         await self._drain()
-        with self._lock:
-            assert self._socket is not None
-            self._socket.close()
-            self._socket = None
-        ctx.term()
+        self.transport.close()
+        self.transport.terminate()
         self._cleanup_files(info)
         log.info("daemon %d stopped", os.getpid())
 
@@ -213,24 +181,8 @@ class Daemon:
         self.vitals.beat()
         self._beat_timer = self._loop.call_later(BEAT_INTERVAL_S, self._beat)
 
-    def _bind(self, info: ConnectionInfo) -> None:
-        assert self._ctx is not None
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 1000)
-        # libzmq drops (and disconnects) a peer whose frame exceeds this, before
-        # we ever see it: huge declared lengths never allocate.
-        sock.setsockopt(zmq.MAXMSGSIZE, self.config.max_frame_bytes + 4096)
-        sock.bind(info.endpoint)
-        if info.transport == "ipc":
-            os.chmod(info.endpoint[len("ipc://") :], 0o600)
-        with self._lock:
-            self._socket = sock
-
     def _start_tasks(self) -> None:
-        assert self._socket is not None and self._loop is not None
-        self._loop.add_reader(self._socket.fileno(), self._on_readable)
-        self._reading = True
-        self._schedule_drain()  # anything that arrived before the fd was watched
+        self.transport.start_reading()
         self._pruner = asyncio.create_task(self._prune_loop())
         if self.autotelic is not None:
             self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
@@ -252,10 +204,7 @@ class Daemon:
         self.info.autotelic = self.autotelic
 
     def _stop_tasks(self) -> None:
-        if self._reading:
-            assert self._socket is not None and self._loop is not None
-            self._loop.remove_reader(self._socket.fileno())
-            self._reading = False
+        self.transport.stop_reading()
         for task in (self._pruner, self._heartbeat):
             if task is not None:
                 task.cancel()
@@ -269,10 +218,7 @@ class Daemon:
         if self._stopping is not None and not self._stopping.is_set():
             log.info("stop requested: draining")
             self._stopping.set()
-            with self._lock:
-                pending = list(self._inflight.values())
-            for entry in pending:
-                entry.cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon is stopping")
+            self.transport.pull_all(ErrorCode.SHUTTING_DOWN, "the daemon is stopping")
 
     def _start_registry(self) -> None:
         """On a shared world: this daemon's entry in the world's registry (`world.registry`)."""
@@ -319,17 +265,14 @@ class Daemon:
         skipped), so until the successor binds over it, clients and `batos`
         commands still see a daemon and wait instead of starting another.
         """
-        assert self._socket is not None and self._verifier is not None and self._info is not None
+        assert self._info is not None
         self._stop_tasks()
         await self._drain()
         self.pool = None
         self.image = None
-        info = self._info
-        with self._lock:
-            self._socket.close(linger=1000)  # the last replies still go out
-            self._socket = None
-        log.info("daemon %d suspended for a hand-over (endpoint %s)", os.getpid(), info.endpoint)
-        return self._verifier.guard.export_state()
+        self.transport.close(linger=1000)  # the last replies still go out
+        log.info("daemon %d suspended for a hand-over (endpoint %s)", os.getpid(), self._info.endpoint)
+        return self.transport.guard_state()
 
     async def resume(self) -> None:
         """Undo `suspend` (rollback): reopen the image, rebind, read again. Raises
@@ -340,10 +283,37 @@ class Daemon:
             open_image, self.config.image, migrations=MIGRATIONS, pool_size=pool_size
         )
         self._start_pool()
-        self._bind(self._info)
+        self.transport.rebind()
         # A successor that failed late may have rewritten it with its own pid.
         write_connection_file(self.config.connection_path(), self._info)
         self._start_tasks()
+
+    @property
+    def incarnation(self) -> int:
+        return self.info.incarnation
+
+    @property
+    def image_open(self) -> bool:
+        return self.image is not None
+
+    def successor_args(self) -> list[str]:
+        return standby_args(self.config)
+
+    def successor_stderr_path(self) -> Path:
+        return self.config.resolved_runtime_dir() / f"{self.config.image_id}.upgrade.stderr"
+
+    def stored_reply(self, request_id: str) -> dict[str, Any] | None:
+        assert self.image is not None
+        with self.image.session() as session:
+            return reply_table.stored_reply(session.root, request_id)
+
+    def record_rollback(self, python: str, reason: str, request_id: str, reply: dict[str, Any]) -> None:
+        assert self.image is not None
+        with self.image.session() as session:
+            for attempt in session.transaction_manager.attempts():
+                with attempt:
+                    incarnations.record_rollback(session, self.info.incarnation, python, reason)
+                    reply_table.store_reply(session.root, request_id, reply)
 
     def retire(self) -> None:
         """A successor serves the image: leave `serve` without draining again."""
@@ -378,42 +348,7 @@ class Daemon:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(info.endpoint[len("ipc://") :])
 
-    # -- receiving ---------------------------------------------------------
-
-    def _on_readable(self) -> None:
-        """Read and handle what is waiting, up to a batch; reschedules itself for more."""
-        self._drain_scheduled = False
-        for _ in range(RECEIVE_BATCH):
-            with self._lock:
-                sock = self._socket
-                if not self._reading or sock is None or not input_waiting(sock):
-                    return
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    return
-            try:
-                self._receive(frames)
-            except Exception:  # a bug in handling one message must not stall the rest
-                log.exception("failed to handle a message")
-        self._schedule_drain()  # more may wait: let replies and timers run first
-
-    def _schedule_drain(self) -> None:
-        if self._reading and not self._drain_scheduled and self._loop is not None:
-            self._drain_scheduled = True
-            self._loop.call_soon(self._on_readable)
-
-    def _receive(self, frames: list[bytes]) -> None:
-        assert self._verifier is not None
-        try:
-            identity, proto = split_route(frames)
-            received = self._verifier.verify(proto)
-        except WireError as exc:
-            # Bad signature, replay, oversize, malformed: drop without a
-            # word (answering would help an attacker probe) and go on.
-            log.warning("dropped a message: %s", getattr(exc, "reason", exc))
-            return
-        self._accept(identity, received.message)
+    # -- routing (loop thread) -----------------------------------------------
 
     def _accept(self, identity: list[bytes], body: dict[str, Any]) -> None:
         request_id = body.get("id") if isinstance(body.get("id"), str) else ""
@@ -421,7 +356,7 @@ class Daemon:
             request = parse_request(body)
         except ValidationError as exc:
             code = ErrorCode.BAD_REQUEST if _known_type(body.get("type")) else ErrorCode.UNKNOWN_TYPE
-            self._reply_now(
+            self.transport.reply_now(
                 identity,
                 ErrorReply(
                     id=str(request_id)[:128],
@@ -431,149 +366,70 @@ class Daemon:
                 ),
             )
             return
-        if request.type == "status_request":
-            self._reply_now(identity, self._status(request.id))
-            return
-        if request.type == "shutdown_request":
-            self._reply_now(identity, ShutdownReply(id=request.id))
-            self.request_stop()
-            return
-        if request.type == "cancel_request":
-            self._reply_now(identity, self._cancel(request.id, request.target))
-            return
-        review_handler = LOOP_HANDLERS.get(request.type)
-        if review_handler is not None:
-            self._reply_now(identity, review_handler(self.reviews, request))
+        route = ROUTES[request.type]
+        if route.runs is Runs.LOOP:
+            loop: LoopContext = self  # (the type checker proves the Daemon is one)
+            self.transport.reply_now(identity, route.handler(loop, request))
             return
         if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
             self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
-        with self._lock:
-            pending = self._inflight.get(request.id)
-            if pending is not None:
-                # A retry of a request still running: answer both when it finishes.
-                pending.identities.append(identity)
-                return
-            entry = self._inflight[request.id] = _InFlight([identity])
-        if request.type == "upgrade_request":
-            # Runs on the loop: it stops and restarts the loop's own reading.
-            self._upgrade_task = asyncio.create_task(self._upgrade(request))
+        entry = self.transport.track(request.id, identity)
+        if entry is None:
+            return  # a retry of a request still running: answered with it
+        rid = request.id
+        if route.runs is Runs.LOOP_TASK:
+            task = asyncio.create_task(self._run_loop_task(route, request))
+            self._loop_tasks.add(task)
+            task.add_done_callback(self._loop_tasks.discard)
             return
         assert self.pool is not None
-        rid = request.id
+        transport = self.transport
         self.pool.submit(
             Job(
                 request=request,
-                reply=lambda message: self._finish(rid, message),
-                event=lambda kind, data: self._event(rid, kind, data),
+                reply=lambda message: transport.finish(rid, message),
+                event=lambda kind, data: transport.event(rid, kind, data),
                 cancel=entry.cancel,
             )
         )
 
-    async def _upgrade(self, request: Any) -> None:
-        from batos_core.upgrade.handover import hand_over
-
+    async def _run_loop_task(self, route: Route, request: Any) -> None:
+        """Run a ``LOOP_TASK`` handler and answer its request (unless it returns None:
+        another process answers it, e.g. the successor after a hand-over)."""
         rid = request.id
         try:
-            reply = await hand_over(self, request, lambda kind, data: self._event(rid, kind, data))
+            reply = await route.handler(
+                self, request, lambda kind, data: self.transport.event(rid, kind, data)
+            )
         except Exception as exc:
-            log.exception("upgrade %s failed", rid)
+            log.exception("%s %s failed", request.type, rid)
             reply = dump_message(ErrorReply.from_exception(rid, exc, ErrorCode.INTERNAL))
         if reply is None:
-            with self._lock:
-                self._inflight.pop(rid, None)  # the successor answers it from the reply table
+            self.transport.forget(rid)
         else:
-            self._finish(rid, reply)
+            self.transport.finish(rid, reply)
 
-    def _cancel(self, request_id: str, target: str) -> CancelReply:
-        """Pull the cancel switch of request `target` if it is in flight."""
-        with self._lock:
-            entry = self._inflight.get(target)
-        if entry is not None:
-            log.info("request %s cancelled by a client", target)
-            entry.cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
-        return CancelReply(id=request_id, target=target, cancelled=entry is not None)
+    # -- what loop handlers see (daemon.context.LoopContext) ------------------
 
-    def _status(self, request_id: str) -> StatusReply:
+    @property
+    def handover(self) -> HandoverHost:
+        return self
+
+    def load(self) -> DaemonLoad:
         assert self.pool is not None
-        serving = self.info.serving()
-        return StatusReply(
-            id=request_id,
-            pid=self.info.pid,
-            image=self.info.image,
-            protocol_version=PROTOCOL_VERSION,
-            uptime_s=max(0.0, time.time() - self.info.started),
-            incarnation=self.info.incarnation,
+        return DaemonLoad(
             workers=self.pool.size,
             queue_depth=self.pool.depth(),
             stand_ins=self.pool.stand_ins,
-            backend=self.info.backend,
-            model=self.info.model,
-            engine=serving.engine,
-            quantization=serving.quantization,
             storage=self.image.spec.scheme if self.image is not None else "",
             daemons=self.registry.snapshot() if self.registry is not None else [],
         )
 
-    # -- replying (any thread) ------------------------------------------------
-
-    def _finish(self, request_id: str, message: dict[str, Any]) -> None:
-        """Answer every client waiting for `request_id` and forget it."""
-        body = self._encode(message)
-        with self._lock:
-            pending = self._inflight.pop(request_id, None)
-            self._send_locked(pending.identities if pending else [], body)
-
-    def _event(self, request_id: str, kind: str, data: dict[str, Any]) -> None:
-        message = {"type": "event", "id": request_id, "kind": kind, "data": data}
-        body = self._encode(message)
-        with self._lock:
-            pending = self._inflight.get(request_id)
-            self._send_locked(pending.identities if pending else [], body)
-
-    def _reply_now(self, identity: list[bytes], model: Any) -> None:
-        body = self._encode(dump_message(model))
-        with self._lock:
-            self._send_locked([identity], body)
-
-    def _encode(self, message: dict[str, Any]) -> bytes:
-        """The body frame of `message`, or of an error reply saying why it cannot be sent
-        (too large for the frame cap; not msgpack-encodable, a bug)."""
-        assert self._signer is not None
-        try:
-            return self._signer.encode(message)
-        except WireError:
-            name, code = "ReplyTooLarge", ErrorCode.REPLY_TOO_LARGE
-            why = f"the reply exceeds the {self.config.max_frame_bytes}-byte frame cap"
-        except TypeError as exc:
-            log.exception("a %s could not be encoded", message.get("type"))
-            name, code, why = "UnencodableReply", ErrorCode.INTERNAL, f"the reply could not be encoded: {exc}"
-        error = ErrorReply(id=str(message.get("id", ""))[:128], name=name, message=why, code=str(code))
-        return self._signer.encode(dump_message(error))
-
-    def _send_locked(self, identities: list[list[bytes]], body: bytes) -> None:
-        """Sign `body` and send it to each identity; the caller holds `_lock`.
-
-        Signing happens here, under the lock, so the signer's counter rises in
-        the order messages leave (a client's replay guard requires that).
-        """
-        sock, signer = self._socket, self._signer
-        if not identities or sock is None or signer is None:
-            return  # nobody waits, or the socket is closed (a hand-over)
-        for identity in identities:
-            try:
-                # A ROUTER send never blocks: a peer that is gone or over its high
-                # water mark loses the message (its client retries by id).
-                send_frames(sock, [*identity, *signer.sign_body(body)], NOBLOCK)
-            except zmq.ZMQError as exc:
-                log.warning("could not send a reply: %s", exc)
-        # The send may have consumed the fd's edge for input that is waiting.
-        if self._reading and input_waiting(sock):
-            loop = self._loop
-            assert loop is not None
-            if threading.get_ident() == self._loop_thread:
-                self._schedule_drain()
-            else:
-                loop.call_soon_threadsafe(self._schedule_drain)
+    def cancel(self, target: str) -> bool:
+        entry = self.transport.in_flight(target)
+        if entry is not None:
+            entry.cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
+        return entry is not None
 
     # -- workers -----------------------------------------------------------
 
@@ -609,12 +465,12 @@ class Daemon:
         self.misses.notify(MissNoticed(request.id, miss.selector, miss.receiver_oid))
         if self.on_miss is None:
             return False
-        with self._lock:
+        with self._generating_lock:
             self._generating += 1
         try:
             return self.on_miss(miss, ctx, request)
         finally:
-            with self._lock:
+            with self._generating_lock:
                 self._generating -= 1
 
     async def settle_generations(self, emit: Callable[[str, dict[str, Any]], None], grace_s: float) -> None:
@@ -624,15 +480,13 @@ class Daemon:
         deadline = time.monotonic() + grace_s
         shown = -1
         while True:
-            with self._lock:
+            with self._generating_lock:
                 running = self._generating
-                pending = list(self._inflight.values())
             if running == 0:
                 return
             if time.monotonic() >= deadline:
                 log.warning("hand-over: stopping %d generation(s) still running after %g s", running, grace_s)
-                for entry in pending:
-                    entry.cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon is being upgraded")
+                self.transport.pull_all(ErrorCode.SHUTTING_DOWN, "the daemon is being upgraded")
                 return
             if running != shown:
                 shown = running
@@ -666,15 +520,14 @@ def session_budget(workers: int) -> int:
 
 
 def _known_type(value: object) -> bool:
-    from batos_core.daemon.handlers import HANDLERS
+    return isinstance(value, str) and value in ROUTES
 
-    if isinstance(value, str) and value in LOOP_HANDLERS:
-        return True
 
-    return isinstance(value, str) and (
-        value in HANDLERS
-        or value in ("status_request", "shutdown_request", "cancel_request", "upgrade_request")
-    )
+def standby_args(config: DaemonConfig) -> list[str]:
+    """Arguments of ``python -m batos_core.daemon`` for a successor of a daemon with `config`:
+    its own settings (`DaemonConfig.to_argv`), in its runtime dir, in standby."""
+    successor = dataclasses.replace(config, runtime_dir=config.resolved_runtime_dir())
+    return ["-m", "batos_core.daemon", "--standby", *successor.to_argv()]
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -701,4 +554,4 @@ def _incarnation_facts(config: DaemonConfig) -> dict[str, Any]:
     }
 
 
-__all__ = ["FRAME_COUNT", "Daemon"]
+__all__ = ["Daemon"]

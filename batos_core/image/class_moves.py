@@ -16,6 +16,7 @@ from ZODB.broken import find_global
 #: (old module, old name) -> (module, name) now.
 MOVED: dict[tuple[str, str], tuple[str, str]] = {
     ("batos_core.jit.changelog", "ChangeLog"): ("batos_core.methods.changelog", "ChangeLog"),
+    ("batos_core.daemon.reply_table", "ReplyTable"): ("batos_core.world.reply_table", "ReplyTable"),
 }
 
 

@@ -7,7 +7,7 @@ daemon of the list, and that daemon stays current for later requests.
 
 Why a retry on another daemon never runs a request twice: a request that
 changed the world stores its reply in the world, in the same transaction as
-its writes (`daemon.reply_table`, kept in the root of the shared storage).
+its writes (`world.reply_table`, kept in the root of the shared storage).
 The next daemon finds that reply and answers it as is; if the first daemon
 died before committing, nothing of the request exists and it runs once, on
 the next daemon. Two daemons running the same id at once conflict on the

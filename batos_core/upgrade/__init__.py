@@ -1,11 +1,11 @@
-"""Ship-of-Theseus upgrade: a new daemon process (and environment) for the same image.
+"""Ship-of-Theseus upgrade, the daemon side: a new daemon process for the same image.
 
-* `envbuild` builds the next environment beside the current one (stdlib only,
-  the CLI runs it);
-* `verify` checks it in its own interpreter (`verify_child` runs there);
 * `handover` moves the image, endpoint and key from the old daemon to the new
   one, or rolls back;
+* `host` is what the hand-over needs from the daemon (`HandoverHost`; the
+  daemon satisfies it, so nothing here imports `batos_core.daemon`);
 * `incarnations` keeps the image's record of every process that served it.
 
-Importing this package imports nothing else.
+Building and verifying the new environment is the CLI's part:
+`batos_core.environment`. Importing this package imports nothing else.
 """

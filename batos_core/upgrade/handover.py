@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -36,14 +35,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from batos_core.daemon.server import Daemon
-    from batos_core.daemon_config import DaemonConfig
+from batos_core.upgrade import incarnations
+from batos_core.upgrade.host import Emit, HandoverHost
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +48,6 @@ log = logging.getLogger(__name__)
 #: while the old daemon still serves, so this may be generous.
 STANDBY_TIMEOUT_S = 180.0
 STDERR_TAIL_LINES = 12
-
-Emit = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -117,13 +112,6 @@ def await_go(fd: int) -> HandoverGo | None:
 # -- old daemon side ----------------------------------------------------------
 
 
-def standby_args(config: DaemonConfig) -> list[str]:
-    """Arguments of ``python -m batos_core.daemon`` for a successor of a daemon with `config`:
-    its own settings (`DaemonConfig.to_argv`), in its runtime dir, in standby."""
-    successor = dataclasses.replace(config, runtime_dir=config.resolved_runtime_dir())
-    return ["-m", "batos_core.daemon", "--standby", *successor.to_argv()]
-
-
 class Successor:
     """The standby process: its pipes, its captured stderr, and how it failed."""
 
@@ -135,12 +123,12 @@ class Successor:
         self.stderr_path = stderr_path
 
     @classmethod
-    def spawn(cls, config: DaemonConfig, python: str) -> Successor:
+    def spawn(cls, host: HandoverHost, python: str) -> Successor:
         """Start the standby process. Raises OSError if `python` cannot be run."""
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
-        stderr_path = config.resolved_runtime_dir() / f"{config.image_id}.upgrade.stderr"
-        args = [python, *standby_args(config), "--ready-fd", str(ready_w), "--go-fd", str(go_r)]
+        stderr_path = host.successor_stderr_path()
+        args = [python, *host.successor_args(), "--ready-fd", str(ready_w), "--go-fd", str(go_r)]
         try:
             with open(stderr_path, "wb") as stderr:
                 proc = subprocess.Popen(
@@ -224,7 +212,7 @@ class Successor:
         self._go_fd = None
 
 
-async def hand_over(daemon: Daemon, request: Any, emit: Emit) -> dict[str, Any] | None:
+async def hand_over(daemon: HandoverHost, request: Any, emit: Emit) -> dict[str, Any] | None:
     """Run an `upgrade_request` on the old daemon's loop.
 
     Returns the reply to send (a stored one for a retried request, or the
@@ -232,13 +220,13 @@ async def hand_over(daemon: Daemon, request: Any, emit: Emit) -> dict[str, Any] 
     the reply table). Any failure of the successor, at any step, rolls back;
     only a failure to reopen the image propagates (ImageError).
     """
-    stored = await asyncio.to_thread(_stored_reply, daemon, request.id)
+    stored = await asyncio.to_thread(daemon.stored_reply, request.id)
     if stored is not None:
         return stored
     python = request.python or sys.executable
     emit("phase", {"phase": "starting the new daemon", "python": python})
     try:
-        successor = Successor.spawn(daemon.config, python)
+        successor = Successor.spawn(daemon, python)
     except OSError as exc:
         return await _roll_back(daemon, request, python, f"cannot run {python}: {exc}", 0)
     try:
@@ -256,7 +244,7 @@ async def hand_over(daemon: Daemon, request: Any, emit: Emit) -> dict[str, Any] 
         line = await _go(successor, _go_message(request, python, stopped_at, guard), request.ready_timeout_s)
     except Exception:
         successor.kill()
-        if daemon.image is None:
+        if not daemon.image_open:
             await daemon.resume()  # a bug here must not leave the image closed
         raise
     except BaseException:
@@ -295,40 +283,22 @@ async def _go(successor: Successor, go: HandoverGo, timeout: float) -> str | Non
 
 
 async def _roll_back(
-    daemon: Daemon, request: Any, python: str, reason: str, new_pid: int, stopped_at: float | None = None
+    daemon: HandoverHost,
+    request: Any,
+    python: str,
+    reason: str,
+    new_pid: int,
+    stopped_at: float | None = None,
 ) -> dict[str, Any]:
-    from batos_core.upgrade import incarnations
-
     log.warning("upgrade rolled back: %s", reason)
     reply = incarnations.upgrade_reply(
         request.id,
         outcome="rolled_back",
         old_pid=os.getpid(),
         new_pid=new_pid,
-        incarnation=daemon.info.incarnation,
+        incarnation=daemon.incarnation,
         reason=reason,
         handover_s=0.0 if stopped_at is None else time.time() - stopped_at,
     )
-    await asyncio.to_thread(_record_rollback, daemon, python, reason, request.id, reply)
+    await asyncio.to_thread(daemon.record_rollback, python, reason, request.id, reply)
     return reply
-
-
-def _record_rollback(
-    daemon: Daemon, python: str, reason: str, request_id: str, reply: dict[str, Any]
-) -> None:
-    from batos_core.upgrade import incarnations
-
-    assert daemon.image is not None
-    with daemon.image.session() as session:
-        for attempt in session.transaction_manager.attempts():
-            with attempt:
-                incarnations.record_rollback(session, daemon.info.incarnation, python, reason)
-                incarnations.store_reply(session, request_id, reply)
-
-
-def _stored_reply(daemon: Daemon, request_id: str) -> dict[str, Any] | None:
-    from batos_core.daemon import reply_table
-
-    assert daemon.image is not None
-    with daemon.image.session() as session:
-        return reply_table.stored_reply(session.root, request_id)

@@ -1,10 +1,11 @@
 """The image's record of its incarnations: each process that served it, and how it ended.
 
 `begin` runs in the transaction that opens the image for a daemon: it closes
-the previous entry (``upgraded`` after a hand-over, else ``ended``), records
-the new one (interpreter, batos and package versions, environment) and, after
-a hand-over, stores the upgrade's reply under its request id so that the
-client's retry gets it (exactly-once, like any request that changed the image).
+the previous entry (``upgraded`` after a hand-over, else ``ended``) and records
+the new one (interpreter, batos and package versions, environment). After a
+hand-over, `handover_reply` is the upgrade's reply, which the daemon stores
+under its request id in that same transaction so that the client's retry gets
+it (exactly-once, like any request that changed the image).
 """
 
 from __future__ import annotations
@@ -14,19 +15,10 @@ import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from batos_core.daemon import reply_table
-from batos_core.daemon.handlers import register
-from batos_core.protocol.messages import (
-    IncarnationRecord,
-    IncarnationsReply,
-    IncarnationsRequest,
-    RollbackRecord,
-    UpgradeReply,
-)
+from batos_core.protocol.messages import IncarnationRecord, RollbackRecord, UpgradeReply
 from batos_core.protocol.messages.unions import dump_message
 
 if TYPE_CHECKING:
-    from batos_core.daemon.context import HandlerContext
     from batos_core.image import Session
     from batos_core.upgrade.handover import HandoverGo
 
@@ -64,18 +56,23 @@ def begin(session: Session, facts: dict[str, Any], handover: HandoverGo | None) 
         "packages": installed_packages(),
         "rollbacks": [],
     }
-    number = meta.record_incarnation(info)
-    if handover is not None and upgrade:
-        reply = upgrade_reply(
-            handover.request_id,
-            outcome="upgraded",
-            old_pid=handover.old_pid,
-            new_pid=int(facts.get("pid", 0)),
-            incarnation=number,
-            handover_s=max(0.0, time.time() - handover.stopped_at),
-        )
-        store_reply(session, handover.request_id, reply)
-    return number
+    return int(meta.record_incarnation(info))
+
+
+def handover_reply(handover: HandoverGo | None, number: int, new_pid: int) -> dict[str, Any] | None:
+    """The ``upgrade_reply`` of the upgrade that made incarnation `number` (to store
+    under ``handover.request_id``); None when no upgrade request is answered
+    (a plain start, or a restart after a wedge)."""
+    if handover is None or handover.via != "upgrade":
+        return None
+    return upgrade_reply(
+        handover.request_id,
+        outcome="upgraded",
+        old_pid=handover.old_pid,
+        new_pid=new_pid,
+        incarnation=number,
+        handover_s=max(0.0, time.time() - handover.stopped_at),
+    )
 
 
 def record_rollback(session: Session, number: int, python: str, reason: str) -> None:
@@ -89,10 +86,6 @@ def record_rollback(session: Session, number: int, python: str, reason: str) -> 
             entry["outcome"] = SERVING
         elif entry.get("number", 0) > number and entry.get("outcome") == SERVING:
             entry["outcome"] = FAILED
-
-
-def store_reply(session: Session, request_id: str, reply: dict[str, Any]) -> None:
-    reply_table.store_reply(session.root, request_id, reply)
 
 
 def upgrade_reply(
@@ -138,17 +131,3 @@ def to_record(entry: Any) -> IncarnationRecord:
             for r in entry.get("rollbacks", [])
         ],
     )
-
-
-def handle_incarnations(ctx: HandlerContext, request: IncarnationsRequest) -> IncarnationsReply:
-    """`incarnations_request`: newest first, at most `limit`."""
-    meta = ctx.session.meta
-    entries = list(meta.incarnations)[-request.limit :]
-    return IncarnationsReply(
-        id=request.id,
-        current=int(meta.incarnation),
-        entries=[to_record(entry) for entry in reversed(entries)],
-    )
-
-
-register("incarnations_request", handle_incarnations)

@@ -110,15 +110,3 @@ def _settings(service: AutotelicService) -> dict[str, Any]:
     settings = asdict(service.config)
     settings["backend"] = service.compiler.backend.name if service.compiler else "none"
     return settings
-
-
-def _register() -> None:
-    # Imported late: the handlers package imports this module to register it.
-    from batos_core.daemon.handlers import register
-
-    register("cem_request", handle_cem)
-    register("autotelic_request", handle_autotelic)
-    register("dataset_request", handle_dataset)
-
-
-_register()

@@ -32,13 +32,3 @@ def handle_eval(ctx: HandlerContext, request: EvalRequest) -> EvalReply:
     outcome = evaluate(request.source, lobby=session.lobby, variables=variables, resolve_oid=session.get)
     encoded: dict[str, WireValue] = {name: ctx.encode(value) for name, value in outcome.variables.items()}
     return EvalReply(id=request.id, result=ctx.encode(outcome.value), variables=encoded)
-
-
-def _register() -> None:
-    # Imported late: the handlers package imports this module to register it.
-    from batos_core.daemon.handlers import register
-
-    register("eval_request", handle_eval)
-
-
-_register()

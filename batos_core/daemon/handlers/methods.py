@@ -1,5 +1,6 @@
 """Installing a method given as source (the blueprint's CreateMethodCommand);
-suspending and resuming one (`batos methods suspend | resume`)."""
+suspending and resuming one (`batos methods suspend | resume`); listing an
+object's methods (`batos methods list`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ from batos_core.daemon import suspension
 from batos_core.daemon.context import HandlerContext
 from batos_core.daemon.handlers.history import MethodNotFound
 from batos_core.methods.install import install_method
-from batos_core.objects import Method, SlotNotFound, check_source, format_oid, lookup
+from batos_core.objects import (
+    Method,
+    SlotNotFound,
+    check_source,
+    format_oid,
+    lookup,
+    slot_items,
+    slot_selector,
+)
 from batos_core.protocol.messages import (
     CreateMethodReply,
     CreateMethodRequest,
     SuspensionReply,
     SuspensionRequest,
 )
+from batos_core.protocol.messages.methods import MethodListing, MethodsReply, MethodsRequest
 from batos_core.protocol.values import decode_value
 from batos_core.selectors import slot_name
 
@@ -72,4 +82,32 @@ def handle_suspension(ctx: HandlerContext, request: SuspensionRequest) -> Suspen
         version=found.value.version,
         suspended=request.suspend,
         changed=changed is not None,
+    )
+
+
+def handle_methods(ctx: HandlerContext, request: MethodsRequest) -> MethodsReply:
+    """The methods in the target's own slots, in slot order (only the suspended
+    ones if asked). An unknown target raises ObjectNotFound; nothing is written."""
+    obj = ctx.session.resolve(request.target)
+    listed = [
+        _listing(ctx, name, value)
+        for name, value in slot_items(obj)
+        if isinstance(value, Method) and (value.suspended is not None or not request.suspended_only)
+    ]
+    return MethodsReply(id=request.id, target=format_oid(obj), methods=listed)
+
+
+def _listing(ctx: HandlerContext, name: str, method: Method) -> MethodListing:
+    provenance = method.provenance
+    created = provenance.get("created", 0.0)
+    return MethodListing(
+        selector=slot_selector(name, method),
+        slot=name,
+        version=method.version,
+        suspended=method.suspended is not None,
+        suspension=ctx.encode_map(dict(method.suspended or {})),
+        trusted=method.trusted,
+        language=str(provenance.get("language") or "python"),
+        author=str(provenance.get("author", "")),
+        created=float(created) if isinstance(created, (int, float)) else 0.0,
     )

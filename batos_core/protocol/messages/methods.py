@@ -147,3 +147,37 @@ class SuspensionReply(Message):
     version: Version
     suspended: bool
     changed: bool
+
+
+class MethodsRequest(Message):
+    """The methods held in ``target``'s own slots (not inherited ones), in slot
+    order; ``suspended_only``: only those that are suspended."""
+
+    type: Literal["methods_request"] = "methods_request"
+    id: RequestId
+    target: ObjectRef
+    suspended_only: bool = False
+
+
+class MethodListing(Record):
+    """One method of a `MethodsReply`. ``selector`` is the Self form
+    (``greet:``), ``slot`` the Python slot name (``greet_``); ``language`` is
+    ``self`` for a method written in Self, else ``python``; ``suspension``
+    is who suspended it, why and when (empty while it runs)."""
+
+    selector: str
+    slot: str
+    version: Version
+    suspended: bool
+    suspension: WireMap
+    trusted: bool
+    language: str
+    author: str
+    created: float
+
+
+class MethodsReply(Message):
+    type: Literal["methods_reply"] = "methods_reply"
+    id: RequestId
+    target: str  # the object's oid
+    methods: list[MethodListing]

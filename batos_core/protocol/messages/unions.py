@@ -1,148 +1,89 @@
-"""The discriminated unions and the functions that parse and dump them."""
+"""The discriminated unions and the functions that parse and dump them.
+
+Membership is derived, not listed: every `Message` subclass defined in a
+module of this package takes part, by the suffix of its ``type`` literal
+(``*_request``: `Request`; ``*_reply``: `Reply`; ``event``). So adding a request
+type is its two models in a message module (``foo_request`` and ``foo_reply``),
+nothing here. Each request type must have its reply type (checked at import).
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from batos_core.protocol.messages.autotelic import (
-    AutotelicReply,
-    AutotelicRequest,
-    CemReply,
-    CemRequest,
-    DatasetReply,
-    DatasetRequest,
-)
-from batos_core.protocol.messages.control import (
-    CancelReply,
-    CancelRequest,
-    ShutdownReply,
-    ShutdownRequest,
-    StatusReply,
-    StatusRequest,
-)
-from batos_core.protocol.messages.methods import (
-    CreateMethodReply,
-    CreateMethodRequest,
-    HistoryReply,
-    HistoryRequest,
-    RevertReply,
-    RevertRequest,
-    SourceReply,
-    SourceRequest,
-    SuspensionReply,
-    SuspensionRequest,
-)
-from batos_core.protocol.messages.objects import (
-    CompleteReply,
-    CompleteRequest,
-    EvalReply,
-    EvalRequest,
-    GetFullStateReply,
-    GetFullStateRequest,
-    InspectReply,
-    InspectRequest,
-    SendReply,
-    SendRequest,
-)
-from batos_core.protocol.messages.review import (
-    ApproveReply,
-    ApproveRequest,
-    ProposalsReply,
-    ProposalsRequest,
-)
-from batos_core.protocol.messages.streaming import ErrorReply, Event
-from batos_core.protocol.messages.upgrade import (
-    IncarnationsReply,
-    IncarnationsRequest,
-    UpgradeReply,
-    UpgradeRequest,
-)
+import batos_core.protocol.messages as _package
+from batos_core.protocol.messages.base import Message
 
-Request = Annotated[
-    SendRequest
-    | EvalRequest
-    | InspectRequest
-    | GetFullStateRequest
-    | CompleteRequest
-    | CreateMethodRequest
-    | HistoryRequest
-    | SourceRequest
-    | RevertRequest
-    | SuspensionRequest
-    | ProposalsRequest
-    | ApproveRequest
-    | CemRequest
-    | AutotelicRequest
-    | DatasetRequest
-    | StatusRequest
-    | ShutdownRequest
-    | CancelRequest
-    | UpgradeRequest
-    | IncarnationsRequest,
-    Field(discriminator="type"),
-]
 
-Reply = Annotated[
-    SendReply
-    | EvalReply
-    | InspectReply
-    | GetFullStateReply
-    | CompleteReply
-    | CreateMethodReply
-    | HistoryReply
-    | SourceReply
-    | RevertReply
-    | SuspensionReply
-    | ProposalsReply
-    | ApproveReply
-    | CemReply
-    | AutotelicReply
-    | DatasetReply
-    | StatusReply
-    | ShutdownReply
-    | CancelReply
-    | UpgradeReply
-    | IncarnationsReply
-    | ErrorReply,
-    Field(discriminator="type"),
-]
+class MissingReplyModel(TypeError):
+    """A ``*_request`` model has no ``*_reply`` model beside it (a programming error)."""
 
-#: Anything the daemon sends to a client: a reply, an error reply or an event.
-DaemonMessage = Annotated[Reply | Event, Field(discriminator="type")]
+
+def _message_models() -> list[type[Message]]:
+    """Every concrete message model of this package, modules in name order, models
+    in definition order (so the unions, and anything generated from them, are stable)."""
+    for info in sorted(pkgutil.iter_modules(_package.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{_package.__name__}.{info.name}")
+    found: list[type[Message]] = []
+    pending = list(Message.__subclasses__())
+    while pending:
+        model = pending.pop(0)
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith(f"{_package.__name__}.") and "type" in model.model_fields:
+            found.append(model)
+    # __subclasses__ lists in definition order; the sort is stable.
+    return sorted(found, key=lambda m: m.__module__)
+
+
+def message_type(model: type[BaseModel]) -> str:
+    """The ``type`` literal of a message model."""
+    return str(model.model_fields["type"].default)
+
+
+MESSAGE_MODELS = _message_models()
+REQUEST_MODELS = tuple(m for m in MESSAGE_MODELS if message_type(m).endswith("_request"))
+REPLY_MODELS = tuple(m for m in MESSAGE_MODELS if message_type(m).endswith("_reply"))
+EVENT_MODELS = tuple(m for m in MESSAGE_MODELS if message_type(m) == "event")
+
+
+def _reply_types() -> dict[str, str]:
+    replies = {message_type(m) for m in REPLY_MODELS}
+    table = {}
+    for model in REQUEST_MODELS:
+        request_type = message_type(model)
+        reply_type = request_type.removesuffix("_request") + "_reply"
+        if reply_type not in replies:
+            raise MissingReplyModel(f"{request_type} has no {reply_type} model")
+        table[request_type] = reply_type
+    return table
+
 
 #: Request type -> the type of its successful reply (failures are ``error_reply``).
-REPLY_TYPE: dict[str, str] = {
-    "send_request": "send_reply",
-    "eval_request": "eval_reply",
-    "inspect_request": "inspect_reply",
-    "get_full_state_request": "get_full_state_reply",
-    "complete_request": "complete_reply",
-    "create_method_request": "create_method_reply",
-    "history_request": "history_reply",
-    "source_request": "source_reply",
-    "revert_request": "revert_reply",
-    "suspension_request": "suspension_reply",
-    "proposals_request": "proposals_reply",
-    "approve_request": "approve_reply",
-    "cem_request": "cem_reply",
-    "autotelic_request": "autotelic_reply",
-    "dataset_request": "dataset_reply",
-    "status_request": "status_reply",
-    "shutdown_request": "shutdown_reply",
-    "cancel_request": "cancel_reply",
-    "upgrade_request": "upgrade_reply",
-    "incarnations_request": "incarnations_reply",
-}
+REPLY_TYPE: dict[str, str] = _reply_types()
 
-_REQUEST = TypeAdapter[Request](Request)
-_DAEMON_MESSAGE = TypeAdapter[DaemonMessage](DaemonMessage)
+if TYPE_CHECKING:
+    # The unions are built at run time; to the type checker a parsed message is
+    # a model whose fields it does not know.
+    Request = Any
+    Reply = Any
+    DaemonMessage = Any
+else:
+    Request = Annotated[Union[REQUEST_MODELS], Field(discriminator="type")]  # noqa: UP007
+    Reply = Annotated[Union[REPLY_MODELS], Field(discriminator="type")]  # noqa: UP007
+    #: Anything the daemon sends to a client: a reply, an error reply or an event.
+    DaemonMessage = Annotated[Union[(*REPLY_MODELS, *EVENT_MODELS)], Field(discriminator="type")]
+
+_REQUEST: TypeAdapter[Any] = TypeAdapter(Request)
+_DAEMON_MESSAGE: TypeAdapter[Any] = TypeAdapter(DaemonMessage)
 
 
-def parse_request(data: Mapping[str, Any]) -> Request:
-    """Validate a decoded body as a request.
+def parse_request(data: Mapping[str, Any]) -> Any:
+    """Validate a decoded body as a request (one of `REQUEST_MODELS`).
 
     Raises ``pydantic.ValidationError`` (answer it with an ``error_reply`` of
     code ``bad_request``, or ``unknown_type`` when ``type`` is not a request).
@@ -150,7 +91,7 @@ def parse_request(data: Mapping[str, Any]) -> Request:
     return _REQUEST.validate_python(data)
 
 
-def parse_daemon_message(data: Mapping[str, Any]) -> DaemonMessage:
+def parse_daemon_message(data: Mapping[str, Any]) -> Any:
     """Validate a decoded body as a reply, error reply or event.
 
     Raises ``pydantic.ValidationError``.

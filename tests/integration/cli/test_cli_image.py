@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 
 COMMITS = 200
 

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.lifecycle import EXIT_IMAGE_ERROR
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 
 
 def build_image(path: Path, values: range) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 from ZODB.broken import Broken
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import Method
 
 

@@ -9,8 +9,8 @@ import persistent
 import pytest
 from image_probe_client import read_line, run_probe, start_probe
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import ImageLocked, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import Method, UvmObject, clone, set_slot
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from image_probe_client import read_line, start_probe
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 
 START_TIMEOUT_S = 30.0
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from jit_helpers import fenced
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon_config import parse_candidates
 from batos_core.image import Image, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.candidates import (
     SAMPLE_TEMPERATURE,

@@ -59,8 +59,8 @@ def test_an_easy_message_stops_at_a_majority(scripted: ScriptedDaemons, cli: Bat
 
 def test_every_daemon_argv_carries_the_candidate_count(batos_dirs: Any) -> None:
     from batos_cli.connect import daemon_args
+    from batos_core.daemon.server import standby_args
     from batos_core.daemon_config import DaemonConfig, build_parser, config_from_args
-    from batos_core.upgrade.handover import standby_args
 
     where = {"image": str(batos_dirs.image), "runtime_dir": batos_dirs.runtime_dir, "backend": "none"}
     config = DaemonConfig(**where, candidates=3)

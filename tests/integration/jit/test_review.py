@@ -18,9 +18,9 @@ from jit_helpers import GREET, BatosCli, ScriptedDaemons, call, fenced, history,
 
 from batos_cli import connect
 from batos_core.daemon.context import DaemonInfo, HandlerContext
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.pipeline import JitCompiler, JitSettings, ProposalRejected
 from batos_core.jit.review import ProposalNotFound, ReviewBoard, ReviewClosed

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from batos_core.autotelic.service import AutotelicService
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.jit.backends.scripted import ScriptedBackend
 from batos_core.jit.pipeline import JitCompiler, JitSettings
 from batos_core.world.lease import LEASES_KEY

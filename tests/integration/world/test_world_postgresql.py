@@ -9,8 +9,8 @@ import pytest
 from pg_cluster import PgCluster
 from world_servers import free_port
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import StorageRefused, StorageUnreachable, open_image
+from batos_core.image_format import MIGRATIONS
 
 
 def test_a_new_world_is_made_on_first_open_and_kept(pg_cluster: PgCluster, pg_world: str) -> None:

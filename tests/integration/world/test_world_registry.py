@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.world.registry import REGISTRY_KEY
 from batos_core.zeo_record import ServerRecord
 

@@ -9,8 +9,8 @@ import pytest
 
 from batos_core.autotelic.cem import normalized_entropy
 from batos_core.autotelic.tracker import ImageTracker
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.methods.install import install_method
 from batos_core.objects import Method, UvmObject, set_slot, slot_items
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from batos_cli.connect import daemon_args
+from batos_core.daemon.server import standby_args
 from batos_core.daemon_config import DaemonConfig
-from batos_core.upgrade.handover import standby_args
 
 CONFIGS = [
     DaemonConfig(image="/tmp/w/image.fs", backend="none"),
@@ -53,7 +53,7 @@ def test_a_successor_keeps_the_autotelic_loop_and_every_other_setting(tmp_path: 
     argv = standby_args(config)
     assert argv[:3] == ["-m", "batos_core.daemon", "--standby"]
     successor = DaemonConfig.from_argv(argv[3:])
-    assert successor.autotelic is True  # handover.standby_args used to drop --autotelic
+    assert successor.autotelic is True  # standby_args used to drop --autotelic
     assert carried(successor) == carried(config)
 
 

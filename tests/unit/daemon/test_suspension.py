@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.daemon.suspension import apply_wedge_report, resume
 from batos_core.daemon.wedge import WedgeReport
 from batos_core.image import Image, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.methods.changelog import change_log
 from batos_core.methods.install import install_method
 from batos_core.objects import MethodSuspended, UvmObject, get_slot, send, set_slot

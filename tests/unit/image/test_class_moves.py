@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.image.class_moves import MOVED
+from batos_core.image_format import MIGRATIONS
 from batos_core.methods.changelog import ChangeLog, change_log
 from batos_core.methods.install import install_method
 
@@ -54,3 +54,14 @@ def test_every_moved_class_is_importable_where_it_is_now() -> None:
 
     for module, name in MOVED.values():
         assert isinstance(getattr(importlib.import_module(module), name), type)
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_every_moved_class_is_found_at_its_new_place(old: tuple[str, str], new: tuple[str, str]) -> None:
+    import importlib
+
+    from batos_core.image.class_moves import find_class
+
+    expected = getattr(importlib.import_module(new[0]), new[1])
+    assert find_class(None, *old) is expected
+    assert expected.__module__ == new[0]

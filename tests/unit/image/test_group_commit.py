@@ -20,10 +20,10 @@ import ZODB
 from persistent.mapping import PersistentMapping
 from ZODB.FileStorage import FileStorage
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
 from batos_core.image.group_commit import EXIT_FSYNC_FAILED, DurableReplies, GroupCommitFileStorage
 from batos_core.image.image import Session
+from batos_core.image_format import MIGRATIONS
 
 
 class RecordingFsync:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import ImageDamaged, open_image
 from batos_core.image.damage import check_image, find_damage
+from batos_core.image_format import MIGRATIONS
 
 CHECKPOINT_OFFSET = 16  # tid (8) + length (8): the status byte of a transaction header
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.image_format import FORMAT_VERSION, MIGRATIONS
 from batos_core.image import (
     Image,
     ImageError,
@@ -19,6 +18,7 @@ from batos_core.image import (
     open_image,
 )
 from batos_core.image.migrations import BOOTSTRAP, MigrationStep
+from batos_core.image_format import FORMAT_VERSION, MIGRATIONS
 from batos_core.objects import Method, get_slot, parents, slot_names
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ZODB.serialize import referencesf
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 
 
 def test_open_commit_pack_and_close_under_umask_022_leave_only_private_files(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import ZODB
 import ZODB.FileStorage
 from BTrees.OOBTree import OOBTree
 
-from batos_core.daemon import reply_table
-from batos_core.daemon.image_format import MIGRATIONS
-from batos_core.daemon.reply_table import TABLE_KEY, ReplyTable
+from batos_core.world import reply_table
 from batos_core.image import open_image
 from batos_core.image.meta import META_KEY
+from batos_core.image_format import MIGRATIONS
+from batos_core.world.reply_table import TABLE_KEY, ReplyTable
 
 
 def test_stored_replies_survive_reopening_and_pruning_keeps_the_newest(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import transaction
 import ZODB
 
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.image_format import MIGRATIONS
 from batos_core.jit.pipeline import snapshot_of
 from batos_core.jit.prompt import method_messages
 from batos_core.jit.snapshot import ReceiverSnapshot

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import (
     Method,
     MethodCompileError,

@@ -11,8 +11,8 @@ import pytest
 from persistent.list import PersistentList
 from persistent.mapping import PersistentMapping
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Session, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import (
     ConstantSlotError,
     InvalidSlotName,

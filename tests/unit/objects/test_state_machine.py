@@ -18,8 +18,8 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from batos_core.daemon.image_format import MIGRATIONS
 from batos_core.image import Image, Session, open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import (
     ParentCycleError,
     SlotNotFound,

@@ -62,6 +62,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "suspend": False,
         "reason": "",
     },
+    "methods_request": {"type": "methods_request", "id": RID, "target": "genesis", "suspended_only": True},
     "status_request": {"type": "status_request", "id": RID},
     "shutdown_request": {"type": "shutdown_request", "id": RID},
     "cancel_request": {"type": "cancel_request", "id": RID, "target": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
@@ -156,6 +157,24 @@ DAEMON_MESSAGES: dict[str, dict[str, Any]] = {
         "version": 2,
         "suspended": False,
         "changed": True,
+    },
+    "methods_reply": {
+        "type": "methods_reply",
+        "id": RID,
+        "target": "0x1a",
+        "methods": [
+            {
+                "selector": "double:",
+                "slot": "double_",
+                "version": 2,
+                "suspended": True,
+                "suspension": {"by": "user", "reason": "loops"},
+                "trusted": False,
+                "language": "python",
+                "author": "ada",
+                "created": 1700000000.5,
+            }
+        ],
     },
     "status_reply": {
         "type": "status_reply",

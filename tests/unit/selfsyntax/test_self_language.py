@@ -13,7 +13,7 @@ import ZODB
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import Method, get_slot
 from batos_core.selfsyntax.blocks import BlockArityError, DeadMethodReturn
 from batos_core.selfsyntax.errors import SelfSyntaxError, UnknownName

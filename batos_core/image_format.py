@@ -24,7 +24,7 @@ from batos_core.image.migrations import BOOTSTRAP, MigrationStep, format_version
 
 def add_reply_table(root: MutableMapping[str, Any]) -> None:
     """The daemon's exactly-once reply table."""
-    from batos_core.daemon.reply_table import create_table
+    from batos_core.world.reply_table import create_table
 
     create_table(root)
 
@@ -53,7 +53,7 @@ def add_autotelic_state(root: MutableMapping[str, Any]) -> None:
 
 def repack_reply_table(root: MutableMapping[str, Any]) -> None:
     """The reply table in small nodes with one bytes value per entry (cheaper commits)."""
-    from batos_core.daemon.reply_table import repack_table
+    from batos_core.world.reply_table import repack_table
 
     repack_table(root)
 

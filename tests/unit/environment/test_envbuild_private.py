@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from batos_core.upgrade.envbuild import _new_dir
+from batos_core.environment.envbuild import _new_dir
 
 
 def test_new_environment_dirs_are_0700_under_umask_022(tmp_path: Path) -> None:

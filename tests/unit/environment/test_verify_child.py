@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batos_core.daemon.image_format import MIGRATIONS
+from batos_core.environment.verify_child import _check_image, _load_everything
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 from batos_core.objects import UvmObject
-from batos_core.upgrade.verify_child import _check_image, _load_everything
 
 
 def _walk_after_a_late_commit(tmp_path: Path, *, snapshot_knows_the_commit: bool = False) -> list[str]:

@@ -1,6 +1,6 @@
 """Verify a new environment before the daemon is touched (standard library only).
 
-The check runs in the new interpreter (`batos_core.upgrade.verify_child`): it
+The check runs in the new interpreter (`batos_core.environment.verify_child`): it
 imports batos and the daemon, every module the image's methods import and the
 modules of the requested distributions; it opens the image read-only (a copy
 when the new batos would migrate it) and loads every object: no Broken
@@ -47,7 +47,7 @@ def verify_environment(
     (the ``--with`` packages). Never raises for a failing environment: every
     failure, including one to start the interpreter, is a problem in the report.
     """
-    args = [python, "-m", "batos_core.upgrade.verify_child", "--image", image]
+    args = [python, "-m", "batos_core.environment.verify_child", "--image", image]
     for name in distributions:
         args += ["--distribution", name]
     try:

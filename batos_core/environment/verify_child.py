@@ -1,4 +1,4 @@
-"""`python -m batos_core.upgrade.verify_child --image URI [--distribution NAME]...`
+"""`python -m batos_core.environment.verify_child --image URI [--distribution NAME]...`
 
 Runs in the interpreter of a new environment; prints one JSON line (the
 fields of `verify.VerifyReport` without `python`) and exits 0, whatever it
@@ -27,7 +27,7 @@ DAEMON_MODULES = ("batos_core.daemon.server", "batos_core.daemon.lifecycle", "ba
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m batos_core.upgrade.verify_child")
+    parser = argparse.ArgumentParser(prog="python -m batos_core.environment.verify_child")
     parser.add_argument("--image", required=True)
     parser.add_argument("--distribution", action="append", default=[])
     args = parser.parse_args(argv)
@@ -102,9 +102,9 @@ def _check_image(image: str, problems: list[str]) -> tuple[int, int, list[str]]:
 @contextmanager
 def _opened(image: str) -> Iterator[Any]:
     """The live image read-only; a copy when this batos would first migrate it."""
-    from batos_core.daemon.image_format import MIGRATIONS
     from batos_core.image import ImageError, open_image
     from batos_core.image.storage import parse_image_uri
+    from batos_core.image_format import MIGRATIONS
 
     spec = parse_image_uri(image)
     if spec.scheme == "memory":
