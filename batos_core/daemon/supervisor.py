@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from batos_core import daemon_config
 from batos_core.daemon import vitals, wedge
 from batos_core.daemon_config import DEFAULT_WEDGE_TIMEOUT_S, DaemonConfig
 from batos_core.protocol.errors import ProtocolError
@@ -507,11 +508,13 @@ def _wait_for_dump(path: Path, offset: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m batos_core.daemon.supervisor",
-        description="Run a batos daemon and restart it when C code wedges it. "
-        "Other arguments are the daemon's (python -m batos_core.daemon --help).",
-        allow_abbrev=False,
+    """The daemon's own options (one home: `daemon_config.build_parser`) and the
+    supervisor's ``--wedge-timeout``; all but that one are passed on to the daemon."""
+    parser = daemon_config.build_parser()
+    parser.prog = "python -m batos_core.daemon.supervisor"
+    parser.description = (
+        "Run a batos daemon and restart it when C code wedges it. "
+        "Other arguments are the daemon's (python -m batos_core.daemon --help)."
     )
     parser.add_argument(
         "--wedge-timeout",
@@ -521,12 +524,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds without an event-loop beat that count as a wedge "
         f"(default: BATOS_WEDGE_TIMEOUT or {DEFAULT_WEDGE_TIMEOUT_S:g})",
     )
-    parser.add_argument("--ready-fd", type=int, default=None)
-    parser.add_argument("--image", default=None)
-    parser.add_argument("--runtime-dir", default=None)
-    parser.add_argument("--instance", default="")
-    parser.add_argument("--log-file", default=None)
-    parser.add_argument("--log-level", default=os.environ.get("BATOS_LOG_LEVEL", "INFO"))
     return parser
 
 
@@ -554,12 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         _signal_ready(args.ready_fd, f"error {exc}")
         return EXIT_CONFIG_ERROR
-    config = DaemonConfig()
-    if args.image:
-        config.image = args.image
-    if args.runtime_dir:
-        config.runtime_dir = Path(args.runtime_dir)
-    config.instance = args.instance
+    config = daemon_config.config_from_args(args)
     daemon_argv = restart_argv(_without(argv, "--wedge-timeout"))
     try:
         supervisor = Supervisor(config, daemon_argv, timeout)
