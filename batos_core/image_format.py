@@ -1,11 +1,11 @@
 """The format of a batos image: every numbered migration of this batos, in order.
 
 The image runs migrations but knows none of the features they serve
-(``image.migrations`` owns the machinery and the bootstrap). The daemon is
-the composition root that puts the features together over an image, so this
-module, in its package, lists each step with the feature that owns its
-records: the daemon's own reply table, the change log of methods, the Self
-syntax's type traits and standard protocol, the autotelic record. Whoever
+(``image.migrations`` owns the machinery and the bootstrap). This module,
+above the image and beside the daemon's composition root, puts the features
+together over an image: it lists each step with the feature that owns its
+records: the world's exactly-once reply table, the change log of methods,
+the Self syntax's type traits and standard protocol, the autotelic record. Whoever
 opens an image passes ``MIGRATIONS`` to ``open_image``: the daemon's server,
 ``batos upgrade``'s verifier, the image tool (``batos image pack``) and the
 tests. The numbers and titles are recorded in each image
@@ -20,10 +20,17 @@ from typing import Any
 
 from batos_core.image.meta import LOBBY_KEY
 from batos_core.image.migrations import BOOTSTRAP, MigrationStep, format_version
+from batos_core.selfsyntax.runtime import provide_runtime
+
+# Methods written in Self (migration 7's standard protocol, and every one the
+# REPL installs) compile against the Self runtime, ``batos.selflang``. Every
+# process that opens an image opens it with these steps, so every such
+# process (a daemon, a verifier, the image tool, a test's probe) has it.
+provide_runtime()
 
 
 def add_reply_table(root: MutableMapping[str, Any]) -> None:
-    """The daemon's exactly-once reply table."""
+    """The exactly-once reply table (shared by every daemon of a world)."""
     from batos_core.world.reply_table import create_table
 
     create_table(root)

@@ -8,9 +8,9 @@ The `batos` API is the object model's kernel operations plus what a layer
 above provides with `provide_api`: the Self syntax's runtime is
 ``batos.selflang`` (`batos_core.selfsyntax.runtime.provide_runtime`), which
 code compiled from Self reaches. This module imports nothing above the object
-model; a process's composition root (the daemon's `lifecycle`, the upgrade's
-verify child, the test suite's conftest) provides the runtime before any method
-runs, and the Self evaluator does before each statement it runs.
+model; `batos_core.image_format`, which every process that opens an image
+uses, provides the runtime, as do the daemon's `lifecycle` and the Self
+evaluator before each statement it runs.
 """
 
 from __future__ import annotations
