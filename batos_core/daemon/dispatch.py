@@ -119,7 +119,9 @@ def abort_session(session: Any) -> None:
     except Exception as exc:
         if not storage_lost(exc):
             raise
-        log.warning("aborted while the storage is away (%s); the next transaction reconnects", type(exc).__name__)
+        log.warning(
+            "aborted while the storage is away (%s); the next transaction reconnects", type(exc).__name__
+        )
 
 
 def _jit_error_code(exc: BaseException) -> ErrorCode:

@@ -29,6 +29,7 @@ def increments_for(world: str) -> int:
         return POSTGRESQL_INCREMENTS
     return FULL_INCREMENTS
 
+
 def value_of(reply: dict[str, Any]) -> Any:
     assert reply["type"] == "send_reply", reply
     return reply["result"]

@@ -86,9 +86,7 @@ def test_racing_opens_of_a_new_database_make_one_world(pg_cluster: PgCluster, ba
         assert int(pg_cluster.sql(made, database)) == 1  # one root object, made once
 
 
-def test_two_daemons_started_at_once_on_a_new_database_both_serve(
-    pg_world: str, daemon_factory: Any
-) -> None:
+def test_two_daemons_started_at_once_on_a_new_database_both_serve(pg_world: str, daemon_factory: Any) -> None:
     started: dict[str, Any] = {}
     failures: list[BaseException] = []
 
@@ -142,9 +140,12 @@ def test_an_incomplete_relstorage_schema_is_refused_and_left_alone(
     assert any(line.endswith(expected) for line in refused.stderr.splitlines()), refused.stderr
     assert sorted(p.name for p in batos_dirs.runtime_dir.iterdir()) == []  # no daemon half-way
     assert pg_cluster.sql("SELECT count(*) FROM transaction", database) == transactions  # nothing written
-    assert "blob_chunk" not in pg_cluster.sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", database
-    ).split()
+    assert (
+        "blob_chunk"
+        not in pg_cluster.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", database
+        ).split()
+    )
 
 
 def test_a_history_free_relstorage_schema_is_refused(pg_cluster: PgCluster, pg_world: str) -> None:
