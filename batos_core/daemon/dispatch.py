@@ -101,8 +101,24 @@ def storage_lost(exc: BaseException) -> bool:
 
     if isinstance(exc, (ClientDisconnected, StorageUnreachable)):
         return True
-    kind = type(exc)
-    return kind.__module__.startswith("psycopg2") and kind.__name__ in ("OperationalError", "InterfaceError")
+    return any(  # psycopg2.errors.AdminShutdown and the like subclass OperationalError
+        kind.__module__.startswith("psycopg2") and kind.__name__ in ("OperationalError", "InterfaceError")
+        for kind in type(exc).__mro__
+    )
+
+
+def abort_session(session: Any) -> None:
+    """`session.abort()`, which raises too where the storage went away (RelStorage polls
+    for invalidations as the abort ends): such an error is logged and dropped, since the
+    transaction is aborted all the same and the next one reconnects; any other is raised."""
+    try:
+        session.abort()
+    except Exception as exc:
+        if not storage_lost(exc):
+            raise
+        log.warning(
+            "aborted while the storage is away (%s); the next transaction reconnects", type(exc).__name__
+        )
 
 
 def _jit_error_code(exc: BaseException) -> ErrorCode:
@@ -138,11 +154,11 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
         try:
             return _run_transaction(ctx, handler, request)
         except RequestInterrupted:
-            session.abort()
+            abort_session(session)
             log.info("request %s: its running code was stopped (%s)", request.id, ctx.cancel.reason)
             return cancelled_reply(request.id, ctx.cancel)
         except SlotNotFound as miss:
-            session.abort()
+            abort_session(session)
             if on_miss is None:
                 return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)
             try:
@@ -155,7 +171,7 @@ def execute(ctx: HandlerContext, request: Any, on_miss: MissHook | None = None) 
             if not installed:
                 return _error(request.id, miss, ErrorCode.SLOT_NOT_FOUND, with_traceback=False)
         except Exception as exc:
-            session.abort()
+            abort_session(session)
             code = error_code_for(exc)
             if code is ErrorCode.USER_ERROR or code is ErrorCode.INTERNAL:
                 log.info("request %s failed: %s: %s", request.id, type(exc).__name__, exc)

@@ -453,7 +453,7 @@ class Daemon:
             return dispatch.execute(ctx, job.request, self._miss)
         except BaseException as exc:
             log.exception("internal error on %s", job.request.id)
-            session.abort()
+            dispatch.abort_session(session)
             return dump_message(ErrorReply.from_exception(job.request.id, exc, ErrorCode.INTERNAL))
         finally:
             if vitals is not None:

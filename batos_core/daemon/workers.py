@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batos_core.daemon.context import Cancellation
+from batos_core.daemon.dispatch import abort_session
 from batos_core.image import Image, Session
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class WorkerPool:
                     reply: dict[str, Any] | None = self._run(session, job)
                 except BaseException:  # the runner maps errors; this is a last resort
                     log.exception("worker crashed on %s", getattr(job.request, "id", "?"))
-                    session.abort()
+                    abort_session(session)
                     reply = None
                 with self._lock:
                     self._unfinished -= 1

@@ -51,8 +51,8 @@ def _in_ci() -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    """A throwaway PostgreSQL cluster for the session (Debian's `postgresql` package).
+def pg_bin_dir() -> Path:
+    """Where PostgreSQL's initdb and pg_ctl are (Debian's `postgresql` package).
 
     Skipped only where its binaries or RelStorage are absent *and* this is not CI.
     """
@@ -65,7 +65,23 @@ def pg_cluster() -> Iterator[PgCluster]:
             pytest.fail(f"CI needs {missing}")
         pytest.skip(f"no {missing}")
     assert bin_dir is not None
-    cluster = start_cluster(bin_dir, free_port())
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the session."""
+    cluster = start_cluster(pg_bin_dir, free_port())
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+@pytest.fixture
+def own_pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for one test that stops and restarts its server."""
+    cluster = start_cluster(pg_bin_dir, free_port())
     try:
         yield cluster
     finally:

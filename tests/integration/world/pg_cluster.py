@@ -99,15 +99,25 @@ def start_cluster(bin_dir: Path, port: int) -> PgCluster:
             "UTF8",
         ],
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    cluster = PgCluster(root=root, bin_dir=bin_dir, port=port)
+    start_server(cluster)
+    return cluster
+
+
+def start_server(cluster: PgCluster) -> None:
+    """pg_ctl start on the cluster's data directory; returns once it accepts connections."""
+    options = (
+        f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1"
+        " -c fsync=off -c full_page_writes=off"
+    )
     _run_as(
-        owner,
+        _cluster_owner(),
         [
-            str(bin_dir / "pg_ctl"),
+            str(cluster.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(cluster.root / "data"),
             "-l",
-            str(root / "log"),
+            str(cluster.root / "log"),
             "-o",
             options,
             "-w",
@@ -116,16 +126,20 @@ def start_cluster(bin_dir: Path, port: int) -> PgCluster:
             "start",
         ],
     )
-    return PgCluster(root=root, bin_dir=bin_dir, port=port)
+
+
+def stop_server(cluster: PgCluster, mode: str = "fast") -> None:
+    """pg_ctl stop (`mode`: smart, fast or immediate, pg_ctl's -m); returns once it is down."""
+    _run_as(
+        _cluster_owner(),
+        [str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.root / "data"), "-m", mode, "-w", "stop"],
+    )
 
 
 def stop_cluster(cluster: PgCluster) -> None:
-    owner = _cluster_owner()
     try:
-        _run_as(
-            owner,
-            [str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.root / "data"), "-m", "fast", "-w", "stop"],
-        )
+        if (cluster.root / "data" / "postmaster.pid").exists():
+            stop_server(cluster)
     finally:
         shutil.rmtree(cluster.root, ignore_errors=True)
 
