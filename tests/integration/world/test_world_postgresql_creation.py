@@ -18,6 +18,7 @@ from pg_cluster import PgCluster
 from world_servers import batos_runner
 
 from batos_core.image import StorageRefused, open_image
+from batos_core.image_format import MIGRATIONS
 
 OPENERS = 4
 ROUNDS = 3
@@ -26,10 +27,11 @@ ROUNDS = 3
 _OPENER = """
 import json, sys
 from batos_core.image import open_image
+from batos_core.image_format import MIGRATIONS
 print("ready", flush=True)
 sys.stdin.readline()
 try:
-    with open_image(sys.argv[1]) as image:
+    with open_image(sys.argv[1], migrations=MIGRATIONS) as image:
         meta = image.default_session.meta
         print(json.dumps({"migrations": [m["number"] for m in meta.migrations]}), flush=True)
 except Exception as exc:
@@ -111,7 +113,7 @@ def test_an_empty_database_opened_read_only_is_refused_and_left_empty(
 ) -> None:
     database = pg_world.rsplit("/", 1)[1]
     with pytest.raises(StorageRefused) as caught:
-        open_image(pg_world, read_only=True)
+        open_image(pg_world, read_only=True, migrations=MIGRATIONS)
     uri = f"postgresql://batos@127.0.0.1:{pg_cluster.port}/{database}"
     assert str(caught.value) == (
         f"{uri} holds no batos world yet (no RelStorage schema) and was opened read-only: "
@@ -124,7 +126,7 @@ def test_an_incomplete_relstorage_schema_is_refused_and_left_alone(
     pg_cluster: PgCluster, pg_world: str, batos_dirs: Any
 ) -> None:
     database = pg_world.rsplit("/", 1)[1]
-    open_image(pg_world).close()
+    open_image(pg_world, migrations=MIGRATIONS).close()
     pg_cluster.sql("DROP TABLE blob_chunk CASCADE", database)
     transactions = pg_cluster.sql("SELECT count(*) FROM transaction", database)
     uri = f"postgresql://batos@127.0.0.1:{pg_cluster.port}/{database}"
@@ -133,7 +135,7 @@ def test_an_incomplete_relstorage_schema_is_refused_and_left_alone(
         f"backup, or use an empty one (createdb -h 127.0.0.1 -p {pg_cluster.port} -U batos {database})"
     )
     with pytest.raises(StorageRefused) as caught:
-        open_image(pg_world)
+        open_image(pg_world, migrations=MIGRATIONS)
     assert str(caught.value) == expected
     refused = batos_runner(batos_dirs)("--image", pg_world, "daemon", "start", "--wedge-timeout", "0")
     assert refused.returncode == 3
@@ -150,7 +152,7 @@ def test_an_incomplete_relstorage_schema_is_refused_and_left_alone(
 
 def test_a_history_free_relstorage_schema_is_refused(pg_cluster: PgCluster, pg_world: str) -> None:
     database = pg_world.rsplit("/", 1)[1]
-    open_image(pg_world).close()
+    open_image(pg_world, migrations=MIGRATIONS).close()
     pg_cluster.sql("DROP TABLE transaction, current_object CASCADE", database)
     with pytest.raises(StorageRefused, match="holds a history-free RelStorage schema; batos keeps history"):
-        open_image(pg_world)
+        open_image(pg_world, migrations=MIGRATIONS)

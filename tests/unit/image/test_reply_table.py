@@ -9,10 +9,10 @@ import ZODB
 import ZODB.FileStorage
 from BTrees.OOBTree import OOBTree
 
-from batos_core.world import reply_table
 from batos_core.image import open_image
 from batos_core.image.meta import META_KEY
 from batos_core.image_format import MIGRATIONS
+from batos_core.world import reply_table
 from batos_core.world.reply_table import TABLE_KEY, ReplyTable
 
 
