@@ -21,7 +21,7 @@ from batos_core.world import reply_table
 #: Increments per client in the concurrency test: 3 daemons x 4 clients x 300, the issue's size.
 FULL_INCREMENTS = 300
 #: On PostgreSQL the default is a third of it: on 2 shared cores the full 3600 take about
-#: 55 s there, against about 35 s on ZEO. BATOS_WORLD_FULL_SIZE=1 runs the full size.
+#: 55-70 s there, against about 35 s on ZEO. BATOS_WORLD_FULL_SIZE=1 runs the full size.
 POSTGRESQL_INCREMENTS = 100
 #: Replies stored before the increments: as many as about 2000 requests leave, so the reply
 #: table starts as full as a long run makes it (when it was a BTree, its inner nodes, written
