@@ -65,6 +65,14 @@ def repack_reply_table(root: MutableMapping[str, Any]) -> None:
     repack_table(root)
 
 
+def spread_reply_table(root: MutableMapping[str, Any]) -> None:
+    """The reply table in fixed hashed buckets: no BTree nodes for concurrent commits to
+    lock (RelStorage on PostgreSQL deadlocked on them; see `batos_core.world.reply_table`)."""
+    from batos_core.world.reply_table import spread_table
+
+    spread_table(root)
+
+
 def add_standard_protocol(root: MutableMapping[str, Any]) -> None:
     """The standard protocol (numbers, strings, lists, booleans, nil, blocks), mostly
     written in Self, in the per-type traits; the ``block`` traits object if missing."""
@@ -81,6 +89,7 @@ MIGRATIONS: list[MigrationStep] = [
     (5, "autotelic record of self-improvement acts", add_autotelic_state),
     (6, "reply table in small nodes with packed entries", repack_reply_table),
     (7, "standard protocol of numbers, strings, lists, booleans, nil and blocks", add_standard_protocol),
+    (8, "reply table in fixed hashed buckets", spread_reply_table),
 ]
 
 FORMAT_VERSION = format_version(MIGRATIONS)

@@ -62,6 +62,7 @@ def test_the_recorded_migrations_keep_their_numbers_and_titles() -> None:
         (5, "autotelic record of self-improvement acts"),
         (6, "reply table in small nodes with packed entries"),
         (7, "standard protocol of numbers, strings, lists, booleans, nil and blocks"),
+        (8, "reply table in fixed hashed buckets"),
     ]
 
 
