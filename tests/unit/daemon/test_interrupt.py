@@ -126,3 +126,21 @@ def test_a_request_withdrawn_before_it_starts_is_stopped_at_once(image: Image) -
         assert worker.replies.get(timeout=10)["code"] == "cancelled"
     finally:
         worker.stop()
+
+
+def test_a_cancellation_wakes_waiters_and_keeps_its_first_reason() -> None:
+    # Its Event condition is made on first use: waiters on several threads,
+    # which race to make it, are all woken by one pull.
+    cancel = Cancellation()
+    assert not cancel.is_set() and not cancel.wait(0)
+    woken: list[bool] = []
+    waiters = [threading.Thread(target=lambda: woken.append(cancel.wait(10))) for _ in range(4)]
+    for waiter in waiters:
+        waiter.start()
+    cancel.pull(ErrorCode.SHUTTING_DOWN, "the daemon stops")
+    cancel.pull(ErrorCode.CANCELLED, "cancelled by a client", withdrawn=True)
+    for waiter in waiters:
+        waiter.join(10)
+    assert woken == [True] * 4
+    assert (cancel.code, cancel.reason) == (ErrorCode.SHUTTING_DOWN, "the daemon stops")
+    assert cancel.withdrawn
