@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import sys
 import textwrap
 import typing
@@ -27,6 +28,8 @@ from pydantic_core import PydanticUndefined
 from typing_extensions import TypeAliasType
 
 from batos_core.protocol.messages.unions import REQUEST_MODELS, message_type
+
+log = logging.getLogger(__name__)
 
 TARGET = Path(__file__).with_name("builders.py")
 
@@ -158,8 +161,9 @@ def render() -> str:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     TARGET.write_text(render())
-    print(f"wrote {TARGET}")  # noqa: T201 (a build script's one line of output)
+    log.info("wrote %s", TARGET)
     return 0
 
 
