@@ -4,10 +4,10 @@ a client given several daemons fails over in order when one is killed under load
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
+from increment_load import IncrementLoad
 
 from batos_core.protocol.builders import send_request
 from batos_core.protocol.connection import read_daemons_file, write_daemons_file
@@ -45,37 +45,13 @@ def test_clients_fail_over_when_a_daemon_is_killed_under_load(world: str, daemon
     daemons = read_daemons_file(listing)
     assert [info.endpoint for info in daemons] == [a.info.endpoint, b.info.endpoint]
     clients = [FailoverClient(daemons, timeout=3.0, retries=0) for _ in range(4)]
-    replies: list[int] = []
-    lock = threading.Lock()
-    enough = threading.Event()
-    failures: list[BaseException] = []
-
-    def run(client: FailoverClient) -> None:
-        try:
-            for _ in range(INCREMENTS):
-                reply = client.request(send_request("genesis", "increment"))
-                assert reply["type"] == "send_reply", reply
-                with lock:
-                    replies.append(reply["result"])
-                    if len(replies) >= BEFORE_KILL:
-                        enough.set()
-        except BaseException as exc:
-            failures.append(exc)
-            enough.set()
-
-    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    assert enough.wait(60)
+    load = IncrementLoad(clients, INCREMENTS, BEFORE_KILL).start()  # no error is retried here
+    load.wait_under_load()
     a.kill()  # SIGKILL, mid-stream: requests in flight on a are retried on b
-    for thread in threads:
-        thread.join(timeout=120)
+    load.join()
     for client in clients:
         client.close()
-    assert not any(thread.is_alive() for thread in threads)
-    assert failures == []
-    total = len(clients) * INCREMENTS
     assert all(client.current.endpoint == b.info.endpoint for client in clients)
     # Every request acknowledged exactly once, none run twice, none lost.
-    assert sorted(replies) == list(range(1, total + 1))
-    assert b.send("genesis", "counter")["result"] == total
+    assert sorted(load.replies) == list(range(1, load.total + 1))
+    assert b.send("genesis", "counter")["result"] == load.total
