@@ -151,3 +151,23 @@ class DaemonPlaces:
         from batos_core.protocol.connection import connection_file_for
 
         return connection_file_for(self.image_id, self.resolved_runtime_dir())
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (the process a pidfile or a server record names).
+
+    A zombie does not run: a process that is not our child (a daemon's
+    successor after an upgrade, a server started by another command) may wait
+    a while for its parent to reap it. Without /proc, ``kill(pid, 0)`` decides.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: kill() said it exists

@@ -20,6 +20,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from batos_core.places import pid_alive
+
 #: The module ZEO's server runs as (``python -m ZEO.runzeo``).
 RUNZEO = "ZEO.runzeo"
 
@@ -76,10 +78,4 @@ def is_runzeo(pid: int) -> bool:
             return False
     except OSError:
         return False
-    try:  # no /proc here: a live pid is taken at its word
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)  # no /proc here: a live pid is taken at its word

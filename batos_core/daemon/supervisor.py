@@ -61,6 +61,7 @@ from types import FrameType
 from batos_core import daemon_config
 from batos_core.daemon import vitals, wedge
 from batos_core.daemon_config import DEFAULT_WEDGE_TIMEOUT_S, DaemonConfig
+from batos_core.places import pid_alive
 from batos_core.protocol.errors import ProtocolError
 
 log = logging.getLogger("batos_core.daemon.supervisor")
@@ -146,22 +147,6 @@ def _cmdline(pid: int) -> list[str] | None:
     except OSError:
         return None
     return [a.decode(errors="surrogateescape") for a in raw.split(b"\0") if a] or None
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs: a zombie does not (a successor after an upgrade is not
-    our child, and its new parent may be slow to reap it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc: kill() said it exists
 
 
 def _read_pid(path: Path) -> int | None:
@@ -324,7 +309,7 @@ class Supervisor:
         if self.child is not None and self.child.pid == self.pid:
             status = self.child.poll()
             return status is None, status
-        return _alive(self.pid), None
+        return pid_alive(self.pid), None
 
     def _watch(self) -> None:
         last: vitals.Beat | None = None
@@ -340,7 +325,7 @@ class Supervisor:
                     pid=self.pid,
                     status=status,
                     pidfile_pid=pidfile_pid,
-                    pidfile_pid_alive=pidfile_pid is not None and _alive(pidfile_pid),
+                    pidfile_pid_alive=pidfile_pid is not None and pid_alive(pidfile_pid),
                 )
                 log.info("%s", verdict.reason)
                 if verdict.follow is None:
@@ -430,7 +415,7 @@ class Supervisor:
                 self.child.wait(KILL_WAIT_S)
             return
         deadline = time.monotonic() + KILL_WAIT_S
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def _warm_standby(self, silent_s: float) -> None:
