@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 Emit = Callable[[str, dict[str, Any]], None]
 
 
-#: Guards the lazy creation of every Cancellation's condition (see below).
-_CREATING = threading.Lock()
+#: Guards, for every Cancellation, the lazy creation of its condition and its
+#: withdrawal hooks (see below): both are rare or a few list operations, and
+#: one lock for all saves making a Condition for every request.
+_GUARD = threading.Lock()
 
 
 class Cancellation(threading.Event):
@@ -41,7 +43,9 @@ class Cancellation(threading.Event):
     or waited on, so the Event's condition (a Condition and two locks) is made
     on first use rather than here: `is_set` reads the flag alone, as
     `threading.Event` does. In the daemon, building it cost about a tenth of
-    the loop's time on a read-only request (docs/performance.md).
+    the loop's time on a read-only request (docs/performance.md). The hooks
+    every request's running code registers (`when_withdrawn`) are guarded by
+    a lock shared by all switches, so registering one does not build it either.
     """
 
     def __init__(self) -> None:
@@ -55,16 +59,10 @@ class Cancellation(threading.Event):
     def __getattr__(self, name: str) -> Any:
         if name != "_cond":
             raise AttributeError(name)
-        with _CREATING:
+        with _GUARD:
             cond = self.__dict__.get("_cond")
             if cond is None:
                 cond = self.__dict__["_cond"] = threading.Condition(threading.Lock())
-        return cond
-
-    @property
-    def _hooks_lock(self) -> threading.Condition:
-        """Guards `withdrawn` and the hooks: the Event's own condition (a lock too)."""
-        cond: threading.Condition = self._cond
         return cond
 
     def pull(self, code: ErrorCode, reason: str, *, withdrawn: bool = False) -> None:
@@ -74,7 +72,7 @@ class Cancellation(threading.Event):
             self.code, self.reason = code, reason
         self.set()
         if withdrawn:
-            with self._hooks_lock:
+            with _GUARD:
                 self.withdrawn = True
                 hooks = list(self._on_withdraw)
             for hook in hooks:
@@ -83,7 +81,7 @@ class Cancellation(threading.Event):
     def when_withdrawn(self, hook: Callable[[], None]) -> Callable[[], None]:
         """Call `hook` when a client withdraws the request (at once if it has);
         returns a function that forgets the hook."""
-        with self._hooks_lock:
+        with _GUARD:
             withdrawn = self.withdrawn
             if not withdrawn:
                 self._on_withdraw.append(hook)
@@ -91,7 +89,7 @@ class Cancellation(threading.Event):
             hook()
 
         def forget() -> None:
-            with self._hooks_lock:
+            with _GUARD:
                 if hook in self._on_withdraw:
                     self._on_withdraw.remove(hook)
 
