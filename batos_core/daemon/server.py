@@ -2,9 +2,11 @@
 
 `transport.Transport` owns the socket, its lock, signing, the in-flight table
 and every send; this module routes each verified request through the route
-table (`routes`): a loop handler is answered at once, a worker request goes to
-the pool (`workers.WorkerPool`, each worker with its own Connection and
-TransactionManager), a loop task (a hand-over) runs on the loop. It also owns
+table (`routes`): a loop handler is answered at once on the loop, a worker
+request runs on the worker that received it (`workers.WorkerPool`: one worker
+listens at a time, each with its own Connection and TransactionManager; the
+loop receives and queues only while no worker is idle), a loop task (a
+hand-over) runs on the loop. It also owns
 what runs beside the requests (the pruner, the autotelic heartbeat, the
 supervisor's beat), the drain at shutdown, and its side of a hand-over
 (`upgrade.host.HandoverHost`).
@@ -31,7 +33,7 @@ from batos_core.daemon.context import DaemonInfo, DaemonLoad, HandlerContext, Lo
 from batos_core.daemon.routes import ROUTES, Route, Runs
 from batos_core.daemon.transport import Transport
 from batos_core.daemon.vitals import BEAT_INTERVAL_S, Vitals
-from batos_core.daemon.workers import Job, WorkerPool
+from batos_core.daemon.workers import RESCUE_AFTER_S, Job, WorkerPool
 from batos_core.daemon_config import DaemonConfig
 from batos_core.image import Image, Session, open_image
 from batos_core.image_format import MIGRATIONS
@@ -94,6 +96,7 @@ class Daemon:
         self.transport = Transport(config.max_frame_bytes, self._accept)
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0  # threading.get_ident() of the loop's thread, once serving
         self._info: ConnectionInfo | None = None
         self._generating = 0  # requests inside the miss hook (generating, or waiting for review)
         self._generating_lock = threading.Lock()
@@ -129,7 +132,9 @@ class Daemon:
         assert self.image is not None
         self._start_registry()
         self._start_autotelic()
-        self.pool = WorkerPool(self.image, self.config.workers, self._run_job)
+        self.pool = WorkerPool(
+            self.image, self.config.workers, self._run_job, _Intake(self), overlap=self.config.shared_world
+        )
         self.info.queue_depth = self.pool.depth
         # A worker waiting for a review decision lends its place to a stand-in.
         self.reviews.blocking = self.pool.stand_in
@@ -146,6 +151,7 @@ class Daemon:
         if self.pool is None:
             self.open()
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._stopping = asyncio.Event()
         info = self._info = self._connection_info()
         self.transport.open(info, guard)
@@ -182,7 +188,9 @@ class Daemon:
         self._beat_timer = self._loop.call_later(BEAT_INTERVAL_S, self._beat)
 
     def _start_tasks(self) -> None:
+        assert self.pool is not None
         self.transport.start_reading()
+        self.pool.listen(True)
         self._pruner = asyncio.create_task(self._prune_loop())
         if self.autotelic is not None:
             self._heartbeat = asyncio.create_task(self.autotelic.heartbeat.run())
@@ -205,6 +213,8 @@ class Daemon:
 
     def _stop_tasks(self) -> None:
         self.transport.stop_reading()
+        if self.pool is not None:
+            self.pool.listen(False)
         for task in (self._pruner, self._heartbeat):
             if task is not None:
                 task.cancel()
@@ -351,10 +361,36 @@ class Daemon:
     # -- routing (loop thread) -----------------------------------------------
 
     def _accept(self, identity: list[bytes], body: dict[str, Any]) -> None:
-        request_id = body.get("id") if isinstance(body.get("id"), str) else ""
+        """A verified message the loop received (no worker was idle to listen)."""
+        request = self._parse(identity, body)
+        if request is not None:
+            self._accept_request(identity, request)
+
+    def _accept_request(self, identity: list[bytes], request: Any) -> None:
+        """Route a request on the loop: answer it, start its task, or queue its job."""
+        job = self._route(identity, request, on_loop=True)
+        if job is not None:
+            assert self.pool is not None
+            self.pool.submit(job)
+
+    def _take_job(self, timeout: float) -> Job | None:
+        """On a listening worker: the job of the next request, which this worker
+        runs; None when none came in `timeout` s or it is answered elsewhere."""
+        received = self.transport.take(timeout)
+        if received is None:
+            return None
+        identity, body = received
+        request = self._parse(identity, body)
+        if request is None:
+            return None
+        return self._route(identity, request, on_loop=False)
+
+    def _parse(self, identity: list[bytes], body: dict[str, Any]) -> Any:
+        """The request `body` holds, or None after answering why it is invalid."""
         try:
-            request = parse_request(body)
+            return parse_request(body)
         except ValidationError as exc:
+            request_id = body.get("id") if isinstance(body.get("id"), str) else ""
             code = ErrorCode.BAD_REQUEST if _known_type(body.get("type")) else ErrorCode.UNKNOWN_TYPE
             self.transport.reply_now(
                 identity,
@@ -365,33 +401,53 @@ class Daemon:
                     code=str(code),
                 ),
             )
-            return
+            return None
+
+    def _route(self, identity: list[bytes], request: Any, *, on_loop: bool) -> Job | None:
+        """Do what the route table says with `request`; the job to run on a worker, if any."""
         route = ROUTES[request.type]
+        if route.runs is not Runs.WORKER and not on_loop:
+            # A worker received it: status, cancel and hand-overs belong to the loop.
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._accept_request, identity, request)
+            return None
         if route.runs is Runs.LOOP:
             loop: LoopContext = self  # (the type checker proves the Daemon is one)
             self.transport.reply_now(identity, route.handler(loop, request))
-            return
+            return None
         if self.autotelic is not None:  # idleness, message mix, pre-emption of an act
             self.autotelic.on_request(request.type, request.id, getattr(request, "selector", None))
         entry = self.transport.track(request.id, identity)
         if entry is None:
-            return  # a retry of a request still running: answered with it
+            return None  # a retry of a request still running: answered with it
         rid = request.id
         if route.runs is Runs.LOOP_TASK:
             task = asyncio.create_task(self._run_loop_task(route, request))
             self._loop_tasks.add(task)
             task.add_done_callback(self._loop_tasks.discard)
-            return
-        assert self.pool is not None
+            return None
         transport = self.transport
-        self.pool.submit(
-            Job(
-                request=request,
-                reply=lambda message: transport.finish(rid, message),
-                event=lambda kind, data: transport.event(rid, kind, data),
-                cancel=entry.cancel,
-            )
+        return Job(
+            request=request,
+            reply=lambda message: transport.finish(rid, message),
+            event=lambda kind, data: transport.event(rid, kind, data),
+            cancel=entry.cancel,
         )
+
+    def _rescue_tick(self) -> None:
+        """The loop's look at the worker that holds the listener role (`WorkerPool.rescue`)."""
+        if self.pool is not None and self._loop is not None and self.pool.rescue(RESCUE_AFTER_S):
+            self._loop.call_later(RESCUE_AFTER_S, self._rescue_tick)
+
+    def _loop_listens(self, listening: bool) -> None:
+        """Start or stop the loop's receiving (the pool asks; see workers.RequestSource)."""
+        loop = self._loop
+        assert loop is not None
+        if threading.get_ident() == self._loop_thread:
+            self.transport.loop_reads(listening)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is read any more
+                loop.call_soon_threadsafe(self.transport.loop_reads, listening)
 
     async def _run_loop_task(self, route: Route, request: Any) -> None:
         """Run a ``LOOP_TASK`` handler and answer its request (unless it returns None:
@@ -555,3 +611,29 @@ def _incarnation_facts(config: DaemonConfig) -> dict[str, Any]:
 
 
 __all__ = ["Daemon"]
+
+
+class _Intake:
+    """The worker pool's `RequestSource`: the daemon's transport and routing."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def take(self, timeout: float) -> Job | None:
+        return self._daemon._take_job(timeout)
+
+    def wake(self) -> None:
+        self._daemon.transport.wake()
+
+    def loop_listens(self, listening: bool) -> None:
+        self._daemon._loop_listens(listening)
+
+    def watch(self) -> None:
+        loop = self._daemon._loop
+        assert loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to look after
+            loop.call_soon_threadsafe(self._daemon._rescue_tick)
+
+    def pending(self) -> bool:
+        return self._daemon.transport.pending()
+

@@ -1,13 +1,24 @@
 """The daemon's end of the wire: the ROUTER socket, its lock, signing and
 verification, the in-flight table, and every send.
 
-The socket is a plain (not ``zmq.asyncio``) ROUTER whose ``ZMQ_FD`` is watched
-with ``loop.add_reader``; a readable signal drains every waiting message in
-one callback, with no future per message. That fd is edge-triggered: any
-operation on the socket, a send included, can consume the edge, so after each
-send the transport checks ``ZMQ_EVENTS`` and schedules a drain itself when
-input is waiting. Each verified message goes to the daemon's `accept`
-callback on the loop thread.
+The socket is a plain (not ``zmq.asyncio``) ROUTER. Two kinds of thread
+receive from it, one at a time as a rule (two at once is safe, only wasteful:
+every receive holds the lock):
+
+* a worker that holds the pool's listener role calls `take`, which waits on
+  the socket's ``ZMQ_FD`` and a wake-up pipe with ``poll`` (no GIL held) and
+  returns one verified message, which that worker then runs itself
+  (`workers.WorkerPool`);
+* the event loop, when no worker is idle (`loop_reads`), watches the fd with
+  ``loop.add_reader``; a readable signal drains every waiting message in one
+  callback, with no future per message, each to the daemon's `accept`
+  callback on the loop thread.
+
+The fd is edge-triggered: any operation on the socket, a send included, can
+consume the edge. A receive that finds nothing re-arms it, so each receiver
+reads until the socket is empty before it waits; after each send the
+transport checks ``ZMQ_EVENTS`` and, when input is waiting, wakes whoever
+listens (the pipe, or a drain scheduled on the loop).
 
 A worker signs and sends its reply (and its events) itself, under the lock,
 instead of handing it back to the loop: libzmq allows a socket to move between
@@ -21,8 +32,10 @@ request still running joins it instead of running twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import select
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +51,7 @@ from batos_core.protocol.errors import WireError
 from batos_core.protocol.messages import ErrorReply
 from batos_core.protocol.messages.unions import dump_message
 from batos_core.protocol.replay import ReplayGuard
-from batos_core.protocol.sockio import NOBLOCK, input_waiting, send_frames
+from batos_core.protocol.sockio import NOBLOCK, input_waiting, recv_frames, send_frames
 from batos_core.protocol.wire import Signer, Verifier, split_route
 
 log = logging.getLogger(__name__)
@@ -48,6 +61,9 @@ RECEIVE_BATCH = 64
 
 #: Called on the loop thread with a verified message's route and body.
 Accept = Callable[[list[bytes], dict[str, Any]], None]
+
+#: What `take` returns: a verified message's route (the client's identity) and body.
+Received = tuple[list[bytes], dict[str, Any]]
 
 
 @dataclass
@@ -60,8 +76,9 @@ class InFlight:
 
 class Transport:
     """One daemon's socket, from `open` to `terminate` (closed and rebound across a
-    hand-over's `close`/`rebind`). Sends are safe from any thread; receiving,
-    `open`, `rebind` and the reading switches belong to the loop thread."""
+    hand-over's `close`/`rebind`). Sends, `take` and `wake` are safe from any
+    thread; `open`, `rebind`, `close` and the reading switches belong to the
+    loop thread, and `close` comes only when no worker is left to `take`."""
 
     def __init__(self, max_frame_bytes: int, accept: Accept) -> None:
         self.max_frame_bytes = max_frame_bytes
@@ -70,6 +87,9 @@ class Transport:
         # Held around every use of the socket, the signer and `_inflight`: the
         # loop receives, workers (and the loop) send.
         self._lock = threading.Lock()
+        # Around the verifier: its replay guard is not thread-safe, and the loop
+        # and a listening worker may both receive for a moment (see _verified).
+        self._verify_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0  # threading.get_ident() of the loop's thread
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -77,8 +97,13 @@ class Transport:
         self._socket: zmq.Socket[bytes] | None = None
         self._signer: Signer | None = None
         self._verifier: Verifier | None = None
-        self._reading = False  # the socket's fd is watched (between start_reading and stop_reading)
+        self._reading = False  # requests are received (between start_reading and stop_reading)
+        self._loop_reading = False  # the loop watches the socket's fd (`loop_reads`)
         self._drain_scheduled = False
+        # A listening worker's wake-up (made by `open`): a byte makes its `take` return.
+        self._wake_r = self._wake_w = -1
+        self._taking = False  # a worker waits in `take` (under the lock): a send that finds input wakes it
+        self._poller: tuple[int, select.poll] | None = None  # the socket's fd and a poll over it and the pipe
 
     # -- socket lifecycle (loop thread) -------------------------------------
 
@@ -97,6 +122,9 @@ class Transport:
             guard if guard is not None else ReplayGuard(skew_ns=0),
             max_frame_bytes=self.max_frame_bytes,
         )
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.rebind()
 
     def rebind(self) -> None:
@@ -114,16 +142,30 @@ class Transport:
             self._socket = sock
 
     def start_reading(self) -> None:
-        assert self._socket is not None and self._loop is not None
-        self._loop.add_reader(self._socket.fileno(), self._on_readable)
-        self._reading = True
-        self._schedule_drain()  # anything that arrived before the fd was watched
+        """Requests may be received from now on: by a listening worker (`take`) or,
+        once `loop_reads` says so, by the loop."""
+        with self._lock:
+            self._reading = True
 
     def stop_reading(self) -> None:
-        if self._reading:
-            assert self._socket is not None and self._loop is not None
-            self._loop.remove_reader(self._socket.fileno())
+        """No request is received after this returns (a listening worker's `take`
+        returns None; one it received before still runs)."""
+        with self._lock:
             self._reading = False
+        self.loop_reads(False)
+        self.wake()
+
+    def loop_reads(self, reading: bool) -> None:
+        """Have the loop watch the socket (True: no worker listens) or stop (loop thread)."""
+        assert self._loop is not None
+        if reading and self._reading and not self._loop_reading and self._socket is not None:
+            self._loop.add_reader(self._socket.fileno(), self._on_readable)
+            self._loop_reading = True
+            self._schedule_drain()  # anything that arrived before the fd was watched
+        elif not reading and self._loop_reading:
+            if self._socket is not None:
+                self._loop.remove_reader(self._socket.fileno())
+            self._loop_reading = False
 
     def close(self, linger: int | None = None) -> None:
         """Close the socket (the last replies still go out within `linger` ms)."""
@@ -137,6 +179,10 @@ class Transport:
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
 
     def guard_state(self) -> dict[str, Any]:
         """The replay guard's state, for a successor (`ReplayGuard.export_state`)."""
@@ -227,14 +273,76 @@ class Transport:
                 send_frames(sock, [*identity, *signer.sign_body(body)], NOBLOCK)
             except zmq.ZMQError as exc:
                 log.warning("could not send a reply: %s", exc)
-        # The send may have consumed the fd's edge for input that is waiting.
-        if self._reading and input_waiting(sock):
+        self._input_rearmed(sock)  # the send may have consumed the fd's edge
+
+    def _input_rearmed(self, sock: zmq.Socket[bytes]) -> bool:
+        """Whether input waits; the caller holds `_lock`. Reading ``ZMQ_EVENTS``
+        (as any send does) consumes the fd's edge, so when input waits, whoever
+        listens is woken: the worker in `take` (the pipe), or the loop (a drain)."""
+        if not (self._reading and input_waiting(sock)):
+            return False
+        if self._taking:
+            self.wake()
+        if self._loop_reading:
             loop = self._loop
             assert loop is not None
             if threading.get_ident() == self._loop_thread:
                 self._schedule_drain()
             else:
                 loop.call_soon_threadsafe(self._schedule_drain)
+        return True
+
+    # -- receiving on a listening worker (any thread, one at a time) -----------
+
+    def take(self, timeout: float) -> Received | None:
+        """The next verified message, waiting up to `timeout` seconds for one; None
+        when none came, when `wake` was called, or when reading has stopped.
+        Messages that fail verification are dropped on the way, as on the loop."""
+        while True:
+            with self._lock:
+                sock = self._socket
+                if not self._reading or sock is None:
+                    self._taking = False
+                    return None
+                try:
+                    frames = recv_frames(sock, NOBLOCK)
+                except zmq.Again:  # (this re-armed the fd's edge)
+                    frames = None
+                    self._taking = True
+                    poller = self._poll_for(sock)
+                else:
+                    self._taking = False
+                    self._verify_lock.acquire()  # released by _verified
+            if frames is not None:
+                received = self._verified(frames)
+                if received is not None:
+                    return received
+                continue
+            if not poller.poll(timeout * 1000):
+                return None
+            with contextlib.suppress(BlockingIOError):
+                if os.read(self._wake_r, 512):  # woken: the pool wants this worker
+                    return None
+
+    def pending(self) -> bool:
+        """Whether a message waits to be received (any thread; see `_input_rearmed`)."""
+        with self._lock:
+            sock = self._socket
+            return sock is not None and self._input_rearmed(sock)
+
+    def wake(self) -> None:
+        """Make a `take` in progress (or the next one) return None (any thread)."""
+        with contextlib.suppress(BlockingIOError, OSError):  # a full pipe wakes all the same
+            os.write(self._wake_w, b"w")
+
+    def _poll_for(self, sock: zmq.Socket[bytes]) -> select.poll:
+        fd = sock.fileno()
+        if self._poller is None or self._poller[0] != fd:  # a new socket (a rebind)
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
+            self._poller = (fd, poller)
+        return self._poller[1]
 
     # -- receiving (loop thread) ---------------------------------------------
 
@@ -244,12 +352,16 @@ class Transport:
         for _ in range(RECEIVE_BATCH):
             with self._lock:
                 sock = self._socket
-                if not self._reading or sock is None or not input_waiting(sock):
+                if not self._loop_reading or sock is None:
                     return
                 try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                    # No ZMQ_EVENTS check first: a non-blocking receive that
+                    # finds nothing processes the socket's commands as that
+                    # check does, so its EAGAIN re-arms the fd's edge too.
+                    frames = recv_frames(sock, NOBLOCK)
                 except zmq.Again:
                     return
+                self._verify_lock.acquire()  # released by _verified
             try:
                 self._receive(frames)
             except Exception:  # a bug in handling one message must not stall the rest
@@ -257,11 +369,20 @@ class Transport:
         self._schedule_drain()  # more may wait: let replies and timers run first
 
     def _schedule_drain(self) -> None:
-        if self._reading and not self._drain_scheduled and self._loop is not None:
+        if self._loop_reading and not self._drain_scheduled and self._loop is not None:
             self._drain_scheduled = True
             self._loop.call_soon(self._on_readable)
 
     def _receive(self, frames: list[bytes]) -> None:
+        received = self._verified(frames)
+        if received is not None:
+            self._accept(*received)
+
+    def _verified(self, frames: list[bytes]) -> Received | None:
+        """The route and body of a received message, or None (dropped) if it fails
+        verification. The caller took `_verify_lock` while it held the socket's
+        lock, so messages reach the replay guard in the order they were received
+        (a client's counter must rise); this releases it."""
         assert self._verifier is not None
         try:
             identity, proto = split_route(frames)
@@ -270,5 +391,7 @@ class Transport:
             # Bad signature, replay, oversize, malformed: drop without a
             # word (answering would help an attacker probe) and go on.
             log.warning("dropped a message: %s", getattr(exc, "reason", exc))
-            return
-        self._accept(identity, received.message)
+            return None
+        finally:
+            self._verify_lock.release()
+        return identity, received.message

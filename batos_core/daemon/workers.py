@@ -1,19 +1,34 @@
 """Worker threads: each owns one image Session (Connection + TransactionManager).
 
-Jobs reach the workers through the pool's queue; each job's reply and events go
-out through the job's callbacks, on the worker's thread. `drain()` lets queued
-and in-flight jobs finish, then closes sessions.
+**Who receives.** One worker at a time holds the *listener role*: it waits on
+the socket itself (`RequestSource.take`, no GIL held while it waits), runs the
+request it receives on its own thread, answers it, and waits on the socket
+again. A request thus costs no hand-over between threads, and one client's
+requests, or many clients' short ones, run back to back on one warm worker,
+the shape of a bare single-threaded server.
 
-Dispatch is last-in, first-out over idle workers: a job goes to the worker that
-became idle most recently (a worker counts as idle from the moment its
-transaction is over, before it sends the reply). A Connection's object cache
-holds what its last transactions touched, and a commit by one worker
-invalidates those objects in every other worker's cache, so sending a client's
-next request to the worker that ran its previous one avoids reloading
-(unpickling) the receiver and the reply table's bucket on every request. Jobs
-that arrive while every worker is busy wait in a FIFO backlog and keep their
+**When a request runs long.** Nothing listens while the role's holder runs a
+request, so the daemon's event loop looks every `RESCUE_AFTER_S`
+(`rescue`, asked for through `RequestSource.watch` while requests run): a
+holder busy for longer loses the role to the most recently idle worker, or to
+the loop itself when none is idle (`RequestSource.loop_listens`). Requests
+the loop receives wait in the pool's queue (`submit`) for the first free
+worker; status and cancel requests are answered by the loop at once, so they
+get through while every worker is busy, at most about two `RESCUE_AFTER_S`
+after a long request began.
+
+Each job's reply and events go out through the job's callbacks, on the
+worker's thread. `drain()` lets queued and in-flight jobs finish, then closes
+sessions. Queued jobs go to idle workers last-in, first-out: a Connection's
+object cache holds what its last transactions touched, and a commit by one
+worker invalidates those objects in every other worker's cache. Jobs that
+arrive while every worker is busy wait in a FIFO backlog and keep their
 arrival order. A worker that waits for a review decision is stood in for
 (`WorkerPool.stand_in`).
+
+Why workers receive: handing each request from the loop thread to a worker
+cost a thread wake-up and a GIL hand-over on every round trip
+(docs/performance.md, "The daemon against its ceilings").
 """
 
 from __future__ import annotations
@@ -24,15 +39,25 @@ import enum
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from batos_core.daemon.context import Cancellation
 from batos_core.daemon.dispatch import abort_session
 from batos_core.image import Image, Session
 
 log = logging.getLogger(__name__)
+
+#: How long the listener role's holder may run one request while others wait
+#: before another thread listens in its place; also the period of the loop's
+#: look (`rescue`).
+RESCUE_AFTER_S = 0.005
+
+#: How long a listening worker waits on the socket before it looks at the pool
+#: again; a queued job, a stop or a drain wakes it at once (`RequestSource.wake`).
+LISTEN_POLL_S = 1.0
 
 
 @dataclass
@@ -47,8 +72,29 @@ class Job:
 
 Runner = Callable[[Session, Job], dict[str, Any]]
 
-#: What a worker's own queue carries: a job, or None to stop.
-_Slot = queue.SimpleQueue[Job | None]
+
+class RequestSource(Protocol):
+    """Where the listener's requests come from, and the loop's part (the daemon)."""
+
+    def take(self, timeout: float) -> Job | None:
+        """Wait up to `timeout` s for the next request and return its job, for the
+        calling worker to run; None when nothing came, when `wake` was called, or
+        when what came is answered elsewhere (a loop request, a joined retry, a
+        bad one)."""
+
+    def wake(self) -> None:
+        """Make a `take` in progress return now (any thread)."""
+
+    def loop_listens(self, listening: bool) -> None:
+        """Have the event loop receive requests (True: no worker is idle to) or stop.
+        Called under the pool's lock, in the order decided."""
+
+    def watch(self) -> None:
+        """Have the loop call `WorkerPool.rescue` every RESCUE_AFTER_S until it
+        returns False (any thread; called under the pool's lock)."""
+
+    def pending(self) -> bool:
+        """Whether requests wait on the socket, received by nobody yet (any thread)."""
 
 
 class _Idle(enum.Enum):
@@ -56,24 +102,56 @@ class _Idle(enum.Enum):
 
     WAIT = "wait"  # on the idle stack: block on its slot
     STOP = "stop"  # the pool is draining and nothing is left
+    LISTEN = "listen"  # it holds the listener role: wait on the socket
+    CLAIM = "claim"  # it gave up the role: ask the pool what next
+
+
+#: What a worker's own queue carries: a job, None to stop, or LISTEN (the role is its now).
+_Slot = queue.SimpleQueue[Job | None | _Idle]
 
 
 class WorkerPool:
-    """N threads, each with its own Session; jobs start in arrival order."""
+    """N threads, each with its own Session; jobs start in arrival order.
 
-    def __init__(self, image: Image, size: int, run: Runner) -> None:
+    Without a `RequestSource`, jobs come only through `submit`. `overlap`: the
+    storage is a server (ZEO, PostgreSQL), whose commits wait on round trips:
+    when the role's holder takes a request and more wait, an idle worker
+    takes the role at once and runs the next one meanwhile. Without it (the
+    embedded FileStorage, where a request is CPU work under one GIL) the holder
+    keeps the role, and requests run back to back on one warm thread, which
+    measured faster (docs/performance.md)."""
+
+    def __init__(
+        self,
+        image: Image,
+        size: int,
+        run: Runner,
+        source: RequestSource | None = None,
+        *,
+        overlap: bool = False,
+    ) -> None:
         self._image = image
         self._run = run
+        self._source = source
+        self._overlap = overlap  # pass the role on at once when others wait (see `_listen`)
         self._lock = threading.Lock()
         self._backlog: collections.deque[Job] = collections.deque()
         self._idle: list[_Slot] = []  # a stack: the most recently idle worker last
         self._stopping = False
         self._size = size
         self._threads: list[threading.Thread] = []
-        self._unfinished = 0  # submitted and not yet run to the end
+        self._unfinished = 0  # submitted or received, and not yet run to the end
         self._stand_ins = 0  # threads running in place of workers that wait (see stand_in)
         self._retiring = 0  # threads to stop at their next idle moment
         self._spawned = 0  # threads started so far (names them)
+        # The listener role (see the module's docstring):
+        self._listening = False  # between listen(True) and listen(False)
+        self._holder: _Slot | None = None  # the worker that holds it
+        self._holder_busy_since: float | None = None  # when its current request began; None: it listens
+        self._loop_listening = False  # the loop receives (asked through the source)
+        self._watched = False  # the loop calls `rescue` (asked through the source)
+        self._held_jobs = 0  # requests begun by holders so far
+        self._held_jobs_seen = 0  # ... at the loop's last look
 
     def start(self) -> None:
         for _ in range(self._size):
@@ -130,16 +208,63 @@ class WorkerPool:
         """Jobs waiting plus jobs running."""
         return self._unfinished
 
+    # -- what the daemon calls -----------------------------------------------
+
+    def listen(self, listening: bool) -> None:
+        """Start (True) or stop receiving requests through the source (loop thread).
+        Stopping wakes the listening worker; the source's own switch
+        (`Transport.stop_reading`) makes sure nothing more is received."""
+        assert self._source is not None
+        with self._lock:
+            self._listening = listening
+            if listening:
+                if self._holder is None:
+                    self._pass_role_locked()
+                return
+            if self._loop_listening:
+                self._loop_listening = False
+                self._source.loop_listens(False)
+            wake = self._holder is not None
+        if wake:
+            self._source.wake()
+
     def submit(self, job: Job) -> None:
+        """Queue `job` (the loop received it): an idle worker runs it, else the
+        role's holder if it is listening, else the first worker to finish."""
+        slot: _Slot | None = None
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the worker pool is draining")
             self._unfinished += 1
-            if not self._idle:
+            if self._idle:
+                slot = self._idle.pop()
+            else:
                 self._backlog.append(job)
-                return
-            slot = self._idle.pop()
-        slot.put(job)
+                wake = self._holder is not None and self._holder_busy_since is None
+        if slot is not None:
+            slot.put(job)
+        elif wake:
+            assert self._source is not None
+            self._source.wake()
+
+    def rescue(self, older_than: float) -> bool:
+        """The loop's look (loop thread): if the role's holder has run one request
+        for `older_than` s or more while other requests wait, the role passes on
+        (to the most recently idle worker, else to the loop). Returns whether to
+        look again: False once no holder runs a request and none began since
+        the last look."""
+        assert self._source is not None
+        pending = self._source.pending()
+        with self._lock:
+            since = self._holder_busy_since
+            if pending and since is not None and time.monotonic() - since >= older_than:
+                self._holder = self._holder_busy_since = None
+                self._pass_role_locked()
+            elif since is None and self._held_jobs == self._held_jobs_seen:
+                self._watched = False
+                return False
+            self._held_jobs_seen = self._held_jobs
+            return True
 
     def drain(self, timeout: float | None = None) -> None:
         """Finish every queued job, then stop the threads and close their sessions."""
@@ -147,14 +272,21 @@ class WorkerPool:
             self._stopping = True
             idle, self._idle = self._idle, []
             threads = list(self._threads)  # no thread is spawned once stopping
+            wake = self._holder is not None
         for slot in idle:
             slot.put(None)  # busy workers see `_stopping` once the backlog is empty
+        if wake:
+            assert self._source is not None
+            self._source.wake()
         for thread in threads:
             thread.join(timeout)
 
+    # -- the workers ---------------------------------------------------------
+
     def _claim(self, slot: _Slot) -> Job | _Idle:
-        """A worker is free: the oldest waiting job; else WAIT after putting the
-        worker on the idle stack, or STOP when the pool is draining."""
+        """A worker is free: the oldest waiting job; else LISTEN when it takes the
+        free listener role, WAIT after putting it on the idle stack, or STOP when
+        the pool is draining."""
         with self._lock:
             if self._retiring:
                 self._retiring -= 1
@@ -163,17 +295,70 @@ class WorkerPool:
                 return self._backlog.popleft()
             if self._stopping:
                 return _Idle.STOP
+            if self._listening and self._holder is None:
+                self._take_role_locked(slot)
+                return _Idle.LISTEN
             self._idle.append(slot)
             return _Idle.WAIT
+
+    def _listen(self, slot: _Slot) -> Job | _Idle:
+        """As the role's holder: the next job, from the queue or the socket (the
+        role stays with this worker while it runs it); CLAIM when the role is
+        given up (a stop, a retirement, a rescue) and the pool decides."""
+        assert self._source is not None
+        while True:
+            with self._lock:
+                if self._holder is not slot:
+                    return _Idle.CLAIM
+                if self._backlog:
+                    self._begin_held_locked()
+                    return self._backlog.popleft()
+                if self._stopping or self._retiring or not self._listening:
+                    self._holder = None
+                    self._pass_role_locked()
+                    return _Idle.CLAIM
+            job = self._source.take(LISTEN_POLL_S)
+            if job is not None:
+                # With `overlap` (a storage server: a commit waits on its round
+                # trips), another request that waits goes to an idle worker at
+                # once, to run meanwhile.
+                more = self._overlap and self._source.pending()
+                with self._lock:
+                    self._unfinished += 1
+                    if self._holder is slot:
+                        if more and self._idle:
+                            self._holder = None
+                            self._pass_role_locked()
+                        else:
+                            self._begin_held_locked()
+                return job
+
+    def _after(self, slot: _Slot) -> Job | _Idle:
+        """A worker finished a request: LISTEN again if it still holds the role,
+        else what `_claim` says."""
+        with self._lock:
+            if self._holder is slot:
+                self._holder_busy_since = None
+                return _Idle.LISTEN
+        return self._claim(slot)
 
     def _work(self, slot: _Slot) -> None:
         session = self._image.session()
         try:
             next_job = self._claim(slot)
             while next_job is not _Idle.STOP:
-                job = slot.get() if next_job is _Idle.WAIT else next_job
-                if job is None:  # `drain` wakes idle workers with None
-                    return
+                if next_job is _Idle.WAIT:
+                    item = slot.get()
+                    if item is None:  # `drain` wakes idle workers with None
+                        return
+                    next_job = item
+                if next_job is _Idle.LISTEN:
+                    next_job = self._listen(slot)
+                if next_job is _Idle.CLAIM:
+                    next_job = self._claim(slot)
+                if isinstance(next_job, _Idle):
+                    continue
+                job = next_job
                 try:
                     reply: dict[str, Any] | None = self._run(session, job)
                 except BaseException:  # the runner maps errors; this is a last resort
@@ -183,12 +368,45 @@ class WorkerPool:
                 with self._lock:
                     self._unfinished -= 1
                 # Free before answering: the client's next request, which the
-                # reply sets off, finds this worker (and its warm cache) idle.
-                next_job = self._claim(slot)
+                # reply sets off, finds this worker (and its warm cache) ready.
+                next_job = self._after(slot)
                 if reply is not None:
                     try:
                         job.reply(reply)
-                    except Exception:  # this worker is on the idle stack: it must live on
+                    except Exception:  # this worker is free now: it must live on
                         log.exception("could not send the reply to %s", getattr(job.request, "id", "?"))
         finally:
             session.close()
+
+    # -- the listener role (the pool's lock held) ---------------------------------
+
+    def _take_role_locked(self, slot: _Slot) -> None:
+        """`slot`'s worker holds the role now; the loop, if it listened, stops."""
+        assert self._source is not None
+        self._holder, self._holder_busy_since = slot, None
+        if self._loop_listening:
+            self._loop_listening = False
+            self._source.loop_listens(False)
+
+    def _pass_role_locked(self) -> None:
+        """The role is free: the most recently idle worker takes it, else the loop
+        listens until a worker is free (nothing, when not listening or stopping)."""
+        assert self._source is not None and self._holder is None
+        if not self._listening or self._stopping:
+            return
+        if self._idle:
+            slot = self._idle.pop()
+            self._take_role_locked(slot)
+            slot.put(_Idle.LISTEN)
+        elif not self._loop_listening:
+            self._loop_listening = True
+            self._source.loop_listens(True)
+
+    def _begin_held_locked(self) -> None:
+        """The holder begins a request: the loop looks after it from now on."""
+        assert self._source is not None
+        self._holder_busy_since = time.monotonic()
+        self._held_jobs += 1
+        if not self._watched:
+            self._watched = True
+            self._source.watch()

@@ -33,9 +33,11 @@ def send_frames(sock: zmq.Socket[bytes], frames: list[bytes], flags: int = 0) ->
         _BackendSocket.send(sock, frame, flags if index == last else flags | _SNDMORE)
 
 
-def recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
-    """``recv_multipart()``, blocking for the first frame."""
-    frames = [_BackendSocket.recv(sock, 0)]
+def recv_frames(sock: zmq.Socket[bytes], flags: int = 0) -> list[bytes]:
+    """``recv_multipart(flags)``: blocking for the first frame unless `flags` has
+    NOBLOCK (then ``zmq.Again`` when nothing waits); the rest of a message has
+    already arrived with its first frame."""
+    frames = [_BackendSocket.recv(sock, flags)]
     while _BackendSocket.get(sock, _RCVMORE):
         frames.append(_BackendSocket.recv(sock, 0))
     return frames  # type: ignore[return-value]

@@ -1,0 +1,215 @@
+"""The worker pool's listener role on a real image, with requests fed by the test.
+
+The source here stands for the daemon's socket (`RequestSource`): the test
+puts jobs where the listening worker takes them, and plays the event loop by
+calling `rescue` and `submit` itself. The daemon itself, on a real socket, is
+tested in tests/integration/daemon/test_daemon_concurrency.py.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from batos_core.daemon.workers import Job, WorkerPool
+from batos_core.image import Image, Session
+
+
+class FedSource:
+    """A `RequestSource` whose requests the test puts in `incoming`."""
+
+    def __init__(self) -> None:
+        self.incoming: queue.Queue[Job] = queue.Queue()
+        self.loop_listening: list[bool] = []  # each call of loop_listens, in order
+        self.watched = 0
+        self.takers: set[str] = set()  # threads that called take
+        self._woken = threading.Event()
+
+    def take(self, timeout: float) -> Job | None:
+        self.takers.add(threading.current_thread().name)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._woken.is_set():
+                self._woken.clear()
+                return None
+            try:
+                return self.incoming.get(timeout=0.005)
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return None
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def loop_listens(self, listening: bool) -> None:
+        self.loop_listening.append(listening)
+
+    def watch(self) -> None:
+        self.watched += 1
+
+    def pending(self) -> bool:
+        return not self.incoming.empty()
+
+
+class Runner:
+    """Runs jobs named by their request; a job may wait on a gate first."""
+
+    def __init__(self) -> None:
+        self.ran: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.started: dict[str, threading.Event] = {}
+        self.gates: dict[str, threading.Event] = {}
+
+    def gate(self, name: str) -> threading.Event:
+        self.started[name] = threading.Event()
+        gate = self.gates[name] = threading.Event()
+        return gate
+
+    def __call__(self, session: Session, job: Job) -> dict[str, Any]:
+        name = job.request
+        if name in self.gates:
+            self.started[name].set()
+            assert self.gates[name].wait(10)
+        self.ran.put((name, threading.current_thread().name))
+        return {"id": name}
+
+
+def _job(name: str, replies: queue.Queue[dict[str, Any]]) -> Job:
+    return Job(request=name, reply=replies.put, event=lambda kind, data: None)
+
+
+@pytest.fixture
+def runner() -> Runner:
+    return Runner()
+
+
+@pytest.fixture
+def source() -> FedSource:
+    return FedSource()
+
+
+def _pool(image: Image, runner: Runner, source: FedSource, size: int, *, overlap: bool = False) -> WorkerPool:
+    pool = WorkerPool(image, size, runner, source, overlap=overlap)
+    pool.start()
+    pool.listen(True)
+    return pool
+
+
+@pytest.fixture
+def pool(image: Image, runner: Runner, source: FedSource) -> Iterator[WorkerPool]:
+    pool = _pool(image, runner, source, 3)
+    yield pool
+    for gate in runner.gates.values():
+        gate.set()
+    pool.listen(False)
+    pool.drain(timeout=10)
+
+
+def _no_reply_within(replies: queue.Queue[dict[str, Any]], seconds: float) -> bool:
+    try:
+        replies.get(timeout=seconds)
+    except queue.Empty:
+        return True
+    return False
+
+
+def test_one_client_in_turn_is_served_by_one_worker_that_receives_itself(
+    pool: WorkerPool, runner: Runner, source: FedSource
+) -> None:
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    threads = []
+    for n in range(6):
+        source.incoming.put(_job(f"j{n}", replies))
+        assert replies.get(timeout=10) == {"id": f"j{n}"}
+        threads.append(runner.ran.get(timeout=10)[1])
+    assert len(set(threads)) == 1  # no hand-over: the worker that received ran it
+    assert threads[0] in source.takers
+    assert pool.depth() == 0
+
+
+def test_a_long_request_keeps_the_role_until_others_wait_then_the_loop_rescue_passes_it(
+    pool: WorkerPool, runner: Runner, source: FedSource
+) -> None:
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    gate = runner.gate("long")
+    source.incoming.put(_job("long", replies))
+    assert runner.started["long"].wait(10)
+    assert source.watched >= 1  # the loop was asked to look after it
+    assert pool.rescue(0.0) is True  # nothing waits: the role stays, the loop looks again
+    source.incoming.put(_job("short", replies))
+    assert _no_reply_within(replies, 0.3)  # nobody listens while the holder runs
+    assert pool.rescue(0.0) is True  # a request waits: the role passes to an idle worker
+    assert replies.get(timeout=10) == {"id": "short"}
+    assert not gate.is_set()  # answered while the long one still runs
+    gate.set()
+    assert replies.get(timeout=10) == {"id": "long"}
+    ran = dict(runner.ran.get(timeout=10) for _ in range(2))
+    assert ran["short"] != ran["long"]
+    for _ in range(2):  # once nothing runs and nothing began, the loop stops looking
+        stop = not pool.rescue(0.0)
+    assert stop
+
+
+def test_with_every_worker_busy_the_loop_listens_and_gives_the_role_back(
+    image: Image, runner: Runner, source: FedSource
+) -> None:
+    pool = _pool(image, runner, source, 1)
+    try:
+        replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        gate = runner.gate("long")
+        source.incoming.put(_job("long", replies))
+        assert runner.started["long"].wait(10)
+        source.incoming.put(_job("status", replies))
+        assert pool.rescue(0.0) is True
+        assert source.loop_listening == [True]  # no idle worker: the loop receives now
+        queued = source.incoming.get_nowait()  # as the loop would: received, queued for a worker
+        pool.submit(queued)
+        assert pool.depth() == 2
+        gate.set()
+        assert [replies.get(timeout=10)["id"] for _ in range(2)] == ["long", "status"]
+        deadline = time.monotonic() + 10
+        while source.loop_listening != [True, False]:  # the worker listens again
+            assert time.monotonic() < deadline, source.loop_listening
+            time.sleep(0.01)
+    finally:
+        pool.listen(False)
+        pool.drain(timeout=10)
+
+
+def test_with_overlap_a_waiting_request_runs_beside_the_one_received(
+    image: Image, runner: Runner, source: FedSource
+) -> None:
+    pool = _pool(image, runner, source, 3, overlap=True)
+    try:
+        replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        gate = runner.gate("long")
+        source.incoming.put(_job("long", replies))
+        source.incoming.put(_job("short", replies))  # waiting when "long" is taken
+        assert replies.get(timeout=10) == {"id": "short"}  # no rescue needed
+        assert not gate.is_set()
+        gate.set()
+        assert replies.get(timeout=10) == {"id": "long"}
+    finally:
+        pool.listen(False)
+        pool.drain(timeout=10)
+
+
+def test_after_listen_false_nothing_more_is_taken_and_drain_ends(
+    image: Image, runner: Runner, source: FedSource
+) -> None:
+    pool = _pool(image, runner, source, 2)
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    source.incoming.put(_job("before", replies))
+    assert replies.get(timeout=10) == {"id": "before"}
+    pool.listen(False)
+    time.sleep(0.05)  # the woken holder gives the role up
+    source.incoming.put(_job("after", replies))
+    assert _no_reply_within(replies, 0.3)
+    started = time.monotonic()
+    pool.drain(timeout=10)
+    assert time.monotonic() - started < 2  # a listening worker does not hold the drain for its poll
+    assert source.incoming.qsize() == 1
