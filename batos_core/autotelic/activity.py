@@ -1,7 +1,7 @@
 """Recent activity the daemon reports: which messages arrived, which missed, when the last one came.
 
-The daemon calls `on_request` on its event-loop thread for every validated
-request; `on_miss` is subscribed to the daemon's miss events
+The daemon calls `on_request` for every validated request, on the thread
+that received it (a worker, or the event loop); `on_miss` is subscribed to the daemon's miss events
 (`batos_core.jit.misses.MissEvents`) and hears, on a worker, of every message
 that was not understood. Both are O(1) under one lock. Only messages (send and eval requests) enter the
 ring the diversity and competence components read; any user request counts

@@ -164,12 +164,14 @@ class AutotelicService:
     # -- requests ------------------------------------------------------------
 
     def on_request(self, request_type: str, request_id: str, selector: str | None = None) -> None:
-        """Called by the daemon for every request (event-loop thread); user requests pre-empt acts."""
+        """Called by the daemon for every request, on the thread that received it (a
+        worker, or the event loop); user requests pre-empt acts."""
         if self.activity.on_request(request_type, request_id, selector):
             self.preempt()
 
     def preempt(self) -> None:
-        """Ask the running act, if any, to stop. Lock-free: it runs on the event loop."""
+        """Ask the running act, if any, to stop (any thread). Lock-free: one attribute
+        read, and setting an Event is thread-safe."""
         running = self._running  # one attribute read; start_act rechecks after publishing
         if running is not None and not running.cancel.is_set():
             log.info("autotelic act %d pre-empted", running.seq)

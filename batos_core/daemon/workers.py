@@ -317,7 +317,11 @@ class WorkerPool:
                     self._holder = None
                     self._pass_role_locked()
                     return _Idle.CLAIM
-            job = self._source.take(LISTEN_POLL_S)
+            try:
+                job = self._source.take(LISTEN_POLL_S)
+            except Exception:  # a bug in handling one message must not leave the daemon deaf
+                log.exception("failed to take a request")
+                continue
             if job is not None:
                 # With `overlap` (a storage server: a commit waits on its round
                 # trips), another request that waits goes to an idle worker at

@@ -21,10 +21,11 @@ from batos_core.image import Image, Session
 
 
 class FedSource:
-    """A `RequestSource` whose requests the test puts in `incoming`."""
+    """A `RequestSource` whose requests the test puts in `incoming` (an exception
+    put there is raised by `take`, as a bug handling one message would be)."""
 
     def __init__(self) -> None:
-        self.incoming: queue.Queue[Job] = queue.Queue()
+        self.incoming: queue.Queue[Job | Exception] = queue.Queue()
         self.loop_listening: list[bool] = []  # each call of loop_listens, in order
         self.watched = 0
         self.takers: set[str] = set()  # threads that called take
@@ -38,10 +39,14 @@ class FedSource:
                 self._woken.clear()
                 return None
             try:
-                return self.incoming.get(timeout=0.005)
+                item = self.incoming.get(timeout=0.005)
             except queue.Empty:
                 if time.monotonic() >= deadline:
                     return None
+                continue
+            if isinstance(item, Exception):
+                raise item
+            return item
 
     def wake(self) -> None:
         self._woken.set()
@@ -167,6 +172,7 @@ def test_with_every_worker_busy_the_loop_listens_and_gives_the_role_back(
         assert pool.rescue(0.0) is True
         assert source.loop_listening == [True]  # no idle worker: the loop receives now
         queued = source.incoming.get_nowait()  # as the loop would: received, queued for a worker
+        assert isinstance(queued, Job)
         pool.submit(queued)
         assert pool.depth() == 2
         gate.set()
@@ -213,3 +219,13 @@ def test_after_listen_false_nothing_more_is_taken_and_drain_ends(
     pool.drain(timeout=10)
     assert time.monotonic() - started < 2  # a listening worker does not hold the drain for its poll
     assert source.incoming.qsize() == 1
+
+
+def test_a_failure_taking_one_request_does_not_leave_the_pool_deaf(
+    pool: WorkerPool, source: FedSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    source.incoming.put(RuntimeError("a bug in routing one message"))
+    source.incoming.put(_job("next", replies))
+    assert replies.get(timeout=10) == {"id": "next"}
+    assert "failed to take a request" in caplog.text
