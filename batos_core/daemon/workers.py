@@ -15,7 +15,10 @@ the loop itself when none is idle (`RequestSource.loop_listens`). Requests
 the loop receives wait in the pool's queue (`submit`) for the first free
 worker; status and cancel requests are answered by the loop at once, so they
 get through while every worker is busy, at most about two `RESCUE_AFTER_S`
-after a long request began.
+after a long request began. Two cases pass the role sooner, when other
+requests wait: a holder about to wait for a slow disk (`_before_disk_wait`,
+told by `image.group_commit`), so that concurrent commits share an fsync;
+and, on a storage server, a holder that has just taken a request (`overlap`).
 
 Each job's reply and events go out through the job's callbacks, on the
 worker's thread. `drain()` lets queued and in-flight jobs finish, then closes
@@ -47,6 +50,7 @@ from typing import Any, Protocol
 from batos_core.daemon.context import Cancellation
 from batos_core.daemon.dispatch import abort_session
 from batos_core.image import Image, Session
+from batos_core.image.group_commit import before_disk_waits
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,12 @@ RESCUE_AFTER_S = 0.005
 #: How long a listening worker waits on the socket before it looks at the pool
 #: again; a queued job, a stop or a drain wakes it at once (`RequestSource.wake`).
 LISTEN_POLL_S = 1.0
+
+#: A holder about to wait at least this long for the disk (recent fsyncs took
+#: as long) hands the role on if other requests wait: on a slow disk, their
+#: commits then share its fsync (group commit) instead of each waiting for
+#: its own, one after another. On this project's VM an fsync takes 0.3-0.6 ms.
+HAND_ON_BEFORE_DISK_WAIT_S = 0.001
 
 
 @dataclass
@@ -346,8 +356,24 @@ class WorkerPool:
                 return _Idle.LISTEN
         return self._claim(slot)
 
+    def _before_disk_wait(self, slot: _Slot, expected_s: float) -> None:
+        """This worker is about to wait `expected_s` for the disk (group_commit): if it
+        holds the role, the wait is long and requests wait, an idle worker takes the role."""
+        if expected_s < HAND_ON_BEFORE_DISK_WAIT_S or self._source is None:
+            return
+        with self._lock:
+            if self._holder is not slot or not self._idle:
+                return
+        if not self._source.pending():
+            return
+        with self._lock:
+            if self._holder is slot and self._idle:
+                self._holder = self._holder_busy_since = None
+                self._pass_role_locked()
+
     def _work(self, slot: _Slot) -> None:
         session = self._image.session()
+        before_disk_waits(lambda expected_s: self._before_disk_wait(slot, expected_s))
         try:
             next_job = self._claim(slot)
             while next_job is not _Idle.STOP:
@@ -380,6 +406,7 @@ class WorkerPool:
                     except Exception:  # this worker is free now: it must live on
                         log.exception("could not send the reply to %s", getattr(job.request, "id", "?"))
         finally:
+            before_disk_waits(None)
             session.close()
 
     # -- the listener role (the pool's lock held) ---------------------------------

@@ -28,6 +28,12 @@ Every file FileStorage creates (the data file, ``.index``, ``.lock``,
 ones found already there are tightened to 0600 at open (see
 `batos_core.private_files`).
 
+A thread about to wait for the disk tells a hook of its own first
+(`before_disk_waits`), with how long recent fsyncs took: the daemon's worker
+that holds the listener role hands it on when the wait will be long and
+other requests wait, so concurrent commits still share an fsync on a slow
+disk (see `batos_core.daemon.workers`).
+
 If fsync fails, the process logs and exits at once (status 74, EX_IOERR):
 retrying an fsync after a failure is not safe (the kernel may have dropped
 the dirty pages; PostgreSQL made the same choice in 2018), and exiting
@@ -39,6 +45,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,28 @@ COMPANION_SUFFIXES = ("", ".index", ".lock", ".tmp", ".old", ".pack")
 
 #: Exit status when fsync fails (sysexits.h EX_IOERR).
 EXIT_FSYNC_FAILED = 74
+
+
+#: Per thread: what `before_disk_waits` set (see `about_to_wait_for_disk`).
+_waiting = threading.local()
+
+
+def before_disk_waits(hook: Callable[[float], None] | None) -> None:
+    """Have `hook(expected_s)` called on this thread each time it is about to wait
+    for the disk in `wait_durable`; `expected_s` is how long recent fsyncs took.
+    None removes it."""
+    _waiting.hook = hook
+
+
+def about_to_wait_for_disk(expected_s: float) -> None:
+    """Call this thread's hook (`before_disk_waits`), if it has one."""
+    hook: Callable[[float], None] | None = getattr(_waiting, "hook", None)
+    if hook is not None:
+        hook(expected_s)
+
+
+#: Weight of the newest fsync in `GroupCommitFileStorage.fsync_s`.
+_FSYNC_WEIGHT = 0.2
 
 
 def _die(exc: BaseException) -> None:
@@ -79,6 +108,7 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
         self._durable = 0  # of those, how many an fsync has covered
         self._syncing = False
         self.fsyncs = 0  # fsync calls made by wait_durable (commits / fsyncs = group size)
+        self.fsync_s = 0.0  # how long an fsync takes, recently (a moving average)
         with private_umask():
             super().__init__(*args, **kwargs)
         for suffix in COMPANION_SUFFIXES:
@@ -110,6 +140,9 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
         its own transaction was finished after that fsync began.
         """
         target = self._finished
+        if self._durable >= target:  # (ints: a read without the lock is safe, and rechecked below)
+            return
+        about_to_wait_for_disk(self.fsync_s)
         with self._durability:
             while self._durable < target:
                 if self._syncing:
@@ -118,6 +151,7 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
                 self._syncing = True
                 covers = self._finished
                 self._durability.release()
+                started = time.monotonic()
                 try:
                     self._fsync(self._file.fileno())
                 except BaseException as exc:
@@ -127,6 +161,8 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
                     self._durability.acquire()
                     self._syncing = False
                     self._durability.notify_all()
+                took = time.monotonic() - started
+                self.fsync_s += _FSYNC_WEIGHT * (took - self.fsync_s)
                 self.fsyncs += 1
                 self._durable = max(self._durable, covers)
 

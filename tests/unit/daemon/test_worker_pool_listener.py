@@ -18,6 +18,7 @@ import pytest
 
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session
+from batos_core.image.group_commit import about_to_wait_for_disk
 
 
 class FedSource:
@@ -62,12 +63,14 @@ class FedSource:
 
 
 class Runner:
-    """Runs jobs named by their request; a job may wait on a gate first."""
+    """Runs jobs named by their request; a job may wait on a gate first, and may
+    first say it is about to wait that long for the disk (as a commit does)."""
 
     def __init__(self) -> None:
         self.ran: queue.Queue[tuple[str, str]] = queue.Queue()
         self.started: dict[str, threading.Event] = {}
         self.gates: dict[str, threading.Event] = {}
+        self.disk_waits: dict[str, float] = {}
 
     def gate(self, name: str) -> threading.Event:
         self.started[name] = threading.Event()
@@ -76,6 +79,8 @@ class Runner:
 
     def __call__(self, session: Session, job: Job) -> dict[str, Any]:
         name = job.request
+        if name in self.disk_waits:
+            about_to_wait_for_disk(self.disk_waits[name])
         if name in self.gates:
             self.started[name].set()
             assert self.gates[name].wait(10)
@@ -229,3 +234,21 @@ def test_a_failure_taking_one_request_does_not_leave_the_pool_deaf(
     source.incoming.put(_job("next", replies))
     assert replies.get(timeout=10) == {"id": "next"}
     assert "failed to take a request" in caplog.text
+
+
+@pytest.mark.parametrize("expected_s, hands_on", [(0.01, True), (0.0003, False)])
+def test_a_holder_about_to_wait_long_for_the_disk_hands_the_role_on_when_others_wait(
+    pool: WorkerPool, runner: Runner, source: FedSource, expected_s: float, hands_on: bool
+) -> None:
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    gate = runner.gate("commit")
+    runner.disk_waits["commit"] = expected_s
+    source.incoming.put(_job("commit", replies))
+    source.incoming.put(_job("next", replies))  # waiting when "commit" is about to wait for the disk
+    if hands_on:  # a slow disk: another worker runs "next" meanwhile
+        assert replies.get(timeout=10) == {"id": "next"}
+        assert not gate.is_set()
+    else:  # a fast disk: the holder keeps the role ("next" waits for it)
+        assert _no_reply_within(replies, 0.3)
+    gate.set()
+    assert {replies.get(timeout=10)["id"] for _ in range(1 if hands_on else 2)} >= {"commit"}

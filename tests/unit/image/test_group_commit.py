@@ -21,7 +21,12 @@ from persistent.mapping import PersistentMapping
 from ZODB.FileStorage import FileStorage
 
 from batos_core.image import open_image
-from batos_core.image.group_commit import EXIT_FSYNC_FAILED, DurableReplies, GroupCommitFileStorage
+from batos_core.image.group_commit import (
+    EXIT_FSYNC_FAILED,
+    DurableReplies,
+    GroupCommitFileStorage,
+    before_disk_waits,
+)
 from batos_core.image.image import Session
 from batos_core.image_format import MIGRATIONS
 
@@ -90,6 +95,33 @@ def test_a_commit_returns_once_its_data_is_on_disk(
         # An fsync ran after the whole transaction was written.
         assert fsync.sizes and fsync.sizes[-1] == (tmp_path / "data.fs").stat().st_size
     assert storage.fsyncs == len(fsync.sizes) >= 5
+    session.close()
+
+
+def test_a_thread_about_to_wait_for_the_disk_is_told_how_long_fsyncs_take(
+    make_db: Callable[..., tuple[ZODB.DB, GroupCommitFileStorage]], tmp_path: Path
+) -> None:
+    db, storage = make_db(fsync=RecordingFsync(tmp_path / "data.fs", delay=0.02))
+    session = Session(db)
+    told: list[float] = []
+    before_disk_waits(told.append)
+    try:
+        for counter in range(4):
+            session.root["counter"] = counter
+            session.commit()
+        assert len(told) == 4  # once per commit, before its wait
+        assert told[0] == 0.0  # nothing measured yet
+        assert told[-1] > 0.005 and storage.fsync_s > told[-1]  # the slow fsyncs, averaged
+        session.root["counter"]  # a read-only transaction with nothing left to make durable
+        session.abort()
+        assert len(told) == 4
+    finally:
+        before_disk_waits(None)
+        session.close()
+    session = Session(db)  # the hook removed: nothing is told
+    session.root["counter"] = 9
+    session.commit()
+    assert len(told) == 4
     session.close()
 
 
