@@ -859,7 +859,10 @@ def snapshot_of(receiver: UvmObject, name: str | None = None) -> ReceiverSnapsho
     parent_slots: dict[str, str] = {}
     for slot, value in slot_items(receiver):
         if slot.endswith("*"):
-            parent_slots[slot] = print_string(value)
+            # Without oids: the same world would otherwise prompt differently
+            # wherever its storage put the parent (the reply table's buckets
+            # moved it from 0xa to 0x40a, and the demo's UI stopped passing).
+            parent_slots[slot] = print_string(value, oids=False)
         elif not isinstance(value, Method):
             data[slot] = _plain(value)
     methods: dict[str, str] = {}

@@ -114,7 +114,8 @@ show_state(state) that sets the status label's text to one line per item of \
 the dict, the slot name, a colon and its value; the \
 button's on_press calls {bridge}.{send} with the text input's text and a function \
 show_reply(reply) that adds a Label with the reply to the list. A ScrollView \
-holds exactly one child: put a vertical BoxLayout with size_hint_y None in it \
+holds exactly one child and takes no content argument: make a vertical \
+BoxLayout with size_hint_y None, put it in with the ScrollView's add_widget, \
 and add the reply labels to that BoxLayout. build returns the outermost \
 layout, which has no parent. After the class, the \
 function ends by returning the class itself.
@@ -209,12 +210,17 @@ def _ui_slots_section(receiver: ReceiverSnapshot) -> str:
 
 def ui_prefill() -> str:
     """How the reply to ``ui_messages`` starts: the code fence, the header, the
-    Kivy imports, the App class with its title, and ``def build(self):``.
+    Kivy imports, the App class with its title, ``def build(self):``, the
+    status label, and the header of the state callback ``show_state(state)``.
 
-    The model writes ``build`` and everything after it. Small models asked for
-    the whole function repeated the import block until the token limit
-    (Qwen2.5-Coder-0.5B, docs/jit.md); starting the reply past the imports
-    removes that loop. Backends that cannot continue a partial reply ignore it.
+    The model writes the callback's body, the rest of ``build`` and everything
+    after it. Small models asked for the whole function repeated the import
+    block until the token limit (Qwen2.5-Coder-0.5B, docs/jit.md); starting
+    the reply past the imports removes that loop. The status label and the
+    callback's header are the structure rule 5 asks for: the 1.5B coder's
+    commonest trial failures were a state callback of another name or arity
+    than the one it passed, and none at all (docs/jit.md, "display_yourself
+    on the 1.5B"). Backends that cannot continue a partial reply ignore it.
     """
     imports = "\n".join(
         f"    from {UI_NAMES[name]} import {name}"
@@ -225,6 +231,8 @@ def ui_prefill() -> str:
         f"    class {UI_CLASS_NAME}(App):\n"
         f'        title = "{UI_WINDOW_TITLE}"\n\n'
         "        def build(self):\n"
+        "            status_label = Label(text=\"\")\n\n"
+        "            def show_state(state):\n"
     )
 
 
