@@ -5,7 +5,8 @@ brackets, from issue 16; a miss is printed, not hidden):
 
 1. latency: a read-only ``send genesis x`` through a real daemon against the
    same msgpack echo through a bare asyncio loop + 4 worker threads (the
-   daemon's shape without any batos code)                      [ratio <= 1.5];
+   daemon's shape before its workers received their own requests, without
+   any batos code; issue 16 states the target against it)      [ratio <= 1.5];
    also shown: raw pyzmq DEALER/ROUTER echo (no loop, no threads)
 2. commits/s: committing ``send genesis increment`` with 1 client and with 8
    clients on 8 distinct objects against a bare pyzmq server that commits one

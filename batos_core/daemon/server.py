@@ -358,7 +358,7 @@ class Daemon:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(info.endpoint[len("ipc://") :])
 
-    # -- routing (loop thread) -----------------------------------------------
+    # -- routing (on the receiving thread: a listening worker, or the loop) ---
 
     def _accept(self, identity: list[bytes], body: dict[str, Any]) -> None:
         """A verified message the loop received (no worker was idle to listen)."""
