@@ -8,6 +8,7 @@ tested in tests/integration/daemon/test_daemon_concurrency.py.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -102,21 +103,27 @@ def source() -> FedSource:
     return FedSource()
 
 
-def _pool(image: Image, runner: Runner, source: FedSource, size: int, *, overlap: bool = False) -> WorkerPool:
+@contextlib.contextmanager
+def _running(
+    image: Image, runner: Runner, source: FedSource, size: int, *, overlap: bool = False
+) -> Iterator[WorkerPool]:
+    """A listening pool of `size` workers; afterwards every gate opens and it drains."""
     pool = WorkerPool(image, size, runner, source, overlap=overlap)
     pool.start()
     pool.listen(True)
-    return pool
+    try:
+        yield pool
+    finally:
+        for gate in runner.gates.values():
+            gate.set()
+        pool.listen(False)
+        pool.drain(timeout=10)
 
 
 @pytest.fixture
 def pool(image: Image, runner: Runner, source: FedSource) -> Iterator[WorkerPool]:
-    pool = _pool(image, runner, source, 3)
-    yield pool
-    for gate in runner.gates.values():
-        gate.set()
-    pool.listen(False)
-    pool.drain(timeout=10)
+    with _running(image, runner, source, 3) as pool:
+        yield pool
 
 
 def _no_reply_within(replies: queue.Queue[dict[str, Any]], seconds: float) -> bool:
@@ -167,8 +174,7 @@ def test_a_long_request_keeps_the_role_until_others_wait_then_the_loop_rescue_pa
 def test_with_every_worker_busy_the_loop_listens_and_gives_the_role_back(
     image: Image, runner: Runner, source: FedSource
 ) -> None:
-    pool = _pool(image, runner, source, 1)
-    try:
+    with _running(image, runner, source, 1) as pool:
         replies: queue.Queue[dict[str, Any]] = queue.Queue()
         gate = runner.gate("long")
         source.incoming.put(_job("long", replies))
@@ -186,16 +192,12 @@ def test_with_every_worker_busy_the_loop_listens_and_gives_the_role_back(
         while source.loop_listening != [True, False]:  # the worker listens again
             assert time.monotonic() < deadline, source.loop_listening
             time.sleep(0.01)
-    finally:
-        pool.listen(False)
-        pool.drain(timeout=10)
 
 
 def test_with_overlap_a_waiting_request_runs_beside_the_one_received(
     image: Image, runner: Runner, source: FedSource
 ) -> None:
-    pool = _pool(image, runner, source, 3, overlap=True)
-    try:
+    with _running(image, runner, source, 3, overlap=True):
         replies: queue.Queue[dict[str, Any]] = queue.Queue()
         gate = runner.gate("long")
         source.incoming.put(_job("long", replies))
@@ -204,15 +206,14 @@ def test_with_overlap_a_waiting_request_runs_beside_the_one_received(
         assert not gate.is_set()
         gate.set()
         assert replies.get(timeout=10) == {"id": "long"}
-    finally:
-        pool.listen(False)
-        pool.drain(timeout=10)
 
 
 def test_after_listen_false_nothing_more_is_taken_and_drain_ends(
     image: Image, runner: Runner, source: FedSource
 ) -> None:
-    pool = _pool(image, runner, source, 2)
+    pool = WorkerPool(image, 2, runner, source)
+    pool.start()
+    pool.listen(True)
     replies: queue.Queue[dict[str, Any]] = queue.Queue()
     source.incoming.put(_job("before", replies))
     assert replies.get(timeout=10) == {"id": "before"}
