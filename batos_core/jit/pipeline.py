@@ -89,6 +89,10 @@ log = logging.getLogger(__name__)
 DEFAULT_ATTEMPTS = 3
 ATTEMPTS_ENV = "BATOS_JIT_ATTEMPTS"  # 1 turns repair off (measurements: docs/jit.md)
 UI_ATTEMPTS_ENV = "BATOS_JIT_UI_ATTEMPTS"
+#: Added to every sampled candidate's seed (greedy candidate 1 has none): the
+#: same miss then writes other candidates, which is how a bench measures how
+#: often a prompt passes rather than whether one seeded sequence does.
+SEED_OFFSET_ENV = "BATOS_JIT_SEED_OFFSET"
 #: display_yourself gets more tries: the 1.5B coder's UI passed its trial on the 5th.
 DEFAULT_UI_ATTEMPTS = 6
 REPAIR_TEMPERATURE = 0.7
@@ -149,11 +153,24 @@ class JitSettings:
     ui_candidates: int = field(
         default_factory=lambda: candidates_from_env(DEFAULT_UI_CANDIDATES, UI_CANDIDATES_ENV)
     )
+    #: Added to every sampled candidate's seed (SEED_OFFSET_ENV; 0: the seeds as numbered).
+    seed_offset: int = field(default_factory=lambda: _seed_offset_from_env())
 
     def __post_init__(self) -> None:
         """Raises ValueError for a candidate count outside 1..MAX_CANDIDATES."""
         self.candidates = parse_candidates(self.candidates)
         self.ui_candidates = parse_candidates(self.ui_candidates)
+
+
+def _seed_offset_from_env() -> int:
+    """SEED_OFFSET_ENV as an int of 0 or more; 0 when unset or invalid (logged)."""
+    raw = os.environ.get(SEED_OFFSET_ENV, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        log.warning("ignoring %s=%r: expected an integer of 0 or more", SEED_OFFSET_ENV, raw)
+        return 0
+    return int(raw)
 
 
 def _attempts_from_env(default: int, variable: str = ATTEMPTS_ENV) -> int:
@@ -433,6 +450,8 @@ class JitCompiler:
         """
         check_cancel(stop, "")
         temperature, seed = sampling(index) if attempt == 1 else (REPAIR_TEMPERATURE, index)
+        if seed is not None:
+            seed += self.settings.seed_offset
         emit(
             "phase",
             {

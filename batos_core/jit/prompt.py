@@ -231,7 +231,7 @@ def ui_prefill() -> str:
         f"    class {UI_CLASS_NAME}(App):\n"
         f'        title = "{UI_WINDOW_TITLE}"\n\n'
         "        def build(self):\n"
-        "            status_label = Label(text=\"\")\n\n"
+        '            status_label = Label(text="")\n\n'
         "            def show_state(state):\n"
     )
 

@@ -39,6 +39,7 @@ class ScriptedCall:
     temperature: float
     max_new_tokens: int
     selector: str | None
+    seed: int | None = None
 
 
 class ScriptedBackend:
@@ -91,7 +92,7 @@ class ScriptedBackend:
         started = time.perf_counter()
         with self._lock:
             self.calls.append(
-                ScriptedCall(tuple(dict(m) for m in messages), temperature, max_new_tokens, selector)
+                ScriptedCall(tuple(dict(m) for m in messages), temperature, max_new_tokens, selector, seed)
             )
             if not self._outputs:
                 raise ScriptExhausted(f"no scripted reply left for call {len(self.calls)}")

@@ -23,7 +23,7 @@ from batos_core.jit.candidates import (
     check_selector,
     check_sources,
 )
-from batos_core.jit.pipeline import GenerationFailed, JitCompiler, JitSettings, Outcome
+from batos_core.jit.pipeline import SEED_OFFSET_ENV, GenerationFailed, JitCompiler, JitSettings, Outcome
 from batos_core.methods.changelog import change_log
 from batos_core.objects import SlotNotFound, format_oid, get_slot, set_slot
 
@@ -124,6 +124,18 @@ def test_all_candidates_failing_leads_to_a_repair_turn(image: Image) -> None:
     assert "no slot named missing" in repair.messages[-1]["content"]
     assert run.records[-1].provenance["attempts"] == 2
     assert run.records[-1].provenance["candidates"]["winner"] == 5
+
+
+def test_a_seed_offset_moves_every_sampled_seed_but_not_the_greedy_first(
+    image: Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SEED_OFFSET_ENV, "100")
+    run = compile_miss(image, [RAISES, RAISES, RAISES, RAISES, RIGHT])  # a round fails, the repair passes
+    assert run.installed == RIGHT
+    assert [call.seed for call in run.backend.calls] == [None, 101, 102, 103, 105]
+    monkeypatch.setenv(SEED_OFFSET_ENV, "-3")  # not an offset: ignored (logged)
+    run = compile_miss(image, [RAISES, RAISES, RAISES, RAISES, RIGHT])
+    assert [call.seed for call in run.backend.calls] == [None, 1, 2, 3, 5]
 
 
 def test_a_tie_goes_to_the_earlier_candidate_deterministically(image: Image) -> None:
