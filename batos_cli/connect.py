@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from batos_cli.status import CliError, ExitStatus
 from batos_core.daemon_config import DaemonConfig
+from batos_core.places import pid_exists
 from batos_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -150,13 +151,8 @@ def _alive(pid: int) -> bool:
         if proc.pid == pid:
             # Our own child: a zombie still answers kill(pid, 0); poll() reaps it.
             return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # Not pid_alive: a stopping daemon counts until its parent has reaped it.
+    return pid_exists(pid)
 
 
 def start(

@@ -153,6 +153,17 @@ class DaemonPlaces:
         return connection_file_for(self.image_id, self.resolved_runtime_dir())
 
 
+def pid_exists(pid: int) -> bool:
+    """Whether process `pid` exists, a zombie included (``kill(pid, 0)``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` runs (the process a pidfile or a server record names).
 
@@ -160,12 +171,8 @@ def pid_alive(pid: int) -> bool:
     successor after an upgrade, a server started by another command) may wait
     a while for its parent to reap it. Without /proc, ``kill(pid, 0)`` decides.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"

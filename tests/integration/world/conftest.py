@@ -8,6 +8,7 @@ while their storage server still answers (else each waits for it on the way out)
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -68,24 +69,27 @@ def pg_bin_dir() -> Path:
     return bin_dir
 
 
-@pytest.fixture(scope="session")
-def pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
-    """A throwaway PostgreSQL cluster for the session."""
-    cluster = start_cluster(pg_bin_dir, free_port())
+@contextlib.contextmanager
+def _throwaway_cluster(bin_dir: Path) -> Iterator[PgCluster]:
+    cluster = start_cluster(bin_dir, free_port())
     try:
         yield cluster
     finally:
         stop_cluster(cluster)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the session."""
+    with _throwaway_cluster(pg_bin_dir) as cluster:
+        yield cluster
 
 
 @pytest.fixture
 def own_pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
     """A throwaway PostgreSQL cluster for one test that stops and restarts its server."""
-    cluster = start_cluster(pg_bin_dir, free_port())
-    try:
+    with _throwaway_cluster(pg_bin_dir) as cluster:
         yield cluster
-    finally:
-        stop_cluster(cluster)
 
 
 @pytest.fixture

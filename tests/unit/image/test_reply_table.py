@@ -33,23 +33,28 @@ def test_stored_replies_survive_reopening_and_pruning_keeps_the_newest(tmp_path:
     assert kept == [f"id-{i:02d}" for i in range(30, 40)]
 
 
-def test_migration_6_repacks_a_tuple_table_and_keeps_its_replies(tmp_path: Path) -> None:
-    path = tmp_path / "image.fs"
+def _rewound_image(path: Path, table: object, format_version: int) -> None:
+    """A current image at `path`, rewound to `format_version` with `table` as its reply table."""
     with open_image(path, migrations=MIGRATIONS):
         pass
-    # Rewind the image to format 5 with the old table: an OOBTree of (time, msgpack) tuples.
-    import ormsgpack
-
     db = ZODB.DB(ZODB.FileStorage.FileStorage(str(path)))
     conn = db.open()
     root = conn.root()
-    old = OOBTree()
-    old["old-1"] = (1000.0, ormsgpack.packb({"type": "send_reply", "id": "old-1", "result": 7}))
-    root[TABLE_KEY] = old
-    root[META_KEY].format_version = 5
+    root[TABLE_KEY] = table
+    root[META_KEY].format_version = format_version
     transaction.commit()
     conn.close()
     db.close()
+
+
+def test_migration_6_repacks_a_tuple_table_and_keeps_its_replies(tmp_path: Path) -> None:
+    path = tmp_path / "image.fs"
+    # The image rewound to format 5 with the old table: an OOBTree of (time, msgpack) tuples.
+    import ormsgpack
+
+    old = OOBTree()
+    old["old-1"] = (1000.0, ormsgpack.packb({"type": "send_reply", "id": "old-1", "result": 7}))
+    _rewound_image(path, old, 5)
 
     with open_image(path, migrations=MIGRATIONS) as img, img.session() as session:
         table = session.root[TABLE_KEY]
@@ -77,19 +82,10 @@ def test_a_store_writes_one_bucket_and_reads_nothing_current(tmp_path: Path) -> 
 
 def test_migration_8_spreads_the_btree_table_and_keeps_its_replies(tmp_path: Path) -> None:
     path = tmp_path / "image.fs"
-    with open_image(path, migrations=MIGRATIONS):
-        pass
-    db = ZODB.DB(ZODB.FileStorage.FileStorage(str(path)))
-    conn = db.open()
-    root = conn.root()
     old = ReplyTable()
     for i in range(100):
         old[f"id-{i:03d}"] = reply_table._STAMP.pack(1000.0 + i) + reply_table.ormsgpack.packb({"n": i})
-    root[TABLE_KEY] = old
-    root[META_KEY].format_version = 7
-    transaction.commit()
-    conn.close()
-    db.close()
+    _rewound_image(path, old, 7)
 
     with open_image(path, migrations=MIGRATIONS) as img, img.session() as session:
         table = session.root[TABLE_KEY]
