@@ -14,11 +14,14 @@ holder busy for longer loses the role to the most recently idle worker, or to
 the loop itself when none is idle (`RequestSource.loop_listens`). Requests
 the loop receives wait in the pool's queue (`submit`) for the first free
 worker; status and cancel requests are answered by the loop at once, so they
-get through while every worker is busy, at most about two `RESCUE_AFTER_S`
-after a long request began. Two cases pass the role sooner, when other
-requests wait: a holder about to wait for a slow disk (`_before_disk_wait`,
-told by `image.group_commit`), so that concurrent commits share an fsync;
-and, on a storage server, a holder that has just taken a request (`overlap`).
+get through while every worker is busy: the rescue takes up to about two
+`RESCUE_AFTER_S`, and a request that holds the GIL adds the interpreter's
+switch interval to each thread that must answer (17-33 ms measured with one
+stuck in ``while True:``, as before this design; bench/bench_busy.py). Two
+cases pass the role sooner, when other requests wait: a holder about to wait
+for a slow disk (`_before_disk_wait`, told by `image.group_commit`), so that
+concurrent commits share an fsync; and, on a storage server, a holder that
+has just taken a request (`overlap`).
 
 Each job's reply and events go out through the job's callbacks, on the
 worker's thread. `drain()` lets queued and in-flight jobs finish, then closes
