@@ -27,6 +27,10 @@ hand-back cost a self-pipe wake-up and a contended GIL hand-over per frame
 sent (see docs/architecture.md, "Daemon speed"). The in-flight table maps a
 request id to the clients waiting for it and its cancel switch: a retry of a
 request still running joins it instead of running twice.
+
+Nothing leaves before the disk has what it could depend on: a thread that
+defers its transactions' durability wait (`image.group_commit.defer_durability`,
+the workers do) settles it before every send here.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import zmq
 from pydantic import BaseModel
 
 from batos_core.daemon.context import Cancellation
+from batos_core.image.group_commit import settle_durability
 from batos_core.protocol.codes import ErrorCode
 from batos_core.protocol.connection import ConnectionInfo
 from batos_core.protocol.errors import WireError
@@ -223,6 +228,7 @@ class Transport:
 
     def finish(self, request_id: str, message: dict[str, Any]) -> None:
         """Answer every client waiting for `request_id` and forget it."""
+        settle_durability()
         body = self._encode(message)
         with self._lock:
             pending = self._inflight.pop(request_id, None)
@@ -231,6 +237,7 @@ class Transport:
     def event(self, request_id: str, kind: str, data: dict[str, Any]) -> None:
         """Send an event of `request_id` to every client waiting for it."""
         message = {"type": "event", "id": request_id, "kind": kind, "data": data}
+        settle_durability()
         body = self._encode(message)
         with self._lock:
             pending = self._inflight.get(request_id)
@@ -238,6 +245,7 @@ class Transport:
 
     def reply_now(self, identity: list[bytes], model: BaseModel) -> None:
         """Answer one client at once (a request answered on the loop, an invalid one)."""
+        settle_durability()
         body = self._encode(dump_message(model))
         with self._lock:
             self._send_locked([identity], body)

@@ -23,6 +23,20 @@ for a slow disk (`_before_disk_wait`, told by `image.group_commit`), so that
 concurrent commits share an fsync; and, on a storage server, a holder that
 has just taken a request (`overlap`).
 
+**Replies wait for the disk, not transactions.** On the embedded FileStorage
+(`image.group_commit`) a worker's transactions do not wait for their fsync
+when they end (`defer_durability`); the transport waits before it sends
+anything, so no reply or event leaves before the disk has what it could
+depend on. The role's holder uses the difference: when its commit is not yet
+on disk and other requests wait, it holds the reply back and runs the next
+request first, up to `HOLD_REPLIES_MAX` replies; then one fsync covers them
+all and they leave in order. A bare single-threaded server waits for an
+fsync per commit; this holder, busy with the next request meanwhile, does
+not (docs/performance.md, "Replies held for one fsync"). Nothing waits long
+for the batch: the holder sends it as soon as nothing more waits on the
+socket, and if the request it runs meanwhile lasts `RESCUE_AFTER_S`, the
+loop's look sends the held replies from a thread of their own.
+
 Each job's reply and events go out through the job's callbacks, on the
 worker's thread. `drain()` lets queued and in-flight jobs finish, then closes
 sessions. Queued jobs go to idle workers last-in, first-out: a Connection's
@@ -53,7 +67,13 @@ from typing import Any, Protocol
 from batos_core.daemon.context import Cancellation
 from batos_core.daemon.dispatch import abort_session
 from batos_core.image import Image, Session
-from batos_core.image.group_commit import before_disk_waits
+from batos_core.image.group_commit import (
+    DiskDebt,
+    GroupCommitFileStorage,
+    before_disk_waits,
+    defer_durability,
+    settle_durability,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +91,11 @@ LISTEN_POLL_S = 1.0
 #: commits then share its fsync (group commit) instead of each waiting for
 #: its own, one after another. On this project's VM an fsync takes 0.3-0.6 ms.
 HAND_ON_BEFORE_DISK_WAIT_S = 0.001
+
+#: How many replies the role's holder may hold back while it runs the requests
+#: that wait, before one fsync covers them all (see `_work`). Each held reply
+#: waits for the requests run after it, about half a millisecond each here.
+HOLD_REPLIES_MAX = 8
 
 
 @dataclass
@@ -123,6 +148,30 @@ class _Idle(enum.Enum):
 _Slot = queue.SimpleQueue[Job | None | _Idle]
 
 
+def _send(job: Job, reply: dict[str, Any]) -> None:
+    """Send `reply` once the disk has what this thread's transactions wrote or read."""
+    try:
+        settle_durability()
+        job.reply(reply)
+    except Exception:  # the worker (or thread) that sends must live on
+        log.exception("could not send the reply to %s", getattr(job.request, "id", "?"))
+
+
+@dataclass
+class _HeldReplies:
+    """Replies held back until the disk has what they depend on, and that disk."""
+
+    replies: list[tuple[Job, dict[str, Any]]]
+    storages: list[GroupCommitFileStorage]
+
+    def send(self) -> None:
+        """Wait for the disk (one fsync, shared), then send them in order."""
+        for storage in self.storages:
+            storage.wait_durable()
+        for job, reply in self.replies:
+            _send(job, reply)
+
+
 class WorkerPool:
     """N threads, each with its own Session; jobs start in arrival order.
 
@@ -165,6 +214,9 @@ class WorkerPool:
         self._watched = False  # the loop calls `rescue` (asked through the source)
         self._held_jobs = 0  # requests begun by holders so far
         self._held_jobs_seen = 0  # ... at the loop's last look
+        # Replies the holder holds back until the disk has their commits (see `_work`):
+        self._held: list[tuple[Job, dict[str, Any]]] = []
+        self._held_storages: list[GroupCommitFileStorage] = []  # what they wait for
 
     def start(self) -> None:
         for _ in range(self._size):
@@ -268,16 +320,24 @@ class WorkerPool:
         the last look."""
         assert self._source is not None
         pending = self._source.pending()
+        held: _HeldReplies | None = None
         with self._lock:
             since = self._holder_busy_since
-            if pending and since is not None and time.monotonic() - since >= older_than:
+            busy_long = since is not None and time.monotonic() - since >= older_than
+            if busy_long and self._held:
+                # The holder held replies back and then met a long request:
+                # they leave now, from a thread of their own.
+                held = self._take_held_locked()
+            if pending and busy_long:
                 self._holder = self._holder_busy_since = None
                 self._pass_role_locked()
             elif since is None and self._held_jobs == self._held_jobs_seen:
                 self._watched = False
                 return False
             self._held_jobs_seen = self._held_jobs
-            return True
+        if held is not None:
+            threading.Thread(target=held.send, name="batos-held-replies", daemon=True).start()
+        return True
 
     def drain(self, timeout: float | None = None) -> None:
         """Finish every queued job, then stop the threads and close their sessions."""
@@ -321,19 +381,27 @@ class WorkerPool:
         assert self._source is not None
         while True:
             with self._lock:
-                if self._holder is not slot:
-                    return _Idle.CLAIM
-                if self._backlog:
+                if self._backlog and self._holder is slot:
                     self._begin_held_locked()
                     return self._backlog.popleft()
-                if self._stopping or self._retiring or not self._listening:
+                gives_up = self._holder is not slot
+                if not gives_up and (self._stopping or self._retiring or not self._listening):
                     self._holder = None
                     self._pass_role_locked()
-                    return _Idle.CLAIM
+                    gives_up = True
+            if gives_up:
+                if self._held:  # what it held leaves before it goes idle
+                    self._send_held()
+                return _Idle.CLAIM
+            holding = bool(self._held)  # (only this worker appends to it)
             try:
-                job = self._source.take(LISTEN_POLL_S)
+                job = self._source.take(0.0 if holding else LISTEN_POLL_S)
             except Exception:  # a bug in handling one message must not leave the daemon deaf
                 log.exception("failed to take a request")
+                job = None
+            if job is None:
+                if holding:  # nothing more waits: the held replies leave now
+                    self._send_held()
                 continue
             if job is not None:
                 # With `overlap` (a storage server: a commit waits on its round
@@ -376,6 +444,11 @@ class WorkerPool:
 
     def _work(self, slot: _Slot) -> None:
         session = self._image.session()
+        # A transaction's end does not wait for the disk here; the reply does
+        # (the transport settles the debt before it sends), or, while others
+        # wait, the holder holds it back and runs theirs first.
+        debt = DiskDebt()
+        defer_durability(debt)
         before_disk_waits(lambda expected_s: self._before_disk_wait(slot, expected_s))
         try:
             next_job = self._claim(slot)
@@ -403,14 +476,47 @@ class WorkerPool:
                 # Free before answering: the client's next request, which the
                 # reply sets off, finds this worker (and its warm cache) ready.
                 next_job = self._after(slot)
-                if reply is not None:
-                    try:
-                        job.reply(reply)
-                    except Exception:  # this worker is free now: it must live on
-                        log.exception("could not send the reply to %s", getattr(job.request, "id", "?"))
+                if reply is None:
+                    continue
+                if next_job is _Idle.LISTEN and debt and self._hold(job, reply, debt):
+                    continue
+                if self._held:
+                    self._send_held()
+                _send(job, reply)
         finally:
-            before_disk_waits(None)
-            session.close()
+            try:
+                if self._held:
+                    self._send_held()
+            finally:
+                defer_durability(None)
+                before_disk_waits(None)
+                session.close()
+
+    # -- replies held back (the holder, or the loop's rescue) ---------------------
+
+    def _hold(self, job: Job, reply: dict[str, Any], debt: DiskDebt) -> bool:
+        """As the role's holder, whose commit is not yet on disk: hold `reply` back if
+        other requests wait and there is room. It leaves with their replies, after
+        one fsync covers them all (the holder's next `take` does not wait while it
+        holds replies: see `_listen`)."""
+        if len(self._held) >= HOLD_REPLIES_MAX or self._source is None or not self._source.pending():
+            return False
+        with self._lock:
+            self._held.append((job, reply))
+            for storage in debt.take():
+                if storage not in self._held_storages:
+                    self._held_storages.append(storage)
+        return True
+
+    def _take_held_locked(self) -> _HeldReplies:
+        held = _HeldReplies(self._held, self._held_storages)
+        self._held, self._held_storages = [], []
+        return held
+
+    def _send_held(self) -> None:
+        with self._lock:
+            held = self._take_held_locked()
+        held.send()
 
     # -- the listener role (the pool's lock held) ---------------------------------
 

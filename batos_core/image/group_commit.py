@@ -34,6 +34,15 @@ that holds the listener role hands it on when the wait will be long and
 other requests wait, so concurrent commits still share an fsync on a slow
 disk (see `batos_core.daemon.workers`).
 
+A thread may also put the wait off (`defer_durability`): its transactions'
+ends then add their storage to a `DiskDebt` instead of waiting, and the
+thread settles the debt (`settle_durability`, or `DiskDebt.take` and
+`GroupCommitFileStorage.wait_durable`) before it sends anything that could
+depend on them. The daemon's transport settles before every send, so the
+rule above holds on every path out; the worker that holds the listener role
+uses the delay to run the requests that wait before the fsync, so that one
+fsync covers them all (see `batos_core.daemon.workers`).
+
 If fsync fails, the process logs and exits at once (status 74, EX_IOERR):
 retrying an fsync after a failure is not safe (the kernel may have dropped
 the dirty pages; PostgreSQL made the same choice in 2018), and exiting
@@ -79,6 +88,46 @@ def about_to_wait_for_disk(expected_s: float) -> None:
     hook: Callable[[float], None] | None = getattr(_waiting, "hook", None)
     if hook is not None:
         hook(expected_s)
+
+
+class DiskDebt:
+    """The storages whose durability a thread's ended transactions still wait for,
+    while the thread defers that wait (`defer_durability`). Used by its own thread."""
+
+    def __init__(self) -> None:
+        self._storages: list[GroupCommitFileStorage] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._storages)
+
+    def owe(self, storage: GroupCommitFileStorage) -> None:
+        if storage not in self._storages:
+            self._storages.append(storage)
+
+    def take(self) -> list[GroupCommitFileStorage]:
+        """What is owed so far; the debt is empty after. Waiting for each (`wait_durable`,
+        on any thread) settles what was taken."""
+        storages, self._storages = self._storages, []
+        return storages
+
+
+#: Per thread: the debt `defer_durability` set (see `DurableReplies`).
+_deferring = threading.local()
+
+
+def defer_durability(debt: DiskDebt | None) -> None:
+    """From now on, a transaction ending on this thread adds its storage to `debt`
+    instead of waiting until it is durable; None: transactions wait again."""
+    _deferring.debt = debt
+
+
+def settle_durability() -> None:
+    """Wait until what this thread's deferred transactions wrote or read is on disk
+    (nothing to do on a thread that does not defer, or owes nothing)."""
+    debt: DiskDebt | None = getattr(_deferring, "debt", None)
+    if debt:
+        for storage in debt.take():
+            storage.wait_durable()
 
 
 #: Weight of the newest fsync in `GroupCommitFileStorage.fsync_s`.
@@ -132,6 +181,10 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
         self._blob_tpc_finish()
         self._finished += 1
 
+    def all_durable(self) -> bool:
+        """Whether every transaction finished so far is on disk."""
+        return self._durable >= self._finished
+
     def wait_durable(self) -> None:
         """Return once every transaction finished so far is on disk.
 
@@ -176,7 +229,8 @@ class GroupCommitFileStorage(FileStorage):  # type: ignore[misc]  # ZODB ships n
 
 class DurableReplies:
     """A transaction synchronizer: when a transaction ends, wait until the data it
-    could have seen is durable (see the module docstring)."""
+    could have seen is durable, or, on a thread that defers, owe it (see the
+    module docstring)."""
 
     def __init__(self, storage: GroupCommitFileStorage) -> None:
         self._storage = storage
@@ -185,7 +239,14 @@ class DurableReplies:
         pass
 
     def afterCompletion(self, transaction: Any) -> None:
-        self._storage.wait_durable()
+        storage = self._storage
+        if storage.all_durable():
+            return
+        debt: DiskDebt | None = getattr(_deferring, "debt", None)
+        if debt is None:
+            storage.wait_durable()
+        else:
+            debt.owe(storage)
 
     def newTransaction(self, transaction: Any) -> None:
         pass

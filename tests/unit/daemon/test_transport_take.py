@@ -10,7 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ZODB
+
 from batos_core.daemon.transport import Transport
+from batos_core.image.group_commit import DiskDebt, GroupCommitFileStorage, defer_durability
+from batos_core.image.image import Session
 from batos_core.protocol.builders import send_request
 from batos_core.protocol.client import Client
 from batos_core.protocol.connection import ConnectionInfo, ipc_endpoint, new_key
@@ -102,3 +106,59 @@ def test_wake_and_stop_reading_end_a_wait_at_once(tmp_path: Path) -> None:
         assert late == []
 
     _serve(tmp_path, body)
+
+
+def test_a_thread_that_owes_the_disk_sends_its_reply_only_once_the_fsync_is_done(tmp_path: Path) -> None:
+    """The transport settles a deferring thread's debt before it sends: a reply
+    (or event) that depends on a commit leaves only once the commit is on disk."""
+    fsync_entered, fsync_release = threading.Event(), threading.Event()
+
+    def held_fsync(fd: int) -> None:
+        fsync_entered.set()
+        assert fsync_release.wait(10)
+        os.fsync(fd)
+
+    storage = GroupCommitFileStorage(str(tmp_path / "data.fs"), fsync=held_fsync)
+    fsync_release.set()  # (the database's own first commit)
+    db = ZODB.DB(storage)
+    session = Session(db)
+    seen_while_held: list[list[Any]] = []
+
+    def body(transport: Transport, info: ConnectionInfo) -> None:
+        message = send_request("genesis", "x")
+        replies = _send_in_background(info, message)
+        received = transport.take(5.0)
+        assert received is not None
+        identity, request = received
+        assert transport.track(request["id"], identity) is not None
+
+        def watch_the_held_fsync() -> None:
+            assert fsync_entered.wait(5)
+            time.sleep(0.2)
+            seen_while_held.append(list(replies))
+            fsync_release.set()
+
+        defer_durability(DiskDebt())
+        try:
+            fsync_entered.clear()
+            fsync_release.clear()
+            session.root["counter"] = 1
+            session.commit()  # does not wait for the fsync
+            assert not storage.all_durable()
+            threading.Thread(target=watch_the_held_fsync, daemon=True).start()
+            transport.finish(request["id"], {"type": "send_reply", "id": request["id"], "result": 1})
+        finally:
+            defer_durability(None)
+        deadline = time.monotonic() + 5
+        while not replies:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert replies[0]["result"] == 1 and storage.all_durable()
+
+    try:
+        _serve(tmp_path, body)
+    finally:
+        fsync_release.set()
+        session.close()
+        db.close()
+    assert seen_while_held == [[]]  # nothing had left while the fsync was held

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from batos_core.daemon import workers
 from batos_core.daemon.workers import Job, WorkerPool
 from batos_core.image import Image, Session
-from batos_core.image.group_commit import about_to_wait_for_disk
+from batos_core.image.group_commit import GroupCommitFileStorage, about_to_wait_for_disk
 
 
 class FedSource:
@@ -72,6 +73,7 @@ class Runner:
         self.started: dict[str, threading.Event] = {}
         self.gates: dict[str, threading.Event] = {}
         self.disk_waits: dict[str, float] = {}
+        self.commits: set[str] = set()  # jobs that write to the image first
 
     def gate(self, name: str) -> threading.Event:
         self.started[name] = threading.Event()
@@ -80,6 +82,9 @@ class Runner:
 
     def __call__(self, session: Session, job: Job) -> dict[str, Any]:
         name = job.request
+        if name in self.commits:
+            with session.transaction_manager:
+                session.root[f"written-by-{name}"] = name
         if name in self.disk_waits:
             about_to_wait_for_disk(self.disk_waits[name])
         if name in self.gates:
@@ -253,3 +258,101 @@ def test_a_holder_about_to_wait_long_for_the_disk_hands_the_role_on_when_others_
         assert _no_reply_within(replies, 0.3)
     gate.set()
     assert {replies.get(timeout=10)["id"] for _ in range(1 if hands_on else 2)} >= {"commit"}
+
+
+# -- replies held back until one fsync covers them ---------------------------------
+
+
+class DurableReplies:
+    """Where the tests' replies go: each notes whether the disk had every commit
+    finished so far when it arrived (the storage's own count)."""
+
+    def __init__(self, storage: GroupCommitFileStorage) -> None:
+        self.storage = storage
+        self.arrived: queue.Queue[tuple[str, bool]] = queue.Queue()
+
+    def job(self, name: str) -> Job:
+        return Job(
+            request=name,
+            reply=lambda reply: self.arrived.put((reply["id"], self.storage.all_durable())),
+            event=lambda kind, data: None,
+        )
+
+    def next(self) -> tuple[str, bool]:
+        return self.arrived.get(timeout=10)
+
+
+def _storage(image: Image) -> GroupCommitFileStorage:
+    storage = image.db.storage
+    assert isinstance(storage, GroupCommitFileStorage)
+    return storage
+
+
+def test_while_requests_wait_the_holder_holds_replies_and_one_fsync_covers_them_all(
+    image: Image, runner: Runner, source: FedSource
+) -> None:
+    storage = _storage(image)
+    out = DurableReplies(storage)
+    names = [f"c{n}" for n in range(5)]
+    runner.commits.update(names)
+    for name in names:  # all waiting before anyone listens
+        source.incoming.put(out.job(name))
+    fsyncs = storage.fsyncs
+    with _running(image, runner, source, 2):
+        arrived = [out.next() for _ in names]
+    assert [name for name, _ in arrived] == names  # in the order they ran
+    assert all(durable for _, durable in arrived)  # none before the disk had it
+    assert storage.fsyncs - fsyncs == 1  # five commits, one fsync
+    assert len({thread for _, thread in (runner.ran.get(timeout=1) for _ in names)}) == 1
+
+
+def test_the_holder_holds_no_more_than_its_limit(
+    image: Image, runner: Runner, source: FedSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "HOLD_REPLIES_MAX", 2)
+    storage = _storage(image)
+    out = DurableReplies(storage)
+    names = [f"c{n}" for n in range(5)]
+    runner.commits.update(names)
+    for name in names:
+        source.incoming.put(out.job(name))
+    fsyncs = storage.fsyncs
+    with _running(image, runner, source, 2):
+        arrived = [out.next() for _ in names]
+    assert [name for name, _ in arrived] == names
+    assert all(durable for _, durable in arrived)
+    assert storage.fsyncs - fsyncs == 2  # the batch ends when the third is to be held
+
+
+def test_one_client_in_turn_gets_each_reply_once_its_commit_is_on_disk(
+    pool: WorkerPool, image: Image, runner: Runner, source: FedSource
+) -> None:
+    storage = _storage(image)
+    out = DurableReplies(storage)
+    for n in range(4):
+        name = f"c{n}"
+        runner.commits.add(name)
+        fsyncs = storage.fsyncs
+        source.incoming.put(out.job(name))
+        assert out.next() == (name, True)  # nothing else waits: it is not held
+        assert storage.fsyncs - fsyncs == 1
+
+
+def test_held_replies_leave_from_the_loop_rescue_when_the_next_request_runs_long(
+    image: Image, runner: Runner, source: FedSource
+) -> None:
+    storage = _storage(image)
+    out = DurableReplies(storage)
+    runner.commits.add("commit")
+    gate = runner.gate("long")
+    source.incoming.put(out.job("commit"))
+    source.incoming.put(out.job("long"))  # waiting when "commit" is done: "commit" is held
+    with _running(image, runner, source, 2) as pool:
+        assert runner.started["long"].wait(10)
+        with pytest.raises(queue.Empty):
+            out.arrived.get(timeout=0.3)  # held while "long" runs, until the loop looks
+        pool.rescue(0.0)  # the loop's look: the holder has run "long" long enough
+        assert out.next() == ("commit", True)
+        assert not gate.is_set()  # answered while "long" still runs
+        gate.set()
+        assert out.next() == ("long", True)

@@ -23,9 +23,12 @@ from ZODB.FileStorage import FileStorage
 from batos_core.image import open_image
 from batos_core.image.group_commit import (
     EXIT_FSYNC_FAILED,
+    DiskDebt,
     DurableReplies,
     GroupCommitFileStorage,
     before_disk_waits,
+    defer_durability,
+    settle_durability,
 )
 from batos_core.image.image import Session
 from batos_core.image_format import MIGRATIONS
@@ -122,6 +125,58 @@ def test_a_thread_about_to_wait_for_the_disk_is_told_how_long_fsyncs_take(
     session.root["counter"] = 9
     session.commit()
     assert len(told) == 4
+    session.close()
+
+
+def test_a_thread_that_defers_owes_the_wait_and_settles_it_before_answering(
+    make_db: Callable[..., tuple[ZODB.DB, GroupCommitFileStorage]], tmp_path: Path
+) -> None:
+    fsync = RecordingFsync(tmp_path / "data.fs")
+    db, storage = make_db(fsync=fsync)
+    session = Session(db)
+    debt = DiskDebt()
+    defer_durability(debt)
+    try:
+        fsyncs = storage.fsyncs
+        for counter in range(3):
+            session.root["counter"] = counter
+            session.commit()  # returns before the disk has it
+        assert storage.fsyncs == fsyncs and not storage.all_durable()
+        assert debt  # the thread owes it
+        session.root["counter"]  # a read-only transaction owes the same, nothing more
+        session.abort()
+        settle_durability()  # what a sender does first
+        assert storage.all_durable() and not debt
+        assert storage.fsyncs == fsyncs + 1  # three commits, one fsync
+        assert fsync.sizes[-1] == (tmp_path / "data.fs").stat().st_size
+        settle_durability()  # nothing owed: nothing to do
+        assert storage.fsyncs == fsyncs + 1
+    finally:
+        defer_durability(None)
+    session.root["counter"] = 9  # the thread waits again
+    session.commit()
+    assert storage.all_durable()
+    session.close()
+
+
+def test_a_debt_taken_to_another_thread_is_settled_there(
+    make_db: Callable[..., tuple[ZODB.DB, GroupCommitFileStorage]],
+) -> None:
+    db, storage = make_db()
+    session = Session(db)
+    debt = DiskDebt()
+    defer_durability(debt)
+    try:
+        session.root["counter"] = 1
+        session.commit()
+        owed = debt.take()
+    finally:
+        defer_durability(None)
+    assert owed == [storage] and not debt and not storage.all_durable()
+    settler = threading.Thread(target=lambda: [each.wait_durable() for each in owed])
+    settler.start()
+    settler.join(10)
+    assert storage.all_durable()
     session.close()
 
 
