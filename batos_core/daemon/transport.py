@@ -108,7 +108,8 @@ class Transport:
         # A listening worker's wake-up (made by `open`): a byte makes its `take` return.
         self._wake_r = self._wake_w = -1
         self._taking = False  # a worker waits in `take` (under the lock): a send that finds input wakes it
-        self._poller: tuple[int, select.poll] | None = None  # the socket's fd and a poll over it and the pipe
+        # The socket, and a poll over its fd and the pipe:
+        self._poller: tuple[zmq.Socket[bytes], select.poll] | None = None
 
     # -- socket lifecycle (loop thread) -------------------------------------
 
@@ -281,7 +282,10 @@ class Transport:
                 send_frames(sock, [*identity, *signer.sign_body(body)], NOBLOCK)
             except zmq.ZMQError as exc:
                 log.warning("could not send a reply: %s", exc)
-        self._input_rearmed(sock)  # the send may have consumed the fd's edge
+        if self._taking or self._loop_reading:
+            # The send may have consumed the fd's edge that a poll waits for. (With
+            # neither, nobody polls: the next `take` receives before it polls.)
+            self._input_rearmed(sock)
 
     def _input_rearmed(self, sock: zmq.Socket[bytes]) -> bool:
         """Whether input waits; the caller holds `_lock`. Reading ``ZMQ_EVENTS``
@@ -326,11 +330,13 @@ class Transport:
                 if received is not None:
                     return received
                 continue
-            if not poller.poll(timeout * 1000):
+            ready = poller.poll(timeout * 1000)
+            if not ready:
                 return None
-            with contextlib.suppress(BlockingIOError):
-                if os.read(self._wake_r, 512):  # woken: the pool wants this worker
-                    return None
+            if any(fd == self._wake_r for fd, _ in ready):  # woken: the pool wants this worker
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 512)
+                return None
 
     def pending(self) -> bool:
         """Whether a message waits to be received (any thread; see `_input_rearmed`)."""
@@ -344,12 +350,11 @@ class Transport:
             os.write(self._wake_w, b"w")
 
     def _poll_for(self, sock: zmq.Socket[bytes]) -> select.poll:
-        fd = sock.fileno()
-        if self._poller is None or self._poller[0] != fd:  # a new socket (a rebind)
+        if self._poller is None or self._poller[0] is not sock:  # a new socket (a rebind)
             poller = select.poll()
-            poller.register(fd, select.POLLIN)
+            poller.register(sock.fileno(), select.POLLIN)
             poller.register(self._wake_r, select.POLLIN)
-            self._poller = (fd, poller)
+            self._poller = (sock, poller)
         return self._poller[1]
 
     # -- receiving (loop thread) ---------------------------------------------
