@@ -7,6 +7,9 @@ printed, not hidden):
    (C = 1, 8), through one batos daemon on a ZEO world vs plain ZEO clients
    (ClientStorage + ZODB, one process each) committing the same change
                                                                [batos >= 80 % of ZEO]
+   and, for C = 1, the ceiling of any daemon in front of ZEO: a bare pyzmq
+   server committing each message through its own ZEO client (no batos code),
+   against the same plain ZEO client and against batos
 2. N daemons on one ZEO world (N = 1, 2, 4), 2 client processes each, every
    client on its own object: aggregate commits/s           [N = 2, 4 >= 70 % of N = 1]
    and that nothing was lost (the counters add up to the acknowledged increments)
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,15 +49,20 @@ INCREMENT_SOURCE = "def increment(self):\n    self.counter = self.counter + 1\n 
 # -- client processes (this file run with --child) ---------------------------
 
 
-def child_zeo(address: str, key: str, seconds: float) -> int:
-    """Commits of `key`'s counter through a plain ZEO client for `seconds`; the count."""
-    import transaction
+def _zeo_db(address: str) -> Any:
     import ZODB
-    from persistent.mapping import PersistentMapping
     from ZEO.ClientStorage import ClientStorage
 
     host, port = address.rsplit(":", 1)
-    db = ZODB.DB(ClientStorage((host, int(port)), server_sync=True))
+    return ZODB.DB(ClientStorage((host, int(port)), server_sync=True))
+
+
+def child_zeo(address: str, key: str, seconds: float) -> int:
+    """Commits of `key`'s counter through a plain ZEO client for `seconds`; the count."""
+    import transaction
+    from persistent.mapping import PersistentMapping
+
+    db = _zeo_db(address)
     manager = transaction.TransactionManager()
     connection = db.open(manager)
     root = connection.root()
@@ -72,6 +81,91 @@ def child_zeo(address: str, key: str, seconds: float) -> int:
     connection.close()
     db.close()
     return count
+
+
+def bare_server(address: str, endpoint: str) -> None:
+    """A ROUTER that commits one increment per message through its own ZEO client
+    (server_sync, as batos's and the plain clients'), until b"stop": the shape of
+    a daemon in front of ZEO with no batos code."""
+    import ormsgpack
+    import transaction
+    import zmq
+    from persistent.mapping import PersistentMapping
+
+    db = _zeo_db(address)
+    manager = transaction.TransactionManager()
+    root = db.open(manager).root()
+    context = zmq.Context()
+    sock = context.socket(zmq.ROUTER)
+    sock.bind(endpoint)
+    print("ready", flush=True)
+    while True:
+        identity, body = sock.recv_multipart()
+        if body == b"stop":
+            break
+        message = ormsgpack.unpackb(body)
+        key = message["receiver"]
+        for attempt in manager.attempts(50):
+            with attempt:
+                if key not in root:
+                    root[key] = PersistentMapping(counter=0)
+                root[key]["counter"] += 1
+                result = root[key]["counter"]
+        sock.send_multipart([identity, ormsgpack.packb({"id": message["id"], "result": result})])
+    sock.close(linger=0)
+    context.term()
+    db.close()
+
+
+def child_bare(endpoint: str, key: str, seconds: float) -> int:
+    """Round trips through `bare_server` for `seconds`; the count."""
+    import ormsgpack
+    import zmq
+
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.connect(endpoint)
+
+    def one(number: int) -> None:
+        sock.send(ormsgpack.packb({"id": number, "receiver": key}))
+        assert ormsgpack.unpackb(sock.recv())["id"] == number
+
+    one(-1)  # connected, and its object made, before the start
+    count = 0
+    stop_at = _wait_for_start() + seconds
+    while time.perf_counter() < stop_at:
+        one(count)
+        count += 1
+    sock.close(linger=0)
+    context.term()
+    return count
+
+
+def bare_rate(root: Path, address: str, clients: int, seconds: float) -> float:
+    """Commits/s of `clients` client processes through one `bare_server`."""
+    endpoint = f"ipc://{root}/bare.sock"
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--bare-server", address, endpoint], stdout=subprocess.PIPE
+    )
+    assert server.stdout is not None
+    if server.stdout.readline().strip() != b"ready":
+        server.kill()
+        raise SystemExit("the bare ZEO server did not start")
+    try:
+        return run_children([["bare", endpoint, f"bare-{i}", str(seconds)] for i in range(clients)])
+    finally:
+        import zmq
+
+        context = zmq.Context()
+        stopper = context.socket(zmq.DEALER)
+        stopper.connect(endpoint)
+        stopper.send(b"stop")
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        stopper.close(linger=0)
+        context.term()
 
 
 def child_batos(connection_file: str, receiver: str, seconds: float) -> int:
@@ -211,6 +305,12 @@ def peer(root: Path, record: zeo_record.ServerRecord, seconds: float) -> None:
                 f"1. {clients} client(s): plain ZEO {zeo:7.0f} commits/s, batos on ZEO {batos:7.0f}/s "
                 f"= {ratio:.0%} [>= 80 %] {verdict(ratio >= 0.8)}"
             )
+            if clients == 1:
+                bare = bare_rate(root, address, clients, seconds)
+                print(
+                    f"   the ceiling: a bare pyzmq server on a ZEO client {bare:7.0f}/s = {bare / zeo:.0%} "
+                    f"of plain ZEO; batos = {batos / bare:.0%} of it"
+                )
     finally:
         daemons.stop_all()
 
@@ -271,9 +371,12 @@ def visibility(root: Path, record: zeo_record.ServerRecord, samples: int) -> Non
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        kind, target, key, seconds = sys.argv[2:6]
-        run = child_zeo if kind == "zeo" else child_batos
-        print(run(target, key, float(seconds)))
+        kind, target, key, span = sys.argv[2:6]
+        run = {"zeo": child_zeo, "batos": child_batos, "bare": child_bare}[kind]
+        print(run(target, key, float(span)))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--bare-server":
+        bare_server(*sys.argv[2:4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke run)")
