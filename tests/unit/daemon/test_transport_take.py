@@ -58,21 +58,34 @@ def _send_in_background(info: ConnectionInfo, message: dict[str, Any], key: byte
     return replies
 
 
+def _take_tracked(
+    transport: Transport, info: ConnectionInfo, message: dict[str, Any]
+) -> tuple[list[Any], Any]:
+    """Send `message` from a client in the background, then take and track it as a
+    listening worker does; the client's replies (filled as they come) and the request."""
+    replies = _send_in_background(info, message)
+    received = transport.take(5.0)
+    assert received is not None
+    identity, request = received
+    assert transport.track(request["id"], identity) is not None
+    return replies, request
+
+
+def _first_of(replies: list[Any]) -> Any:
+    deadline = time.monotonic() + 5
+    while not replies:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return replies[0]
+
+
 def test_a_listening_worker_receives_a_request_and_answers_it(tmp_path: Path) -> None:
     def body(transport: Transport, info: ConnectionInfo) -> None:
         message = send_request("genesis", "x")
-        replies = _send_in_background(info, message)
-        received = transport.take(5.0)
-        assert received is not None
-        identity, request = received
+        replies, request = _take_tracked(transport, info, message)
         assert request["id"] == message["id"] and request["selector"] == "x"
-        assert transport.track(request["id"], identity) is not None
         transport.finish(request["id"], {"type": "send_reply", "id": request["id"], "result": 3})
-        deadline = time.monotonic() + 5
-        while not replies:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert replies[0]["result"] == 3
+        assert _first_of(replies)["result"] == 3
 
     _serve(tmp_path, body)
 
@@ -125,12 +138,7 @@ def test_a_thread_that_owes_the_disk_sends_its_reply_only_once_the_fsync_is_done
     seen_while_held: list[list[Any]] = []
 
     def body(transport: Transport, info: ConnectionInfo) -> None:
-        message = send_request("genesis", "x")
-        replies = _send_in_background(info, message)
-        received = transport.take(5.0)
-        assert received is not None
-        identity, request = received
-        assert transport.track(request["id"], identity) is not None
+        replies, request = _take_tracked(transport, info, send_request("genesis", "x"))
 
         def watch_the_held_fsync() -> None:
             assert fsync_entered.wait(5)
@@ -149,11 +157,7 @@ def test_a_thread_that_owes_the_disk_sends_its_reply_only_once_the_fsync_is_done
             transport.finish(request["id"], {"type": "send_reply", "id": request["id"], "result": 1})
         finally:
             defer_durability(None)
-        deadline = time.monotonic() + 5
-        while not replies:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert replies[0]["result"] == 1 and storage.all_durable()
+        assert _first_of(replies)["result"] == 1 and storage.all_durable()
 
     try:
         _serve(tmp_path, body)
