@@ -13,8 +13,9 @@ without the GIL, so other workers execute while one waits for the disk.
 
 The guarantee a client sees is unchanged: nothing is answered before it is
 on disk. Each `Session`'s transaction manager calls `wait_durable` when a
-transaction ends (committed or aborted), so a worker's reply leaves only
-after its own commit, and every commit it could have read, is durable. What
+transaction ends (committed or aborted), or, on a thread that defers (below),
+before the thread next sends anything; so a worker's reply leaves only after
+its own commit, and every commit it could have read, is durable. What
 changes is that a commit becomes visible to other connections a moment
 before it is durable; any answer built on it waits as just said. A power
 failure in between loses the not-yet-durable suffix of the file, and with
