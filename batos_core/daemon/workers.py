@@ -499,7 +499,13 @@ class WorkerPool:
         other requests wait and there is room. It leaves with their replies, after
         one fsync covers them all (the holder's next `take` does not wait while it
         holds replies: see `_listen`)."""
-        if len(self._held) >= HOLD_REPLIES_MAX or self._source is None or not self._source.pending():
+        if len(self._held) >= HOLD_REPLIES_MAX or self._source is None:
+            return False
+        try:
+            if not self._source.pending():
+                return False
+        except Exception:  # the reply must still leave, and the worker live on
+            log.exception("could not tell whether requests wait")
             return False
         with self._lock:
             self._held.append((job, reply))

@@ -356,3 +356,25 @@ def test_held_replies_leave_from_the_loop_rescue_when_the_next_request_runs_long
         assert not gate.is_set()  # answered while "long" still runs
         gate.set()
         assert out.next() == ("long", True)
+
+
+def test_a_failure_asking_whether_requests_wait_still_sends_the_reply(
+    pool: WorkerPool,
+    image: Image,
+    runner: Runner,
+    source: FedSource,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = DurableReplies(_storage(image))
+    runner.commits.update({"c0", "c1"})
+
+    def broken() -> bool:
+        raise RuntimeError("the socket went away")
+
+    monkeypatch.setattr(source, "pending", broken)
+    source.incoming.put(out.job("c0"))
+    assert out.next() == ("c0", True)  # not held, and sent
+    source.incoming.put(out.job("c1"))  # the worker lives on
+    assert out.next() == ("c1", True)
+    assert "could not tell whether requests wait" in caplog.text
