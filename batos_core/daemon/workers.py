@@ -403,20 +403,19 @@ class WorkerPool:
                 if holding:  # nothing more waits: the held replies leave now
                     self._send_held()
                 continue
-            if job is not None:
-                # With `overlap` (a storage server: a commit waits on its round
-                # trips), another request that waits goes to an idle worker at
-                # once, to run meanwhile.
-                more = self._overlap and self._source.pending()
-                with self._lock:
-                    self._unfinished += 1
-                    if self._holder is slot:
-                        if more and self._idle:
-                            self._holder = None
-                            self._pass_role_locked()
-                        else:
-                            self._begin_held_locked()
-                return job
+            # With `overlap` (a storage server: a commit waits on its round
+            # trips), another request that waits goes to an idle worker at
+            # once, to run meanwhile.
+            more = self._overlap and self._source.pending()
+            with self._lock:
+                self._unfinished += 1
+                if self._holder is slot:
+                    if more and self._idle:
+                        self._holder = None
+                        self._pass_role_locked()
+                    else:
+                        self._begin_held_locked()
+            return job
 
     def _after(self, slot: _Slot) -> Job | _Idle:
         """A worker finished a request: LISTEN again if it still holds the role,
