@@ -143,6 +143,8 @@ def child_bare(endpoint: str, key: str, seconds: float) -> int:
 
 def bare_rate(root: Path, address: str, clients: int, seconds: float) -> float:
     """Commits/s of `clients` client processes through one `bare_server`."""
+    import zmq
+
     endpoint = f"ipc://{root}/bare.sock"
     server = subprocess.Popen(
         [sys.executable, __file__, "--bare-server", address, endpoint], stdout=subprocess.PIPE
@@ -154,8 +156,6 @@ def bare_rate(root: Path, address: str, clients: int, seconds: float) -> float:
     try:
         return run_children([["bare", endpoint, f"bare-{i}", str(seconds)] for i in range(clients)])
     finally:
-        import zmq
-
         context = zmq.Context()
         stopper = context.socket(zmq.DEALER)
         stopper.connect(endpoint)

@@ -93,7 +93,8 @@ def about_to_wait_for_disk(expected_s: float) -> None:
 
 class DiskDebt:
     """The storages whose durability a thread's ended transactions still wait for,
-    while the thread defers that wait (`defer_durability`). Used by its own thread."""
+    while the thread defers that wait (`defer_durability`). Not thread-safe: used
+    by its own thread, or under its owner's lock."""
 
     def __init__(self) -> None:
         self._storages: list[GroupCommitFileStorage] = []
